@@ -1,0 +1,57 @@
+# Prahari: the two commands a fresh machine needs are `make run` and `make test` (CONTRACT.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-requirements
+CHROMIUM ?= /usr/bin/chromium
+SIZE ?= full
+PYTEST_ARGS ?=
+
+.PHONY: run test bench install chromium lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	cp requirements.txt $(STAMP)
+
+install: $(STAMP)
+
+# Web on http://127.0.0.1:8000/, a Celery worker and beat, in the foreground; Ctrl-C stops all three.
+# Embedded defaults: SQLite under var/, the filesystem broker under var/broker (no server needed).
+run: install
+	@mkdir -p var
+	export DJANGO_DEBUG=$${DJANGO_DEBUG-1} PATH="$(abspath $(BIN)):$$PATH"; \
+	$(BIN)/python manage.py migrate --noinput && \
+	$(BIN)/python manage.py seed_demo --credentials-out var/demo-credentials.json && \
+	echo "Demo accounts and their TOTP keys: var/demo-credentials.json" && \
+	exec $(BIN)/honcho start -f Procfile
+
+# Installs what tests need (Debian's chromium for browser tests) and runs the whole suite.
+# PostgreSQL and Redis are used when DATABASE_URL / REDIS_URL are set (.ci/run sets both).
+test: install chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  echo "Installing Debian's chromium for the browser tests…"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
+	    || { echo "Could not install chromium: browser tests need $(CHROMIUM)." >&2; exit 1; }; \
+	fi
+
+bench: install
+	$(BIN)/python -m bench --size $(SIZE)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var .pytest_cache

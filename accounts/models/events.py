@@ -1,0 +1,84 @@
+"""AccountEvent: the explicit, enumerated record of governance events (who did what to whom, and why)."""
+
+from enum import unique
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+@unique
+class AccountEventType(models.IntegerChoices):
+    """Banded codes, never renumbered: 1xx lifecycle, 2xx authentication, 3xx devices, 4xx reviews."""
+
+    USER_CREATED = 100, _("Account created")
+    USER_INVITED = 101, _("Account invited")
+    USER_ENROLLED = 102, _("Account enrolled")
+    USER_APPROVED = 103, _("Account approved")
+    USER_REJECTED = 104, _("Account rejected")
+    USER_SUSPENDED = 110, _("Account suspended")
+    USER_REINSTATED = 111, _("Account reinstated")
+    USER_DEACTIVATED = 112, _("Account deactivated")
+    USER_EXPIRED = 113, _("Invitation expired")
+    SESSIONS_ENDED = 120, _("Sessions ended")
+
+    LOGIN_SUCCEEDED = 200, _("Login succeeded")
+    LOGIN_FAILED = 201, _("Login failed")
+    OTP_FAILED = 202, _("OTP failed")
+    LOCKED_OUT = 203, _("Locked out")
+    LOCKOUT_CLEARED = 204, _("Lockout cleared")
+    PASSWORD_CHANGED = 210, _("Password changed")
+
+    DEVICE_REGISTERED = 300, _("Device registered")
+    DEVICE_APPROVED = 301, _("Device approved")
+    DEVICE_REJECTED = 302, _("Device rejected")
+    DEVICE_REVOKED = 303, _("Device revoked")
+
+    REVIEW_ATTESTED = 400, _("Access re-verification attested")
+    REVIEW_REVOKED = 401, _("Access revoked at re-verification")
+
+
+class AccountEvent(models.Model):
+    """One governance event. Rows are only ever added: the ORM refuses to change or delete them."""
+
+    type = models.PositiveSmallIntegerField(_("event"), choices=AccountEventType.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events_as_actor",
+        verbose_name=_("actor"),
+    )
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events_as_subject",
+        verbose_name=_("subject"),
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("account event")
+        verbose_name_plural = _("account events")
+        indexes = [
+            models.Index(fields=["subject", "-created_at"], name="accountevent_subject_time"),
+            models.Index(fields=["type", "-created_at"], name="accountevent_type_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} · {self.subject_id} · {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("Account events are append-only: an existing event cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Account events are append-only: an event cannot be deleted.")

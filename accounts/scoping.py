@@ -1,0 +1,69 @@
+"""The one place that answers "whom and where may this actor govern".
+
+Every query that lists or loads accounts or facilities for an actor (admin, views, services, jobs)
+starts from `governable_users` / `governable_facilities`; nothing re-derives jurisdiction ad hoc.
+
+Rules (ARCHITECTURE.md §2):
+- a supervisor governs the health workers of the facilities in their district;
+- a state administrator governs the health workers and supervisors of their state;
+- a supervisor's own account belongs to the level above (the state administrator); a state
+  administrator's account belongs to the superusers who set the system up;
+- superusers (set-up only) and the system actor govern every account;
+- nobody governs themselves or the system actor; no role below superuser governs a superuser.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import Facility, Role, Status, User
+
+
+def _is_all_powerful(actor: User) -> bool:
+    return bool(actor.is_system or actor.is_superuser)
+
+
+def _may_act_at_all(actor) -> bool:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return False
+    return actor.is_system or (actor.is_active and actor.status == Status.ACTIVE)
+
+
+def governable_facilities(actor: User) -> QuerySet[Facility]:
+    """Return the facilities inside the actor's jurisdiction (none for workers and inactive actors)."""
+    facilities = Facility.objects.all()
+    if not _may_act_at_all(actor):
+        return facilities.none()
+    if _is_all_powerful(actor):
+        return facilities
+    if actor.role == Role.STATE_ADMIN and actor.state_id:
+        return facilities.filter(district__state_id=actor.state_id)
+    if actor.role == Role.SUPERVISOR and actor.district_id:
+        return facilities.filter(district_id=actor.district_id)
+    return facilities.none()
+
+
+def governable_users(actor: User) -> QuerySet[User]:
+    """Return the accounts the actor may govern: inside their jurisdiction, below their level, never themselves."""
+    users = User.objects.filter(is_system=False)
+    if not _may_act_at_all(actor):
+        return users.none()
+    if _is_all_powerful(actor):
+        scoped = users
+    elif actor.role == Role.STATE_ADMIN and actor.state_id:
+        scoped = users.filter(is_superuser=False).filter(
+            Q(role=Role.WORKER, facility__district__state_id=actor.state_id)
+            | Q(role=Role.SUPERVISOR, district__state_id=actor.state_id)
+        )
+    elif actor.role == Role.SUPERVISOR and actor.district_id:
+        scoped = users.filter(is_superuser=False, role=Role.WORKER, facility__district_id=actor.district_id)
+    else:
+        return users.none()
+    return scoped.exclude(pk=actor.pk)
+
+
+def is_governable_by(actor: User, target: User) -> bool:
+    """True when `target` is inside `governable_users(actor)` (one query, no rule written twice)."""
+    if target is None or target.pk is None:
+        return False
+    return governable_users(actor).filter(pk=target.pk).exists()

@@ -1,0 +1,170 @@
+"""The account lifecycle of ARCHITECTURE.md §3: one service function per state change.
+
+Each service is keyword-only with `acting_user` and `reason`; in one transaction it locks the row,
+checks the transition and the actor's right, saves with history (actor and reason), appends an
+AccountEvent, and ends the user's sessions where access shrinks. Any refusal raises a DomainError.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.exceptions import DomainError, IllegalTransition
+from accounts.models import AccountEventType, Status, SuspensionCause, User
+from accounts.permissions import can_deactivate, can_reinstate, can_suspend, ensure
+from accounts.services.events import event_record
+from accounts.services.sessions import sessions_end_for_user
+
+# The whole state machine, in one table: transition → (statuses it may start from, status it ends in).
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "enrol": (frozenset({Status.INVITED}), Status.PENDING_APPROVAL),
+    "approve": (frozenset({Status.PENDING_APPROVAL}), Status.ACTIVE),
+    "reject": (frozenset({Status.PENDING_APPROVAL}), Status.REJECTED),
+    "expire": (frozenset({Status.INVITED}), Status.EXPIRED),
+    "suspend": (frozenset({Status.ACTIVE}), Status.SUSPENDED),
+    "reinstate": (frozenset({Status.SUSPENDED}), Status.ACTIVE),
+    "deactivate": (
+        frozenset({Status.INVITED, Status.PENDING_APPROVAL, Status.ACTIVE, Status.SUSPENDED}),
+        Status.DEACTIVATED,
+    ),
+}
+_TRANSITION_PAST = {
+    "enrol": gettext_lazy("enrolled"),
+    "approve": gettext_lazy("approved"),
+    "reject": gettext_lazy("rejected"),
+    "expire": gettext_lazy("expired"),
+    "suspend": gettext_lazy("suspended"),
+    "reinstate": gettext_lazy("reinstated"),
+    "deactivate": gettext_lazy("deactivated"),
+}
+MIN_REASON_LENGTH = 3
+
+
+def _clean_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if len(reason) < MIN_REASON_LENGTH:
+        raise DomainError(_("A reason is required (at least %(n)d characters).") % {"n": MIN_REASON_LENGTH})
+    return reason
+
+
+def _lock(user: User) -> User:
+    return User.objects.select_for_update().select_related("facility__district").get(pk=user.pk)
+
+
+def _check_transition(user: User, transition: str) -> str:
+    sources, target = TRANSITIONS[transition]
+    if user.status not in sources:
+        raise IllegalTransition(
+            _("This account cannot be %(action)s: it is %(status)s.")
+            % {"action": _TRANSITION_PAST[transition], "status": user.get_status_display().lower()}
+        )
+    return target
+
+
+def _apply(
+    user: User,
+    *,
+    transition: str,
+    acting_user: User,
+    reason: str,
+    event: AccountEventType,
+    cause: str = "",
+    ip: str | None = None,
+    end_sessions: bool = False,
+    extra_fields: dict | None = None,
+) -> User:
+    """Move the locked `user` along `transition`: save with history, end sessions if asked, record the event."""
+    previous = user.status
+    user.status = _check_transition(user, transition)
+    user.suspension_cause = cause
+    user.status_reason = reason
+    user.status_changed_at = timezone.now()
+    fields = ["status", "suspension_cause", "status_reason", "status_changed_at"]
+    for name, value in (extra_fields or {}).items():
+        setattr(user, name, value)
+        fields.append(name)
+    user._history_user = acting_user
+    user._change_reason = reason
+    user.save(update_fields=fields)
+    ended = sessions_end_for_user(user=user) if end_sessions else 0
+    data = {"from": previous, "to": user.status}
+    if cause:
+        data["cause"] = cause
+    if end_sessions:
+        data["sessions_ended"] = ended
+    event_record(type=event, actor=acting_user, subject=user, reason=reason, ip=ip, data=data)
+    return user
+
+
+@transaction.atomic
+def user_suspend(
+    *,
+    user: User,
+    acting_user: User,
+    reason: str,
+    cause: SuspensionCause = SuspensionCause.MANUAL,
+    ip: str | None = None,
+) -> User:
+    """Suspend an active account for `cause`; end all its sessions. Records history and USER_SUSPENDED.
+
+    Raises NotPermitted (role, jurisdiction, self) or IllegalTransition (not active).
+    """
+    reason = _clean_reason(reason)
+    if cause not in SuspensionCause.values:
+        raise DomainError(_("Unknown suspension cause: %(cause)s.") % {"cause": cause})
+    locked = _lock(user)
+    ensure(can_suspend(acting_user, locked), _("You may not suspend this account."))
+    return _apply(
+        locked,
+        transition="suspend",
+        acting_user=acting_user,
+        reason=reason,
+        cause=SuspensionCause(cause),
+        event=AccountEventType.USER_SUSPENDED,
+        ip=ip,
+        end_sessions=True,
+    )
+
+
+@transaction.atomic
+def user_reinstate(*, user: User, acting_user: User, reason: str, ip: str | None = None) -> User:
+    """Return a suspended account to active. Records history and USER_REINSTATED.
+
+    An account suspended for an anomaly or a canary is reinstated only by a state administrator.
+    Raises NotPermitted or IllegalTransition (not suspended).
+    """
+    reason = _clean_reason(reason)
+    locked = _lock(user)
+    ensure(can_reinstate(acting_user, locked), _("You may not reinstate this account."))
+    return _apply(
+        locked,
+        transition="reinstate",
+        acting_user=acting_user,
+        reason=reason,
+        event=AccountEventType.USER_REINSTATED,
+        ip=ip,
+    )
+
+
+@transaction.atomic
+def user_deactivate(*, user: User, acting_user: User, reason: str, ip: str | None = None) -> User:
+    """Offboard an account for good: status deactivated, login refused, sessions ended; the username stays taken.
+
+    Records history and USER_DEACTIVATED. Raises NotPermitted or IllegalTransition (already terminal).
+    """
+    reason = _clean_reason(reason)
+    locked = _lock(user)
+    ensure(can_deactivate(acting_user, locked), _("You may not deactivate this account."))
+    return _apply(
+        locked,
+        transition="deactivate",
+        acting_user=acting_user,
+        reason=reason,
+        event=AccountEventType.USER_DEACTIVATED,
+        ip=ip,
+        end_sessions=True,
+        extra_fields={"is_active": False},
+    )

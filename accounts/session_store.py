@@ -1,0 +1,27 @@
+"""SESSION_ENGINE: Django's database sessions, stored in UserSession with their owner's id."""
+
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore as DBStore
+
+# Session keys under which the login flow leaves where the session came from.
+SESSION_IP_KEY = "_prahari_ip"
+SESSION_UA_KEY = "_prahari_ua"
+
+
+class SessionStore(DBStore):
+    @classmethod
+    def get_model_class(cls):
+        from accounts.models import UserSession
+
+        return UserSession
+
+    def create_model_instance(self, data):
+        obj = super().create_model_instance(data)
+        user_id = data.get(SESSION_KEY)
+        try:
+            obj.user_id = int(user_id) if user_id is not None else None
+        except (TypeError, ValueError):
+            obj.user_id = None
+        obj.ip_address = data.get(SESSION_IP_KEY)
+        obj.user_agent = (data.get(SESSION_UA_KEY) or "")[:200]
+        return obj

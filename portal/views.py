@@ -1,0 +1,48 @@
+"""Operational endpoints and the public landing page."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from portal.celery import app as celery_app
+
+log = logging.getLogger(__name__)
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    except Exception:  # any failure means "down"; the detail goes to the log, not the response
+        log.exception("healthz: database check failed")
+        return False
+
+
+def _broker_ok() -> bool:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return True
+    except Exception:
+        log.warning("healthz: broker unreachable", exc_info=True)
+        return False
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """200 with {"db": "ok", "broker": "ok"|"down"}; 503 when the database (the source of truth) is down."""
+    db_ok = _database_ok()
+    body = {"db": "ok" if db_ok else "down", "broker": "ok" if _broker_ok() else "down"}
+    return JsonResponse(body, status=200 if db_ok else 503)
+
+
+def landing(request):
+    return render(request, "portal/landing.html")

@@ -1,0 +1,1 @@
+"""Governed health records (Beneficiary, AccessEvent) arrive with their own issue."""
