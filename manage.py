@@ -7,8 +7,15 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.base")
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
+    try:
+        settings.INSTALLED_APPS  # noqa: B018  (load the settings now, to report a bad environment plainly)
+    except ImproperlyConfigured as error:
+        sys.stderr.write(f"Prahari cannot start: {error}\n")
+        sys.exit(2)
     execute_from_command_line(sys.argv)
 
 

@@ -1,11 +1,16 @@
 """SESSION_ENGINE: Django's database sessions, stored in UserSession with their owner's id."""
 
+from datetime import datetime
+
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DBStore
+from django.utils import timezone
 
 # Session keys under which the login flow leaves where the session came from.
 SESSION_IP_KEY = "_prahari_ip"
 SESSION_UA_KEY = "_prahari_ua"
+# Every save rewrites the whole row, so the start time travels inside the session data.
+SESSION_CREATED_KEY = "_prahari_created"
 
 
 class SessionStore(DBStore):
@@ -16,7 +21,9 @@ class SessionStore(DBStore):
         return UserSession
 
     def create_model_instance(self, data):
+        created = data.setdefault(SESSION_CREATED_KEY, timezone.now().isoformat())
         obj = super().create_model_instance(data)
+        obj.created_at = datetime.fromisoformat(created)
         user_id = data.get(SESSION_KEY)
         try:
             obj.user_id = int(user_id) if user_id is not None else None

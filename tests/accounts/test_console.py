@@ -1,0 +1,97 @@
+"""A suspended account's open browser session stops working on its very next request."""
+
+from __future__ import annotations
+
+import pytest
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import Status
+from accounts.services.lifecycle import user_reinstate, user_suspend
+
+
+def _console_client(client, user):
+    """A client signed in to the OTP-only console as `user` (the login flow itself is not under test here)."""
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.mark.django_db
+def test_suspension_ends_a_signed_in_supervisors_console_session(world, client):
+    console = _console_client(client, world.supervisor)
+    assert console.get("/admin/").status_code == 200
+
+    user_suspend(user=world.supervisor, acting_user=world.state_admin, reason="investigation")
+
+    response = console.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.django_db
+def test_reinstatement_does_not_revive_an_ended_session(world, client):
+    console = _console_client(client, world.supervisor)
+    user_suspend(user=world.supervisor, acting_user=world.state_admin, reason="investigation")
+    user_reinstate(user=world.supervisor, acting_user=world.state_admin, reason="cleared")
+    assert console.get("/admin/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_console_refuses_a_verified_session_of_a_non_active_account(world, client):
+    """Defence in depth: even if a session survived, a non-active account is logged out on its next request."""
+    console = _console_client(client, world.supervisor)
+    type(world.supervisor).objects.filter(pk=world.supervisor.pk).update(status="suspended", suspension_cause="manual")
+    assert console.get("/admin/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_console_lists_only_the_supervisors_jurisdiction(world, client):
+    console = _console_client(client, world.supervisor)
+    page = console.get("/admin/accounts/user/")
+    assert page.status_code == 200
+    listed = {u.username for u in page.context["cl"].queryset}
+    assert listed == {"asha", "ravi", "meena"}
+    assert console.get(f"/admin/accounts/user/{world.far_worker.pk}/change/").status_code == 302  # not found → index
+
+
+@pytest.mark.django_db
+def test_console_suspend_action_asks_for_a_reason_then_suspends(world, client):
+    console = _console_client(client, world.supervisor)
+    ask = console.post(
+        "/admin/accounts/user/", {"action": "suspend", "_selected_action": [world.worker.pk]}
+    )
+    assert ask.status_code == 200
+    assert "Give the reason" in ask.content.decode()
+    empty = console.post(
+        "/admin/accounts/user/", {"action": "suspend", "_selected_action": [world.worker.pk], "apply": "1", "reason": ""}
+    )
+    assert empty.status_code == 200 and "This field is required" in empty.content.decode()
+    world.worker.refresh_from_db()
+    assert world.worker.status == Status.ACTIVE
+
+    done = console.post(
+        "/admin/accounts/user/",
+        {"action": "suspend", "_selected_action": [world.worker.pk], "apply": "1", "reason": "shared his password"},
+        follow=True,
+    )
+    assert done.status_code == 200
+    assert "1 account(s) suspended." in done.content.decode()
+    world.worker.refresh_from_db()
+    assert world.worker.status == Status.SUSPENDED
+    assert world.worker.history.first().history_user == world.supervisor
+
+
+@pytest.mark.django_db
+def test_console_turns_an_illegal_transition_into_a_message(world, client):
+    console = _console_client(client, world.supervisor)
+    response = console.post(
+        "/admin/accounts/user/",
+        {"action": "reinstate", "_selected_action": [world.worker.pk], "apply": "1", "reason": "mistake"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "Asha: This account cannot be reinstated: it is active." in response.content.decode()
