@@ -51,7 +51,7 @@ def _clean_reason(reason: str) -> str:
 
 
 def _lock(user: User) -> User:
-    return User.objects.select_for_update().select_related("facility__district").get(pk=user.pk)
+    return User.objects.select_for_update(of=("self",)).select_related("facility__district").get(pk=user.pk)
 
 
 def _check_transition(user: User, transition: str) -> str:
