@@ -34,11 +34,12 @@ run: install
 test: install chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Debian's chromium, and a Devanagari font so Hindi pages render in screenshots.
 chromium:
-	@if [ ! -x "$(CHROMIUM)" ]; then \
-	  echo "Installing Debian's chromium for the browser tests…"; \
+	@if [ ! -x "$(CHROMIUM)" ] || [ ! -d /usr/share/fonts/truetype/noto ]; then \
+	  echo "Installing Debian's chromium and fonts-noto-core for the browser tests…"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-core >/dev/null \
 	    || { echo "Could not install chromium: browser tests need $(CHROMIUM)." >&2; exit 1; }; \
 	fi
 

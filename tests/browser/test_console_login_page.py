@@ -1,0 +1,33 @@
+"""The console's login page renders in real Chromium, asks for the OTP, and obeys the CSP."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def test_console_login_page_asks_for_password_and_one_time_code(live_server, page, screenshot):
+    violations = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.goto(f"{live_server.url}/admin/")
+    assert page.url.startswith(f"{live_server.url}/admin/login/")
+    assert page.locator("input[name=username]").is_visible()
+    assert page.locator("input[name=password]").is_visible()
+    assert page.locator("input[name=otp_token]").is_visible()
+    screenshot("console-login")
+    assert violations == []
+
+
+def test_healthz_answers_in_the_browser(live_server, page):
+    response = page.goto(f"{live_server.url}/healthz")
+    assert response.status == 200
+    assert response.json()["db"] == "ok"
+
+
+def test_landing_page_switches_to_hindi(live_server, page, screenshot):
+    page.goto(f"{live_server.url}/")
+    page.select_option("#language", "hi")
+    page.get_by_role("button").click()
+    assert page.locator("html").get_attribute("lang") == "hi"
+    screenshot("landing-hi")
