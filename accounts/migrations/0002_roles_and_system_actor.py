@@ -57,6 +57,7 @@ def forwards(apps, schema_editor):
         username=SYSTEM_USERNAME,
         defaults={
             "is_system": True,
+            "role": "",
             "is_active": False,
             "status": "active",
             "first_name": "Prahari",

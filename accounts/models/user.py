@@ -49,6 +49,7 @@ mobile_validator = RegexValidator(
 class PrahariUserManager(UserManager):
     def create_superuser(self, username, email=None, password=None, **extra_fields):
         extra_fields.setdefault("status", Status.ACTIVE)
+        extra_fields.setdefault("role", "")  # set-up accounts hold no governed role
         return super().create_superuser(username, email, password, **extra_fields)
 
 
@@ -61,7 +62,7 @@ class User(AbstractUser):
     )
     status_reason = models.TextField(_("reason for the current status"), blank=True)
     status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
-    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.WORKER)
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.WORKER, blank=True)
     facility = models.ForeignKey(
         Facility,
         on_delete=models.PROTECT,

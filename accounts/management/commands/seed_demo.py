@@ -1,0 +1,99 @@
+"""`manage.py seed_demo`: build the idempotent demo data of CONTRACT.md (development only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts.models import Role, Status
+from accounts.services.demo import DEFAULT_WORKERS, DISTRICTS, STATE_NAME, DemoResult, demo_build
+
+
+class Command(BaseCommand):
+    help = (
+        "Build a demo state, districts, facilities and accounts in every status (idempotent). "
+        "Refuses to run when DEBUG is off unless --force is given."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="health workers to build (default 12)")
+        parser.add_argument("--beneficiaries", type=int, help="beneficiaries to build (not yet: records app)")
+        parser.add_argument(
+            "--credentials-out",
+            type=Path,
+            metavar="FILE",
+            help="write the demo accounts' passwords and TOTP keys to FILE as JSON (mode 0600)",
+        )
+        parser.add_argument("--force", action="store_true", help="run even though DEBUG is off")
+
+    def handle(
+        self, *args, workers: int, beneficiaries: int | None, credentials_out: Path | None, force: bool, **options
+    ):
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "seed_demo builds demo accounts and refuses to run when DEBUG is off. "
+                "Set DJANGO_DEBUG=1 for development, or pass --force if you really mean this database."
+            )
+        if workers < 0:
+            raise CommandError("--workers must be 0 or more.")
+        if beneficiaries is not None:
+            self.stdout.write("Note: beneficiaries come with the records app; --beneficiaries is ignored for now.")
+        known = _credentials_read(credentials_out) if credentials_out else {}
+        with transaction.atomic():
+            result = demo_build(workers=workers, collect_credentials=credentials_out is not None, known_passwords=known)
+            if credentials_out:
+                # Inside the transaction: if the file cannot be written, no password changes either.
+                _credentials_write(credentials_out, result.credentials)
+        self._summarise(result, credentials_out)
+
+    def _summarise(self, result: DemoResult, credentials_out: Path | None) -> None:
+        facilities = sum(len(d.facilities) for d in DISTRICTS)
+        self.stdout.write(f"Demo jurisdiction: {STATE_NAME}, {len(DISTRICTS)} districts, {facilities} facilities.")
+        present = len(result.accounts) - result.created
+        self.stdout.write(f"Accounts: {len(result.accounts)} ({result.created} created, {present} already present).")
+        for role, statuses in result.counts().items():
+            shown = " ".join(f"{status}={statuses[status]}" for status in Status.values if statuses[status])
+            self.stdout.write(f"  {role}: {shown or 'none'}")
+        missing = [s for s in Status.values if not result.counts()[Role.WORKER][s]]
+        if missing:
+            self.stdout.write(self.style.WARNING(f"No demo worker is {', '.join(missing)}: use --workers 7 or more."))
+        if credentials_out:
+            self.stdout.write(
+                f"Credentials of {len(result.credentials)} accounts written to {credentials_out} "
+                f"({result.passwords_reset} existing passwords replaced)."
+            )
+
+
+def _credentials_read(path: Path) -> dict[str, str]:
+    """Return {username: password} from an earlier credentials file, or {} when there is none."""
+    if not path.exists():
+        return {}
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        return {entry["username"]: entry["password"] for entry in entries if entry.get("password")}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+        raise CommandError(
+            f"Cannot read the credentials file {path} ({error}): move it away or choose another."
+        ) from error
+
+
+def _credentials_write(path: Path, credentials: list[dict]) -> None:
+    """Replace `path` atomically with the credentials as JSON, readable by the owner only (0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(credentials, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

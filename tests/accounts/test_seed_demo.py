@@ -1,0 +1,178 @@
+"""`manage.py seed_demo`: refuses outside DEBUG, builds every role and status, is idempotent, tells the truth."""
+
+from __future__ import annotations
+
+import json
+import stat
+from binascii import unhexlify
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import AccountEvent, AccountEventType, District, Facility, Role, State, Status, User
+from accounts.services.demo import DEMO_REASON, TOTP_DEVICE_NAME
+from accounts.services.system import system_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def debug(settings):
+    settings.DEBUG = True
+
+
+def seed(*args: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def demo_users():
+    return User.objects.filter(is_system=False)
+
+
+def snapshot() -> dict:
+    """Everything a second run must leave alone."""
+    return {
+        "users": demo_users().count(),
+        "user_history": User.history.count(),
+        "events": AccountEvent.objects.count(),
+        "devices": list(TOTPDevice.objects.order_by("pk").values_list("pk", "user_id", "key", "confirmed")),
+        "places": (State.history.count(), District.history.count(), Facility.history.count()),
+        "passwords": dict(demo_users().values_list("username", "password")),
+        "statuses": dict(demo_users().values_list("username", "status")),
+    }
+
+
+def test_refuses_when_debug_is_off(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG is off"):
+        call_command("seed_demo")
+    assert not demo_users().exists()
+    assert not State.objects.exists()
+
+
+def test_force_runs_when_debug_is_off(settings):
+    settings.DEBUG = False
+    seed("--force", "--workers", "0")
+    assert User.objects.filter(username="sa.up", role=Role.STATE_ADMIN).exists()
+
+
+def test_builds_the_jurisdiction_every_role_and_every_worker_status(debug):
+    out = seed()
+    state = State.objects.get(code="09")
+    assert (state.name, state.name_hi) == ("Uttar Pradesh", "उत्तर प्रदेश")
+    districts = District.objects.filter(state=state)
+    assert set(districts.values_list("name", flat=True)) == {"Lucknow", "Varanasi", "Gorakhpur"}
+    assert all(d.facilities.count() == 3 and d.name_hi for d in districts)
+    assert User.objects.get(username="sa.up").state == state
+    assert demo_users().filter(role=Role.SUPERVISOR, district__state=state).count() == 3
+    workers = demo_users().filter(role=Role.WORKER)
+    statuses = list(workers.values_list("status", flat=True))
+    assert len(statuses) == 12
+    assert set(statuses) == set(Status.values)
+    assert max(set(statuses), key=statuses.count) == Status.ACTIVE
+    assert workers.values("facility").distinct().count() == 9  # spread over every facility
+    assert all(u.get_full_name() and u.mobile for u in workers)
+    assert len({u.mobile for u in demo_users()}) == demo_users().count()
+    assert "worker: " in out
+    assert "active=6" in out
+
+
+def test_accounts_are_made_and_moved_by_the_system_actor_with_history_and_events(debug):
+    seed("--workers", "7")
+    system = system_user()
+    for user in demo_users():
+        created = user.history.earliest("history_date")
+        assert (created.history_type, created.history_user, created.history_change_reason) == ("+", system, DEMO_REASON)
+        assert AccountEvent.objects.filter(
+            type=AccountEventType.USER_CREATED, actor=system, subject=user, reason=DEMO_REASON
+        ).exists()
+    suspended = demo_users().get(role=Role.WORKER, status=Status.SUSPENDED)
+    assert suspended.suspension_cause in {"dormant", "manual"}
+    row = suspended.history.latest("history_date")
+    assert (row.status, row.history_user) == (Status.SUSPENDED, system)
+    assert row.history_change_reason.startswith(DEMO_REASON)
+    assert AccountEvent.objects.filter(type=AccountEventType.USER_SUSPENDED, actor=system, subject=suspended).exists()
+    deactivated = demo_users().get(role=Role.WORKER, status=Status.DEACTIVATED)
+    assert not deactivated.is_active
+    assert AccountEvent.objects.filter(
+        type=AccountEventType.USER_DEACTIVATED, actor=system, subject=deactivated
+    ).exists()
+
+
+def test_credentials_file_is_true_and_private_and_lists_only_accounts_with_passwords(debug, tmp_path):
+    path = tmp_path / "not" / "yet" / "credentials.json"
+    seed("--workers", "7", "--credentials-out", str(path))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    can_log_in = demo_users().filter(status__in=[Status.ACTIVE, Status.SUSPENDED])
+    assert sorted(e["username"] for e in entries) == sorted(can_log_in.values_list("username", flat=True))
+    assert not any(u.has_usable_password() for u in demo_users().exclude(pk__in=can_log_in))
+    devices = TOTPDevice.objects.filter(name=TOTP_DEVICE_NAME, confirmed=True)
+    assert sorted(devices.values_list("user__username", flat=True)) == sorted(e["username"] for e in entries)
+    for entry in entries:
+        user = User.objects.get(username=entry["username"])
+        assert set(entry) == {"username", "password", "role", "facility", "totp_key"}
+        assert user.check_password(entry["password"])
+        assert entry["role"] == user.role
+        assert entry["facility"] == (user.facility.code if user.facility else None)
+        assert entry["totp_key"] == TOTPDevice.objects.get(user=user).key
+    worker = next(e for e in entries if e["role"] == Role.WORKER)
+    device = TOTPDevice.objects.get(user__username=worker["username"])
+    assert device.verify_token(f"{totp(unhexlify(worker['totp_key'])):06d}")
+
+
+def test_second_run_creates_and_changes_nothing(debug, tmp_path):
+    path = tmp_path / "credentials.json"
+    seed("--workers", "7", "--credentials-out", str(path))
+    before, first_file = snapshot(), json.loads(path.read_text())
+    out = seed("--workers", "7", "--credentials-out", str(path))
+    assert snapshot() == before
+    assert json.loads(path.read_text()) == first_file
+    assert "0 created" in out
+    assert "0 existing passwords replaced" in out
+
+
+def test_second_run_without_a_file_keeps_passwords(debug):
+    seed("--workers", "1")
+    before = snapshot()
+    seed("--workers", "1")
+    assert snapshot() == before
+
+
+def test_a_file_without_a_true_password_gets_a_new_recorded_one(debug, tmp_path):
+    path = tmp_path / "credentials.json"
+    seed("--workers", "1")  # passwords set, but nobody wrote them down
+    path.write_text(json.dumps([{"username": "dio.lucknow", "password": "not-the-password"}]))
+    seed("--workers", "1", "--credentials-out", str(path))
+    entries = {e["username"]: e["password"] for e in json.loads(path.read_text())}
+    for username, password in entries.items():
+        assert User.objects.get(username=username).check_password(password)
+    assert entries["dio.lucknow"] != "not-the-password"
+    assert AccountEvent.objects.filter(
+        type=AccountEventType.PASSWORD_CHANGED, subject__username="dio.lucknow", actor=system_user()
+    ).exists()
+    before = snapshot()
+    seed("--workers", "1", "--credentials-out", str(path))  # now the file is true: nothing changes
+    assert snapshot() == before
+
+
+def test_workers_option_sets_the_number_of_workers(debug):
+    seed("--workers", "9")
+    assert demo_users().filter(role=Role.WORKER).count() == 9
+    assert demo_users().filter(role=Role.WORKER, status=Status.ACTIVE).count() == 3  # the first and the extra two
+
+
+def test_too_few_workers_say_which_statuses_are_missing(debug):
+    out = seed("--workers", "2")
+    assert demo_users().filter(role=Role.WORKER).count() == 2
+    assert "use --workers 7 or more" in out
+
+
+def test_beneficiaries_option_is_accepted_and_noted(debug):
+    out = seed("--workers", "0", "--beneficiaries", "50")
+    assert "beneficiaries come with the records app" in out
