@@ -72,7 +72,7 @@ deactivate_action = _lifecycle_action(
 
 @admin.register(User)
 class UserAdmin(SimpleHistoryAdmin):
-    list_display = ("username", "get_full_name", "role", "status", "suspension_cause", "facility", "last_login")
+    list_display = ("username", "full_name", "role", "status", "suspension_cause", "facility", "last_login")
     list_filter = ("status", "role", "suspension_cause")
     search_fields = ("username", "first_name", "last_name", "mobile")
     actions = [suspend_action, reinstate_action, deactivate_action]
@@ -86,6 +86,10 @@ class UserAdmin(SimpleHistoryAdmin):
         ("facility", "district", "state"), ("last_login", "date_joined"),
     )
     history_list_display = ("status", "suspension_cause", "status_reason")
+
+    @admin.display(description=_("name"), ordering="first_name")
+    def full_name(self, obj: User) -> str:
+        return obj.get_full_name()
 
     def get_queryset(self, request):
         return governable_users(request.user).select_related("facility", "district", "state")
