@@ -7,7 +7,7 @@ CHROMIUM ?= /usr/bin/chromium
 SIZE ?= full
 PYTEST_ARGS ?=
 
-.PHONY: run test bench install chromium lint format clean
+.PHONY: run test bench install chromium lint format messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Refresh the Hindi catalogue after changing strings; the compiled .mo is committed (no gettext needed to run).
+messages: install
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemessages -l hi --no-obsolete --ignore ".venv/*" --ignore "var/*" --ignore "tests/*" --ignore "bench/*"
+	DJANGO_DEBUG=1 $(BIN)/python manage.py compilemessages -l hi --ignore ".venv"
 
 clean:
 	rm -rf var .pytest_cache

@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.exceptions import DomainError
@@ -21,7 +22,10 @@ from accounts.services.lifecycle import user_deactivate, user_reinstate, user_su
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        label=_("Reason"), min_length=3, max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
+        label=_("Reason"),
+        min_length=3,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Recorded in the account's history and shown to auditors."),
     )
 
@@ -60,13 +64,22 @@ def _lifecycle_action(service, name: str, description, done_message):
 
 
 suspend_action = _lifecycle_action(
-    user_suspend, "suspend", _("Suspend selected accounts"), _("%(count)d account(s) suspended.")
+    user_suspend,
+    "suspend",
+    _("Suspend selected accounts"),
+    ngettext_lazy("%(count)d account suspended.", "%(count)d accounts suspended.", "count"),
 )
 reinstate_action = _lifecycle_action(
-    user_reinstate, "reinstate", _("Reinstate selected accounts"), _("%(count)d account(s) reinstated.")
+    user_reinstate,
+    "reinstate",
+    _("Reinstate selected accounts"),
+    ngettext_lazy("%(count)d account reinstated.", "%(count)d accounts reinstated.", "count"),
 )
 deactivate_action = _lifecycle_action(
-    user_deactivate, "deactivate", _("Deactivate (offboard) selected accounts"), _("%(count)d account(s) deactivated.")
+    user_deactivate,
+    "deactivate",
+    _("Deactivate (offboard) selected accounts"),
+    ngettext_lazy("%(count)d account deactivated.", "%(count)d accounts deactivated.", "count"),
 )
 
 
@@ -77,13 +90,26 @@ class UserAdmin(SimpleHistoryAdmin):
     search_fields = ("username", "first_name", "last_name", "mobile")
     actions = [suspend_action, reinstate_action, deactivate_action]
     readonly_fields = (
-        "username", "role", "status", "suspension_cause", "status_reason", "status_changed_at",
-        "facility", "district", "state", "last_login", "date_joined",
+        "username",
+        "role",
+        "status",
+        "suspension_cause",
+        "status_reason",
+        "status_changed_at",
+        "facility",
+        "district",
+        "state",
+        "last_login",
+        "date_joined",
     )
     fields = (
-        ("username", "role"), ("first_name", "last_name"), ("mobile", "email", "preferred_language"),
-        ("status", "suspension_cause", "status_changed_at"), "status_reason",
-        ("facility", "district", "state"), ("last_login", "date_joined"),
+        ("username", "role"),
+        ("first_name", "last_name"),
+        ("mobile", "email", "preferred_language"),
+        ("status", "suspension_cause", "status_changed_at"),
+        "status_reason",
+        ("facility", "district", "state"),
+        ("last_login", "date_joined"),
     )
     history_list_display = ("status", "suspension_cause", "status_reason")
 
@@ -114,8 +140,11 @@ class AccountEventAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(subject__in=governable_users(request.user)).select_related(
-            "subject", "actor"
+        return (
+            super()
+            .get_queryset(request)
+            .filter(subject__in=governable_users(request.user))
+            .select_related("subject", "actor")
         )
 
     def has_add_permission(self, request):

@@ -79,7 +79,7 @@ def test_console_suspend_action_asks_for_a_reason_then_suspends(world, client):
         follow=True,
     )
     assert done.status_code == 200
-    assert "1 account(s) suspended." in done.content.decode()
+    assert "1 account suspended." in done.content.decode()
     world.worker.refresh_from_db()
     assert world.worker.status == Status.SUSPENDED
     assert world.worker.history.first().history_user == world.supervisor
