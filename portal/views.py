@@ -27,8 +27,10 @@ def _database_ok() -> bool:
 
 def _broker_ok() -> bool:
     try:
-        with celery_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+        # Bound every socket operation: a broker that accepts but never answers must read as "down".
+        options = {"socket_connect_timeout": 2, "socket_timeout": 2}
+        with celery_app.connection_for_write(transport_options=options) as conn:
+            conn.ensure_connection(max_retries=0, timeout=2)
         return True
     except Exception:
         log.warning("healthz: broker unreachable", exc_info=True)

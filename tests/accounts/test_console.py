@@ -61,13 +61,12 @@ def test_console_lists_only_the_supervisors_jurisdiction(world, client):
 @pytest.mark.django_db
 def test_console_suspend_action_asks_for_a_reason_then_suspends(world, client):
     console = _console_client(client, world.supervisor)
-    ask = console.post(
-        "/admin/accounts/user/", {"action": "suspend", "_selected_action": [world.worker.pk]}
-    )
+    ask = console.post("/admin/accounts/user/", {"action": "suspend", "_selected_action": [world.worker.pk]})
     assert ask.status_code == 200
     assert "Give the reason" in ask.content.decode()
     empty = console.post(
-        "/admin/accounts/user/", {"action": "suspend", "_selected_action": [world.worker.pk], "apply": "1", "reason": ""}
+        "/admin/accounts/user/",
+        {"action": "suspend", "_selected_action": [world.worker.pk], "apply": "1", "reason": ""},
     )
     assert empty.status_code == 200 and "This field is required" in empty.content.decode()
     world.worker.refresh_from_db()

@@ -114,8 +114,13 @@ def test_scoping_lists_exactly_the_jurisdiction(world):
     assert set(governable_users(world.supervisor)) == {world.worker, world.colleague, world.district_worker}
     assert set(governable_facilities(world.supervisor)) == {world.facility, world.other_facility}
     assert set(governable_users(world.state_admin)) == {
-        world.worker, world.colleague, world.district_worker, world.far_worker,
-        world.supervisor, world.peer_supervisor, world.far_supervisor,
+        world.worker,
+        world.colleague,
+        world.district_worker,
+        world.far_worker,
+        world.supervisor,
+        world.peer_supervisor,
+        world.far_supervisor,
     }
     assert set(governable_facilities(world.state_admin)) == {world.facility, world.other_facility, world.far_facility}
     assert not governable_users(world.other_state_admin).exists()

@@ -59,7 +59,10 @@ def test_the_state_machine_matches_the_architecture():
 @pytest.mark.django_db
 def test_suspension_writes_history_with_actor_and_reason_and_an_event(world):
     user_suspend(
-        user=world.worker, acting_user=world.supervisor, reason="left the PHC", cause=SuspensionCause.MANUAL,
+        user=world.worker,
+        acting_user=world.supervisor,
+        reason="left the PHC",
+        cause=SuspensionCause.MANUAL,
         ip="10.1.2.3",
     )
     world.worker.refresh_from_db()
@@ -153,9 +156,7 @@ def test_a_refused_change_leaves_nothing_behind(world):
 
 @pytest.mark.django_db
 def test_jobs_act_as_the_named_system_user(world):
-    user_suspend(
-        user=world.worker, acting_user=world.system, reason="dormancy: 45 days", cause=SuspensionCause.DORMANT
-    )
+    user_suspend(user=world.worker, acting_user=world.system, reason="dormancy: 45 days", cause=SuspensionCause.DORMANT)
     latest = world.worker.history.first()
     assert latest.history_user.username == "prahari-system"
     assert latest.history_change_reason == "dormancy: 45 days"

@@ -66,9 +66,7 @@ def test_check_deploy_passes_with_production_environment(tmp_path):
 
 def test_check_deploy_flags_a_debug_deployment(tmp_path):
     """The check above can fail: the same command on a DEBUG environment reports problems."""
-    result = _manage(
-        "check", "--deploy", "--fail-level", "WARNING", DJANGO_DEBUG="1", PRAHARI_VAR_DIR=str(tmp_path)
-    )
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", DJANGO_DEBUG="1", PRAHARI_VAR_DIR=str(tmp_path))
     assert result.returncode != 0
     assert "security.W018" in result.stderr + result.stdout
 
@@ -79,7 +77,9 @@ def test_base_settings_put_argon2id_first_and_keep_requests_non_atomic(tmp_path)
         "print(s.PASSWORD_HASHERS[0]);"
         "print(s.DATABASES['default']['ATOMIC_REQUESTS'], s.USE_TZ, s.TIME_ZONE, s.DEBUG)"
     )
-    result = _manage("shell", "--no-imports", "-c", code, DJANGO_SECRET_KEY=secrets.token_urlsafe(50), PRAHARI_VAR_DIR=str(tmp_path))
+    result = _manage(
+        "shell", "--no-imports", "-c", code, DJANGO_SECRET_KEY=secrets.token_urlsafe(50), PRAHARI_VAR_DIR=str(tmp_path)
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:2] == [
         "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -90,8 +90,8 @@ def test_base_settings_put_argon2id_first_and_keep_requests_non_atomic(tmp_path)
 def test_argon2_hasher_is_argon2id():
     from django.contrib.auth.hashers import Argon2PasswordHasher
 
-    assert Argon2PasswordHasher().encode("a long passphrase", Argon2PasswordHasher().salt()).startswith(
-        "argon2$argon2id$"
+    assert (
+        Argon2PasswordHasher().encode("a long passphrase", Argon2PasswordHasher().salt()).startswith("argon2$argon2id$")
     )
 
 
