@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import redis
 from celery import Celery
+from django.db import transaction
 
 from accounts.tasks import clear_expired_sessions
 from portal.celery import app as portal_celery_app
@@ -91,3 +93,26 @@ def test_worker_on_embedded_filesystem_broker_clears_expired_sessions(
     leftovers = [name for name in Path(options["data_folder_in"]).iterdir() if name.name.endswith(f".{queue}.msg")]
     assert leftovers == [], f"messages left in the broker folder: {leftovers}"
     print(f"Filesystem broker: the worker cleared the expired session {seconds:.1f}s after it was started")
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_delay_on_commit_publishes_only_when_the_transaction_commits(
+    redis_url: str, redis_queue: str, start_celery_worker: StartWorker, session_rows: SessionRows
+):
+    broker = redis.Redis.from_url(redis_url)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        clear_expired_sessions.apply_async_on_commit(queue=redis_queue)
+        raise RuntimeError("the change that would have caused the task is rolled back")
+    assert broker.llen(redis_queue) == 0, "a rolled-back transaction must not publish its task"
+
+    with transaction.atomic():
+        clear_expired_sessions.apply_async_on_commit(queue=redis_queue)
+        assert broker.llen(redis_queue) == 0, "nothing is published before the commit"
+    assert broker.llen(redis_queue) == 1
+
+    worker = start_celery_worker(queue=redis_queue, env={"REDIS_URL": redis_url, "CELERY_BROKER_URL": None})
+    worker.wait_for(session_rows.expired_gone, what="the worker running the committed task")
+    assert session_rows.live_present()
