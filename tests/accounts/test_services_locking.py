@@ -11,6 +11,7 @@ from django.db import connection, connections, transaction
 from accounts.exceptions import IllegalTransition
 from accounts.models import AccountEvent, AccountEventType, User
 from accounts.services.lifecycle import user_suspend
+from tests.integration import skip_or_fail
 
 
 def _lock_waiters() -> int:
@@ -25,7 +26,7 @@ def _lock_waiters() -> int:
 @pytest.mark.django_db(transaction=True)
 def test_a_concurrent_suspension_waits_for_the_lock_then_refuses(world):
     if connection.vendor != "postgresql":
-        pytest.skip("row locks are checked on PostgreSQL (CI runs it)")
+        skip_or_fail("row locks are checked on PostgreSQL: set DATABASE_URL (CI does)")
     pk = world.worker.pk
     stale = User.objects.get(pk=pk)  # read before the other transaction commits: status "active"
     holding, release, outcome = threading.Event(), threading.Event(), {}
