@@ -1,5 +1,9 @@
+from accounts.models.devices import RegisteredDevice
 from accounts.models.events import AccountEvent, AccountEventType
 from accounts.models.jurisdiction import District, Facility, State
+from accounts.models.lockouts import LoginHold
+from accounts.models.notifications import Notification
+from accounts.models.otp import SMSDevice
 from accounts.models.sessions import UserSession
 from accounts.models.user import FLAGGED_CAUSES, Role, Status, SuspensionCause, User
 
@@ -9,7 +13,11 @@ __all__ = [
     "AccountEventType",
     "District",
     "Facility",
+    "LoginHold",
+    "Notification",
+    "RegisteredDevice",
     "Role",
+    "SMSDevice",
     "State",
     "Status",
     "SuspensionCause",

@@ -20,6 +20,14 @@ class UserSession(AbstractBaseSession):
         related_name="sessions",
         verbose_name=_("user"),
     )
+    device = models.ForeignKey(
+        "accounts.RegisteredDevice",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sessions",
+        verbose_name=_("device"),
+    )
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     user_agent = models.CharField(_("browser"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("started"), default=timezone.now)

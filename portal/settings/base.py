@@ -198,11 +198,20 @@ if EMAIL_URL:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "Prahari <no-reply@prahari.invalid>")
-SMS_BACKEND = env_str("SMS_BACKEND", "console")
+SMS_BACKEND = env_str("SMS_BACKEND", "console")  # console | file | locmem | http
+SMS_FILE_PATH = Path(env_str("SMS_FILE_PATH", str(VAR_DIR / "sms")))
+SMS_HTTP_URL = env_str("SMS_HTTP_URL")
+SMS_HTTP_TOKEN = env_str("SMS_HTTP_TOKEN")
+SMS_HTTP_SENDER = env_str("SMS_HTTP_SENDER", "PRAHRI")
 
 # --- django-otp, django-axes, django-simple-history ---------------------------------------------
 OTP_TOTP_ISSUER = "Prahari"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+OTP_TOTP_TOLERANCE = 1  # one 30-second step of clock drift either way (SECURITY.md)
+PRAHARI_OTP_EMAIL_ENABLED = env_bool("PRAHARI_OTP_EMAIL_ENABLED", default=False)  # 63B rev 4: off
+DEVICE_COOKIE_NAME = "prahari_device"
+DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600
+PASSWORD_RESET_TIMEOUT = 30 * 60
 AXES_ENABLED = env_bool("AXES_ENABLED", default=True)
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = PRAHARI_LOCKOUT_FAILURES  # noqa: F405
@@ -210,6 +219,12 @@ AXES_COOLOFF_TIME = PRAHARI_LOCKOUT_MINUTES / 60  # noqa: F405  (hours)
 AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+AXES_LOCKOUT_CALLABLE = "accounts.login.lockouts.lockout_response"  # the same page as any other failure
+AXES_DISABLE_ACCESS_LOG = True  # successes are AccountEvents; axes' own success log would grow without bound
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # one row per failure: the per-IP throttle counts these
+AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT = 200
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "token", "code", "csrfmiddlewaretoken"]
 SIMPLE_HISTORY_REVERT_DISABLED = True
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
