@@ -6,44 +6,50 @@ actor's right again, so the console can never do more than the services allow.
 
 from __future__ import annotations
 
-from django import forms
+from urllib.parse import urlencode
+
 from django.contrib import admin, messages
+from django.db.models import Case, Value, When
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.exceptions import DomainError
-from accounts.models import AccountEvent, District, Facility, State, User
+from accounts.forms import ReasonForm
+from accounts.login.session import step_up_is_fresh
+from accounts.models import AccountEvent, District, Facility, LoginHold, RegisteredDevice, State, User
 from accounts.request_info import client_ip
 from accounts.scoping import governable_facilities, governable_users
+from accounts.services.devices import device_approve, device_reject, device_revoke
 from accounts.services.lifecycle import user_deactivate, user_reinstate, user_suspend
+from accounts.services.lockouts import lockout_clear
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        label=_("Reason"),
-        min_length=3,
-        max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("Recorded in the account's history and shown to auditors."),
-    )
+def _reasoned_action(service, name: str, description, done_message, *, target: str = "user"):
+    """Build an admin action that asks for a reason, then calls `service` for each selected object.
 
-
-def _lifecycle_action(service, name: str, description, done_message):
-    """Build an admin action that asks for a reason, then calls `service` for each selected account."""
+    Changes a supervisor makes to other accounts need a fresh OTP (step-up) first.
+    """
 
     def action(modeladmin, request, queryset):
+        if not step_up_is_fresh(request):
+            modeladmin.message_user(
+                request, _("Confirm it is you with a fresh one-time code, then repeat the action."), messages.WARNING
+            )
+            return redirect(f"{reverse('accounts:step-up')}?{urlencode({'next': request.get_full_path()})}")
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             done = 0
-            for user in queryset:
+            for obj in queryset:
                 try:
                     reason = form.cleaned_data["reason"]
-                    service(user=user, acting_user=request.user, reason=reason, ip=client_ip(request))
+                    service(**{target: obj}, acting_user=request.user, reason=reason, ip=client_ip(request))
                     done += 1
                 except DomainError as error:
-                    modeladmin.message_user(request, f"{user.username}: {error}", messages.ERROR)
+                    modeladmin.message_user(request, f"{obj}: {error}", messages.ERROR)
             if done:
                 modeladmin.message_user(request, done_message % {"count": done}, messages.SUCCESS)
             return None
@@ -63,23 +69,50 @@ def _lifecycle_action(service, name: str, description, done_message):
     return action
 
 
-suspend_action = _lifecycle_action(
+suspend_action = _reasoned_action(
     user_suspend,
     "suspend",
     _("Suspend selected accounts"),
     ngettext_lazy("%(count)d account suspended.", "%(count)d accounts suspended.", "count"),
 )
-reinstate_action = _lifecycle_action(
+reinstate_action = _reasoned_action(
     user_reinstate,
     "reinstate",
     _("Reinstate selected accounts"),
     ngettext_lazy("%(count)d account reinstated.", "%(count)d accounts reinstated.", "count"),
 )
-deactivate_action = _lifecycle_action(
+deactivate_action = _reasoned_action(
     user_deactivate,
     "deactivate",
     _("Deactivate (offboard) selected accounts"),
     ngettext_lazy("%(count)d account deactivated.", "%(count)d accounts deactivated.", "count"),
+)
+unlock_action = _reasoned_action(
+    lockout_clear,
+    "unlock",
+    _("Unlock selected accounts (clear lockouts)"),
+    ngettext_lazy("%(count)d account unlocked.", "%(count)d accounts unlocked.", "count"),
+)
+approve_device_action = _reasoned_action(
+    device_approve,
+    "approve_device",
+    _("Approve selected devices"),
+    ngettext_lazy("%(count)d device approved.", "%(count)d devices approved.", "count"),
+    target="device",
+)
+reject_device_action = _reasoned_action(
+    device_reject,
+    "reject_device",
+    _("Reject selected devices"),
+    ngettext_lazy("%(count)d device rejected.", "%(count)d devices rejected.", "count"),
+    target="device",
+)
+revoke_device_action = _reasoned_action(
+    device_revoke,
+    "revoke_device",
+    _("Revoke selected devices (ends their sessions)"),
+    ngettext_lazy("%(count)d device revoked.", "%(count)d devices revoked.", "count"),
+    target="device",
 )
 
 
@@ -88,7 +121,7 @@ class UserAdmin(SimpleHistoryAdmin):
     list_display = ("username", "full_name", "role", "status", "suspension_cause", "facility", "last_login")
     list_filter = ("status", "role", "suspension_cause")
     search_fields = ("username", "first_name", "last_name", "mobile")
-    actions = [suspend_action, reinstate_action, deactivate_action]
+    actions = [suspend_action, reinstate_action, deactivate_action, unlock_action]
     readonly_fields = (
         "username",
         "role",
@@ -130,6 +163,72 @@ class UserAdmin(SimpleHistoryAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+
+@admin.register(RegisteredDevice)
+class RegisteredDeviceAdmin(SimpleHistoryAdmin):
+    """Devices waiting for a decision come first; the code is what the worker reads out on the phone."""
+
+    list_display = ("code", "user", "label", "status", "first_ip", "created_at", "last_seen_at", "decided_by")
+    list_filter = ("status",)
+    search_fields = ("code", "user__username", "user__first_name", "user__last_name")
+    actions = [approve_device_action, reject_device_action, revoke_device_action]
+    readonly_fields = (
+        "user",
+        "code",
+        "label",
+        "user_agent",
+        "first_ip",
+        "status",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+        "created_at",
+        "last_seen_at",
+    )
+    exclude = ("token_hash",)
+
+    def get_queryset(self, request):
+        status_order = Case(When(status=RegisteredDevice.Status.PENDING, then=Value(0)), default=Value(1))
+        return (
+            super()
+            .get_queryset(request)
+            .filter(user__in=governable_users(request.user))
+            .select_related("user", "decided_by")
+            .order_by(status_order, "-created_at")
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+@admin.register(LoginHold)
+class LoginHoldAdmin(admin.ModelAdmin):
+    list_display = ("user", "created_at", "lockouts", "cleared_at", "cleared_by", "clear_reason")
+    list_filter = (("cleared_at", admin.EmptyFieldListFilter),)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(user__in=governable_users(request.user)).select_related("user")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AccountEvent)

@@ -1,20 +1,45 @@
-"""Defence in depth: a session whose account is no longer active is ended on its next request."""
+"""The session guard: every request of a signed-in person re-checks what the login established."""
 
-from django.contrib.auth import logout
+from __future__ import annotations
 
+from django.contrib import messages
+from django.utils.translation import gettext_lazy as _
+
+from accounts.login.device_cookie import device_token_read
+from accounts.login.session import session_end, session_problem, session_touch
 from accounts.models import Status
+from accounts.services.devices import device_token_hash
+
+REASONS = {
+    "idle": _("You were signed out after 15 minutes without activity."),
+    "absolute": _("You were signed out: a session lasts at most 12 hours. Please sign in again."),
+    "device": _("You were signed out: this session is bound to an approved device."),
+    "account": _("You were signed out: your account is not active."),
+    "incomplete": _("Please sign in."),
+}
 
 
-class AccountStatusMiddleware:
-    """Log out any authenticated user whose account is not active (services also end sessions at once)."""
+class SessionGuardMiddleware:
+    """End a session that is idle, too old, unverified, off its device, or whose account is not active.
+
+    Sits after django-otp's OTPMiddleware. Fails closed: anything it cannot confirm ends the session.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if (user is not None and user.is_authenticated) and (
-            user.is_system or not user.is_active or user.status != Status.ACTIVE
-        ):
-            logout(request)
+        if user is not None and user.is_authenticated:
+            problem = None
+            if user.is_system or not user.is_active or user.status != Status.ACTIVE:
+                problem = "account"
+            else:
+                token = device_token_read(request)
+                problem = session_problem(request, device_token_hash=device_token_hash(token) if token else None)
+            if problem:
+                session_end(request, reason=problem)
+                messages.warning(request, REASONS[problem])
+            else:
+                session_touch(request)
         return self.get_response(request)

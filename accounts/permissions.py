@@ -55,3 +55,13 @@ def ensure(allowed: bool, message: str) -> None:
     """Raise NotPermitted with `message` unless `allowed`."""
     if not allowed:
         raise NotPermitted(message)
+
+
+def can_approve_device(actor: User, owner: User) -> bool:
+    """Approve or reject a device of `owner`: their governor, never the owner themselves."""
+    return _governs_with(actor, owner, "approve_device")
+
+
+def can_revoke_device(actor: User, owner: User) -> bool:
+    """Revoking shrinks access, so the owner may revoke their own device too."""
+    return actor is not None and owner is not None and (actor.pk == owner.pk or can_approve_device(actor, owner))

@@ -67,3 +67,17 @@ def is_governable_by(actor: User, target: User) -> bool:
     if target is None or target.pk is None:
         return False
     return governable_users(actor).filter(pk=target.pk).exists()
+
+
+def governors_of(user: User) -> QuerySet[User]:
+    """Return the active accounts that govern `user` directly: the people to notify and to ask for approval.
+
+    A worker's supervisors (their district); a supervisor's state administrators; a state
+    administrator's superusers.
+    """
+    active = User.objects.filter(is_system=False, is_active=True, status=Status.ACTIVE).exclude(pk=user.pk)
+    if user.role == Role.WORKER and user.facility_id:
+        return active.filter(role=Role.SUPERVISOR, district__facilities=user.facility_id)
+    if user.role == Role.SUPERVISOR and user.district_id:
+        return active.filter(role=Role.STATE_ADMIN, state__districts=user.district_id)
+    return active.filter(is_superuser=True)

@@ -11,6 +11,7 @@ SESSION_IP_KEY = "_prahari_ip"
 SESSION_UA_KEY = "_prahari_ua"
 # Every save rewrites the whole row, so the start time travels inside the session data.
 SESSION_CREATED_KEY = "_prahari_created"
+SESSION_DEVICE_KEY = "_prahari_device"  # the RegisteredDevice this session is bound to
 
 
 class SessionStore(DBStore):
@@ -29,6 +30,7 @@ class SessionStore(DBStore):
             obj.user_id = int(user_id) if user_id is not None else None
         except (TypeError, ValueError):
             obj.user_id = None
+        obj.device_id = data.get(SESSION_DEVICE_KEY)
         obj.ip_address = data.get(SESSION_IP_KEY)
         obj.user_agent = (data.get(SESSION_UA_KEY) or "")[:200]
         return obj

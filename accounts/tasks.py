@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from accounts.services.notifications import notification_send, notifications_drain
 from accounts.services.sessions import sessions_clear_expired
 
 
@@ -9,3 +10,21 @@ from accounts.services.sessions import sessions_clear_expired
 def clear_expired_sessions() -> int:
     """Delete sessions past their expiry; returns how many went."""
     return sessions_clear_expired()
+
+
+@shared_task(
+    name="accounts.send_notification",
+    autoretry_for=(Exception,),
+    retry_backoff=60,
+    retry_backoff_max=30 * 60,
+    max_retries=5,
+)
+def send_notification(notification_id: int) -> bool:
+    """Send one outbox row; a failure is counted on the row and retried with back-off."""
+    return notification_send(notification_id=notification_id)
+
+
+@shared_task(name="accounts.drain_notifications")
+def drain_notifications() -> int:
+    """Send pending outbox rows whose task never ran (e.g. the broker was down); returns how many."""
+    return notifications_drain()

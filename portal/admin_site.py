@@ -1,5 +1,10 @@
 """The supervisor console: django-otp's OTP-only admin site, open only to active accounts."""
 
+from urllib.parse import urlencode
+
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminSite
 
@@ -13,6 +18,11 @@ class PrahariAdminSite(OTPAdminSite):
 
     def __init__(self, name: str = "admin"):
         super().__init__(name)
+
+    def login(self, request, extra_context=None):
+        """One door for everyone: the console signs in through the login flow (password, OTP, device)."""
+        target = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index", current_app=self.name)
+        return redirect(f"{reverse('accounts:login')}?{urlencode({REDIRECT_FIELD_NAME: target})}")
 
     def has_permission(self, request) -> bool:
         """Staff, OTP-verified (django-otp) and with an active account."""

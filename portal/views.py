@@ -1,12 +1,12 @@
-"""Operational endpoints and the public landing page."""
+"""Operational endpoints."""
 
 from __future__ import annotations
 
 import logging
 
+from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -38,13 +38,10 @@ def _broker_ok() -> bool:
 
 
 @never_cache
+@login_not_required
 @require_GET
 def healthz(request):
     """200 with {"db": "ok", "broker": "ok"|"down"}; 503 when the database (the source of truth) is down."""
     db_ok = _database_ok()
     body = {"db": "ok" if db_ok else "down", "broker": "ok" if _broker_ok() else "down"}
     return JsonResponse(body, status=200 if db_ok else 503)
-
-
-def landing(request):
-    return render(request, "portal/landing.html")

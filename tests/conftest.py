@@ -67,3 +67,52 @@ def world(db) -> World:
         other_state_admin=StateAdminFactory(username="sa.br", state=other_state),
         system=system_user(),
     )
+
+
+def sign_in(client, user, *, device=None):
+    """Give `client` the session the login flow creates (password + OTP proven, approved device).
+
+    For tests whose subject is not the login flow itself; tests/accounts/test_login_flow.py posts
+    through the real pages.
+    """
+    from django.conf import settings
+    from django.core import signing
+    from django.utils import timezone
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.login.device_cookie import SALT
+    from accounts.login.session import AUTH_AT_KEY, DEVICE_KEY, SEEN_AT_KEY
+    from accounts.models import RegisteredDevice
+    from accounts.services.devices import device_token_hash, device_token_new
+
+    otp_device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="phone", confirmed=True
+    )
+    token = device_token_new()
+    if device is None:
+        device = RegisteredDevice.objects.create(
+            user=user, token_hash=device_token_hash(token), code=token[:8].upper(), status="approved"
+        )
+    else:
+        RegisteredDevice.objects.filter(pk=device.pk).update(token_hash=device_token_hash(token))
+    client.force_login(user)
+    session = client.session
+    now = timezone.now().isoformat()
+    session[DEVICE_ID_SESSION_KEY] = otp_device.persistent_id
+    session[AUTH_AT_KEY] = now
+    session[SEEN_AT_KEY] = now
+    session[DEVICE_KEY] = device.pk
+    session.save()
+    name = settings.DEVICE_COOKIE_NAME
+    client.cookies[name] = signing.get_cookie_signer(salt=name + SALT).sign(token)
+    return device
+
+
+def pytest_collection_modifyitems(items):
+    """Transactional tests flush the database, which would also erase what migrations created (the role
+    groups, the system actor): give each of them a serialized rollback that restores it."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and marker.kwargs.get("transaction") and "serialized_rollback" not in marker.kwargs:
+            item.add_marker(pytest.mark.django_db(**marker.kwargs, serialized_rollback=True), append=False)

@@ -18,8 +18,9 @@ class RegisteredDevice(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="registered_devices", verbose_name=_("user")
     )
-    # SHA-256 of the 256-bit token held in the browser's signed cookie; the token itself is never stored.
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # SHA-256 of the browser's 256-bit token (held in a signed cookie); the token itself is never stored.
+    # One browser may be registered by several users of a shared facility computer: unique per user.
+    token_hash = models.CharField(max_length=64, editable=False)
     code = models.CharField(
         _("device code"), max_length=8, help_text=_("Read aloud to the supervisor to confirm which device to approve.")
     )
@@ -46,7 +47,10 @@ class RegisteredDevice(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("registered device")
         verbose_name_plural = _("registered devices")
-        constraints = [models.UniqueConstraint(fields=["user", "code"], name="device_code_unique_per_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "code"], name="device_code_unique_per_user"),
+            models.UniqueConstraint(fields=["user", "token_hash"], name="device_token_unique_per_user"),
+        ]
         indexes = [models.Index(fields=["user", "status"], name="device_user_status")]
         permissions = [("approve_device", "Can approve, reject and revoke workers' devices")]
 

@@ -43,7 +43,7 @@ _TRANSITION_PAST = {
 MIN_REASON_LENGTH = 3
 
 
-def _clean_reason(reason: str) -> str:
+def clean_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if len(reason) < MIN_REASON_LENGTH:
         raise DomainError(_("A reason is required (at least %(n)d characters).") % {"n": MIN_REASON_LENGTH})
@@ -112,7 +112,7 @@ def user_suspend(
 
     Raises NotPermitted (role, jurisdiction, self) or IllegalTransition (not active).
     """
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     if cause not in SuspensionCause.values:
         raise DomainError(_("Unknown suspension cause: %(cause)s.") % {"cause": cause})
     locked = _lock(user)
@@ -136,7 +136,7 @@ def user_reinstate(*, user: User, acting_user: User, reason: str, ip: str | None
     An account suspended for an anomaly or a canary is reinstated only by a state administrator.
     Raises NotPermitted or IllegalTransition (not suspended).
     """
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     locked = _lock(user)
     ensure(can_reinstate(acting_user, locked), _("You may not reinstate this account."))
     return _apply(
@@ -155,7 +155,7 @@ def user_deactivate(*, user: User, acting_user: User, reason: str, ip: str | Non
 
     Records history and USER_DEACTIVATED. Raises NotPermitted or IllegalTransition (already terminal).
     """
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     locked = _lock(user)
     ensure(can_deactivate(acting_user, locked), _("You may not deactivate this account."))
     return _apply(

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Status
 from accounts.services.lifecycle import user_reinstate, user_suspend
+from tests.conftest import sign_in
 
 
 def _console_client(client, user):
     """A client signed in to the OTP-only console as `user` (the login flow itself is not under test here)."""
-    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    sign_in(client, user)
     return client
 
 
@@ -93,4 +88,4 @@ def test_console_turns_an_illegal_transition_into_a_message(world, client):
         follow=True,
     )
     assert response.status_code == 200
-    assert "Asha: This account cannot be reinstated: it is active." in response.content.decode()
+    assert "(asha): This account cannot be reinstated: it is active." in response.content.decode()

@@ -25,9 +25,9 @@ def test_healthz_answers_in_the_browser(live_server, page):
     assert response.json()["db"] == "ok"
 
 
-def test_landing_page_switches_to_hindi(live_server, page, screenshot):
-    page.goto(f"{live_server.url}/")
+def test_login_page_switches_to_hindi(live_server, page, screenshot):
+    page.goto(f"{live_server.url}/accounts/login/")
     page.select_option("#language", "hi")
     page.get_by_role("button").click()
     assert page.locator("html").get_attribute("lang") == "hi"
-    screenshot("landing-hi")
+    screenshot("login-hi")

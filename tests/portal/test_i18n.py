@@ -10,17 +10,18 @@ from accounts.services.lifecycle import user_reinstate
 
 
 @pytest.mark.django_db
-def test_landing_page_in_hindi(client):
+def test_login_page_in_hindi(client):
     client.cookies["django_language"] = "hi"
-    page = client.get("/").content.decode()
+    page = client.get("/accounts/login/").content.decode()
+    assert '<html lang="hi">' in page
     assert "प्रहरी" in page
-    assert "पर्यवेक्षक" in page  # glossary: supervisor
+    assert "पासवर्ड" in page  # glossary: password
 
 
 @pytest.mark.django_db
-def test_landing_page_in_english_by_default(client):
-    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "Supervisor console" in page
+def test_login_page_in_english_when_asked(client):
+    page = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Log in" in page and "Password" in page
 
 
 @pytest.mark.django_db

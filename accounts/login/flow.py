@@ -1,0 +1,168 @@
+"""The login gate of ARCHITECTURE.md §4: password → OTP → account state → device → session.
+
+Until password and OTP are both proven, every failure looks the same (same page, same status,
+a password hash computed either way). Afterwards the person is told their real state.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import make_password
+from django.utils import timezone
+
+from accounts.login.session import session_start
+from accounts.models import AccountEventType, RegisteredDevice, Status, User
+from accounts.request_info import client_ip
+from accounts.services.devices import device_find, device_register, device_token_new, device_touch
+from accounts.services.events import event_record
+from accounts.services.lockouts import (
+    ip_is_blocked,
+    login_failure_record,
+    login_is_held,
+    login_is_locked,
+    user_by_username,
+)
+from accounts.services.notifications import notify
+
+PENDING_KEY = "_prahari_login"
+
+
+@dataclass
+class Pending:
+    """Password proven, OTP awaited: kept in the (anonymous) session for PRAHARI_LOGIN_ATTEMPT_MINUTES."""
+
+    user: User
+    attempt_id: str
+
+
+def _equalise_timing(password: str) -> None:
+    """Spend one password hash, so a refusal that needed none takes as long as a wrong password."""
+    make_password(password or "")
+
+
+def password_check(request, *, username: str, password: str) -> User | None:
+    """Return the user when the password is right and nothing bars a login; None for every kind of failure."""
+    ip = client_ip(request)
+    user = user_by_username(username)
+    category = None
+    if ip_is_blocked(ip):
+        category = "ip_blocked"
+    elif login_is_held(user):
+        category = "held"
+    if category:
+        _equalise_timing(password)
+        login_failure_record(request, username=username, category=category, user=user, ip=ip)
+        return None
+    authenticated = authenticate(request, username=user.username if user else username, password=password)
+    if authenticated is None:
+        if getattr(request, "axes_locked_out", False):
+            category = "locked"
+            _equalise_timing(password)  # axes refused before any hash was computed
+        elif user is None:
+            category = "unknown_user"
+        elif not user.is_active:
+            category = "inactive"
+        else:
+            category = "wrong_password"
+        login_failure_record(request, username=username, category=category, user=user, ip=ip)
+        return None
+    return authenticated
+
+
+def pending_begin(request, user: User) -> None:
+    request.session.cycle_key()
+    request.session[PENDING_KEY] = {
+        "user": user.pk,
+        "attempt": secrets.token_hex(16),
+        "started": timezone.now().isoformat(),
+    }
+
+
+def pending_get(request) -> Pending | None:
+    data = request.session.get(PENDING_KEY)
+    if not isinstance(data, dict):
+        return None
+    try:
+        started = datetime.fromisoformat(data["started"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if timezone.now() - started > timedelta(minutes=settings.PRAHARI_LOGIN_ATTEMPT_MINUTES):
+        pending_clear(request)
+        return None
+    user = User.objects.filter(pk=data.get("user"), is_system=False).first()
+    return Pending(user=user, attempt_id=data["attempt"]) if user else None
+
+
+def pending_clear(request) -> None:
+    request.session.pop(PENDING_KEY, None)
+
+
+def otp_failure(request, pending: Pending, *, method: str) -> bool:
+    """Count a wrong code with django-axes; return True when the account is now locked."""
+    login_failure_record(
+        request, username=pending.user.username, category=f"otp_{method}", user=pending.user, ip=client_ip(request)
+    )
+    if getattr(request, "axes_locked_out", False) or login_is_locked(request, pending.user.username):
+        pending_clear(request)
+        return True
+    return False
+
+
+@dataclass
+class Outcome:
+    """What happened after password and OTP: `signed_in`, or a state to tell the person."""
+
+    kind: str  # signed_in | account_state | device_pending | device_refused
+    user: User
+    device: RegisteredDevice | None = None
+    new_token: str | None = None  # set when the browser needs a (new) device cookie
+    sessions_ended: int = 0
+
+
+def finish(request, pending: Pending, *, otp_device, device_token: str | None) -> Outcome:
+    """Both factors are proven: check the account, then the device, then start the session."""
+    pending_clear(request)
+    user, ip = pending.user, client_ip(request)
+    if user.status != Status.ACTIVE or not user.is_active:
+        event_record(type=AccountEventType.LOGIN_REFUSED, actor=None, subject=user, ip=ip, data={"status": user.status})
+        return Outcome("account_state", user)
+    device = device_find(user=user, token=device_token)
+    new_token = None
+    if device is None or device.status in (RegisteredDevice.Status.REJECTED, RegisteredDevice.Status.REVOKED):
+        if device is not None or not device_token:
+            device_token = new_token = device_token_new()
+        device = device_register(
+            user=user, token=device_token, ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", "")
+        )
+    if device.status == RegisteredDevice.Status.PENDING:
+        event_record(
+            type=AccountEventType.LOGIN_REFUSED,
+            actor=None,
+            subject=user,
+            ip=ip,
+            data={"status": "device_pending", "device": device.pk},
+        )
+        return Outcome("device_pending", user, device=device, new_token=new_token)
+    ended = session_start(request, user=user, device=device, otp_device=otp_device)
+    device_touch(device=device)
+    event_record(
+        type=AccountEventType.LOGIN_SUCCEEDED,
+        actor=user,
+        subject=user,
+        ip=ip,
+        data={"device": device.pk, "otp": type(otp_device).__name__, "sessions_ended": ended},
+    )
+    if ended:
+        notify(
+            user=user,
+            kind="session_ended_elsewhere",
+            idempotency_key=f"session_ended:{request.session.session_key}",
+            context={},
+            channels=("sms",),
+        )
+    return Outcome("signed_in", user, device=device, sessions_ended=ended)

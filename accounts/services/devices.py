@@ -1,0 +1,214 @@
+"""Device binding (SECURITY.md §Devices): register a browser as pending, approve, reject or revoke it.
+
+A browser holds a random 256-bit token in a signed cookie; only its SHA-256 is stored. Each
+decision is one service that locks the row, checks the actor, saves with history, appends an
+AccountEvent and queues the notification; revocation ends the sessions opened on that device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.exceptions import DomainError, IllegalTransition
+from accounts.models import AccountEventType, RegisteredDevice, User, UserSession
+from accounts.permissions import can_approve_device, can_revoke_device, ensure
+from accounts.scoping import governors_of
+from accounts.services.events import event_record
+from accounts.services.lifecycle import clean_reason
+from accounts.services.notifications import notify
+
+# Easy to read aloud: no 0/O, 1/I/L.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+Status = RegisteredDevice.Status
+
+
+def device_token_new() -> str:
+    """A fresh 256-bit browser token (URL-safe text), for the device cookie."""
+    return secrets.token_urlsafe(32)
+
+
+def device_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def device_find(*, user: User, token: str | None) -> RegisteredDevice | None:
+    """The device this browser's token registered for `user`, whatever its status, or None."""
+    if not token:
+        return None
+    return RegisteredDevice.objects.filter(user=user, token_hash=device_token_hash(token)).first()
+
+
+def _new_code(user: User) -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if not RegisteredDevice.objects.filter(user=user, code=code).exists():
+            return code
+
+
+def summarise_user_agent(user_agent: str) -> str:
+    """A short label a supervisor can read on the phone ("Chrome on Android")."""
+    ua = user_agent or ""
+    browser = next((b for b in ("Edg", "Firefox", "Chrome", "Safari") if b in ua), "Browser")
+    browser = {"Edg": "Edge"}.get(browser, browser)
+    system = next((s for s in ("Android", "iPhone", "Windows", "Mac OS", "Linux") if s in ua), "unknown system")
+    return f"{browser} on {system}"
+
+
+@transaction.atomic
+def device_register(*, user: User, token: str, ip: str | None, user_agent: str) -> RegisteredDevice:
+    """Record this browser as a pending device of `user` and ask their governors to approve it.
+
+    Records history and DEVICE_REGISTERED; notifies each governor (device_pending) with the code.
+    """
+    device = RegisteredDevice(
+        user=user,
+        token_hash=device_token_hash(token),
+        code=_new_code(user),
+        label=summarise_user_agent(user_agent),
+        user_agent=(user_agent or "")[:200],
+        first_ip=ip,
+    )
+    device._history_user = user
+    device._change_reason = "registered at login"
+    device.save()
+    event_record(
+        type=AccountEventType.DEVICE_REGISTERED,
+        actor=user,
+        subject=user,
+        ip=ip,
+        data={"device": device.pk, "code": device.code, "label": device.label},
+    )
+    for governor in governors_of(user):
+        notify(
+            user=governor,
+            kind="device_pending",
+            idempotency_key=f"device_pending:{device.pk}:{governor.pk}",
+            context={"username": user.username, "code": device.code},
+        )
+    return device
+
+
+def _lock(device: RegisteredDevice) -> RegisteredDevice:
+    return RegisteredDevice.objects.select_for_update().select_related("user").get(pk=device.pk)
+
+
+def _decide(device, *, status, acting_user, reason, event, ip, notice, extra=None) -> RegisteredDevice:
+    previous = device.status
+    device.status = status
+    device.decided_by = acting_user
+    device.decided_at = timezone.now()
+    device.decision_reason = reason
+    device._history_user = acting_user
+    device._change_reason = reason
+    device.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    event_record(
+        type=event,
+        actor=acting_user,
+        subject=device.user,
+        reason=reason,
+        ip=ip,
+        data={"device": device.pk, "code": device.code, "from": previous, "to": status, **(extra or {})},
+    )
+    notify(
+        user=device.user,
+        kind=notice,
+        idempotency_key=f"{notice}:{device.pk}:{device.decided_at.isoformat()}",
+        context={"code": device.code},
+    )
+    return device
+
+
+def _require(device: RegisteredDevice, allowed: set[str], action: str) -> None:
+    if device.status not in allowed:
+        raise IllegalTransition(
+            _("This device cannot be %(action)s: it is %(status)s.")
+            % {"action": action, "status": device.get_status_display().lower()}
+        )
+
+
+@transaction.atomic
+def device_approve(
+    *, device: RegisteredDevice, acting_user: User, reason: str, ip: str | None = None
+) -> RegisteredDevice:
+    """Approve a pending device; at most PRAHARI_MAX_APPROVED_DEVICES approved per user.
+
+    Never one's own device. Records history and DEVICE_APPROVED; notifies the owner.
+    Raises NotPermitted, IllegalTransition (not pending) or DomainError (limit reached).
+    """
+    reason = clean_reason(reason)
+    device = _lock(device)
+    ensure(can_approve_device(acting_user, device.user), _("You may not approve this device."))
+    _require(device, {Status.PENDING}, _("approved"))
+    User.objects.select_for_update().filter(pk=device.user_id).first()  # serialise approvals of one user
+    limit = settings.PRAHARI_MAX_APPROVED_DEVICES
+    if RegisteredDevice.objects.filter(user_id=device.user_id, status=Status.APPROVED).count() >= limit:
+        raise DomainError(
+            _("%(user)s already has %(limit)d approved devices: revoke one before approving another.")
+            % {"user": device.user.username, "limit": limit}
+        )
+    return _decide(
+        device,
+        status=Status.APPROVED,
+        acting_user=acting_user,
+        reason=reason,
+        event=AccountEventType.DEVICE_APPROVED,
+        ip=ip,
+        notice="device_approved",
+    )
+
+
+@transaction.atomic
+def device_reject(
+    *, device: RegisteredDevice, acting_user: User, reason: str, ip: str | None = None
+) -> RegisteredDevice:
+    """Reject a pending device. Records history and DEVICE_REJECTED; notifies the owner."""
+    reason = clean_reason(reason)
+    device = _lock(device)
+    ensure(can_approve_device(acting_user, device.user), _("You may not decide on this device."))
+    _require(device, {Status.PENDING}, _("rejected"))
+    return _decide(
+        device,
+        status=Status.REJECTED,
+        acting_user=acting_user,
+        reason=reason,
+        event=AccountEventType.DEVICE_REJECTED,
+        ip=ip,
+        notice="device_rejected",
+    )
+
+
+@transaction.atomic
+def device_revoke(
+    *, device: RegisteredDevice, acting_user: User, reason: str, ip: str | None = None
+) -> RegisteredDevice:
+    """Revoke an approved or pending device and end every session opened on it at once.
+
+    The owner may revoke their own device. Records history and DEVICE_REVOKED; notifies the owner.
+    """
+    reason = clean_reason(reason)
+    device = _lock(device)
+    ensure(can_revoke_device(acting_user, device.user), _("You may not revoke this device."))
+    _require(device, {Status.PENDING, Status.APPROVED}, _("revoked"))
+    ended, _deleted = UserSession.objects.filter(device=device).delete()
+    return _decide(
+        device,
+        status=Status.REVOKED,
+        acting_user=acting_user,
+        reason=reason,
+        event=AccountEventType.DEVICE_REVOKED,
+        ip=ip,
+        notice="device_revoked",
+        extra={"sessions_ended": ended},
+    )
+
+
+def device_touch(*, device: RegisteredDevice) -> None:
+    """Stamp the device as seen now (no history: not a governed change)."""
+    RegisteredDevice.objects.filter(pk=device.pk).update(last_seen_at=timezone.now())

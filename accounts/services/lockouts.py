@@ -1,0 +1,133 @@
+"""Lockouts around django-axes (SECURITY.md §Lockouts).
+
+django-axes counts password failures (its backend) and, bridged by `login_failure_record`, OTP
+failures too, per username and per (username, IP), and locks for PRAHARI_LOCKOUT_MINUTES. This
+module adds what axes does not do: the hold after the third lock in 24 hours (lifted only by
+`lockout_clear`), the per-IP refusal across usernames, events and supervisor notices.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from axes.handlers.proxy import AxesProxyHandler
+from axes.models import AccessFailureLog
+from axes.utils import reset as axes_reset
+from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import AccountEvent, AccountEventType, LoginHold, User
+from accounts.permissions import can_unlock, ensure
+from accounts.scoping import governors_of
+from accounts.services.events import event_record
+from accounts.services.lifecycle import clean_reason
+from accounts.services.notifications import notify
+
+
+def user_by_username(username: str | None) -> User | None:
+    if not username:
+        return None
+    return User.objects.filter(username__iexact=username, is_system=False).first()
+
+
+def ip_is_blocked(ip: str | None, *, now=None) -> bool:
+    """True when PRAHARI_IP_FAILURES_PER_HOUR failures from `ip` fell within one hour that ended
+    less than PRAHARI_IP_BLOCK_MINUTES ago (credential stuffing across usernames)."""
+    if not ip:
+        return False
+    now = now or timezone.now()
+    limit = settings.PRAHARI_IP_FAILURES_PER_HOUR
+    window = timedelta(hours=1)
+    block = timedelta(minutes=settings.PRAHARI_IP_BLOCK_MINUTES)
+    times = list(
+        AccessFailureLog.objects.filter(ip_address=ip, attempt_time__gte=now - window - block)
+        .order_by("-attempt_time")
+        .values_list("attempt_time", flat=True)[: limit * 20]
+    )
+    for newest, oldest in zip(times, times[limit - 1 :], strict=False):
+        if newest - oldest <= window and now - newest <= block:
+            return True
+    return False
+
+
+def login_is_held(user: User | None) -> bool:
+    return user is not None and LoginHold.objects.filter(user=user, cleared_at__isnull=True).exists()
+
+
+def login_is_locked(request, username: str) -> bool:
+    """Whether django-axes bars this username (from this client) right now."""
+    return AxesProxyHandler.is_locked(request, credentials={"username": username})
+
+
+def login_failure_record(request, *, username: str, category: str, user: User | None, ip: str | None) -> None:
+    """Count an OTP failure with django-axes (it only sees password failures by itself) and record the event.
+
+    Password failures reach axes through `authenticate`; their event is recorded here too.
+    """
+    if category.startswith("otp"):
+        user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+    event_record(
+        type=AccountEventType.OTP_FAILED if category.startswith("otp") else AccountEventType.LOGIN_FAILED,
+        actor=None,
+        subject=user,
+        ip=ip,
+        data={"category": category},
+    )
+
+
+def lockout_record(*, username: str | None, ip: str | None) -> None:
+    """axes locked `username`: record it once per lock, notify the governors, hold after the 3rd lock in 24 h."""
+    user = user_by_username(username)
+    if user is None:
+        return  # unknown usernames: axes keeps the attempt; there is nobody to notify
+    now = timezone.now()
+    recent = AccountEvent.objects.filter(subject=user, type=AccountEventType.LOCKED_OUT)
+    if recent.filter(created_at__gte=now - timedelta(minutes=settings.PRAHARI_LOCKOUT_MINUTES)).exists():
+        return  # the same lock, signalled again by a later attempt
+    with transaction.atomic():
+        event = event_record(type=AccountEventType.LOCKED_OUT, actor=None, subject=user, ip=ip)
+        window = now - timedelta(hours=settings.PRAHARI_LOCKOUT_HOLD_WINDOW_HOURS)
+        locks = recent.filter(created_at__gte=window).count()
+        kind = "lockout"
+        if locks >= settings.PRAHARI_LOCKOUTS_BEFORE_HOLD and not login_is_held(user):
+            try:
+                with transaction.atomic():
+                    LoginHold.objects.create(user=user, lockouts=locks)
+            except IntegrityError:
+                pass  # a concurrent lock already opened the hold
+            event_record(type=AccountEventType.LOGIN_HELD, actor=None, subject=user, ip=ip, data={"locks": locks})
+            kind = "login_held"
+        for governor in governors_of(user):
+            notify(
+                user=governor,
+                kind=kind,
+                idempotency_key=f"{kind}:{event.pk}:{governor.pk}",
+                context={"username": user.username, "locks": locks},
+            )
+
+
+@transaction.atomic
+def lockout_clear(*, user: User, acting_user: User, reason: str, ip: str | None = None) -> int:
+    """Lift axes' lock and any hold on `user`, as their governor (never oneself). Records LOCKOUT_CLEARED.
+
+    Returns how many axes attempt records were removed. Raises NotPermitted or DomainError.
+    """
+    reason = clean_reason(reason)
+    user = User.objects.select_for_update(of=("self",)).get(pk=user.pk)
+    ensure(can_unlock(acting_user, user), _("You may not unlock this account."))
+    removed = axes_reset(username=user.username)
+    holds = LoginHold.objects.filter(user=user, cleared_at__isnull=True).update(
+        cleared_at=timezone.now(), cleared_by=acting_user, clear_reason=reason
+    )
+    event_record(
+        type=AccountEventType.LOCKOUT_CLEARED,
+        actor=acting_user,
+        subject=user,
+        reason=reason,
+        ip=ip,
+        data={"attempts_removed": removed, "holds_cleared": holds},
+    )
+    return removed

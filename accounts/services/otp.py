@@ -1,0 +1,169 @@
+"""One-time codes, wrapped around django-otp: which devices a login may use, SMS codes, backup codes, enrolment.
+
+django-otp does the verification (TOTP `last_t` against replay, ThrottlingMixin back-off); this
+module adds the rules of SECURITY.md §OTP that it leaves to the project: SMS codes bound to one
+login attempt, 5 tries, 3 sends per 15 minutes; backup codes kept only as hashes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.exceptions import DomainError
+from accounts.models import AccountEvent, AccountEventType, SMSDevice, User
+from accounts.services.events import event_record
+from accounts.services.notifications import notify
+from accounts.sms import send_sms
+
+METHODS = ("totp", "sms", "backup")
+BACKUP_DEVICE_NAME = "backup codes"
+TOTP_DEVICE_NAME = "authenticator app"
+
+
+def login_otp_devices(user: User) -> dict[str, Device]:
+    """The confirmed OTP devices a login may use, by method (e-mail codes are never offered)."""
+    devices: dict[str, Device] = {}
+    totp = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    if totp:
+        devices["totp"] = totp
+    sms = SMSDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    if sms:
+        devices["sms"] = sms
+    backup = StaticDevice.objects.filter(user=user, confirmed=True, name=BACKUP_DEVICE_NAME).first()
+    if backup and backup.token_set.exists():
+        devices["backup"] = backup
+    return devices
+
+
+def otp_verify(*, user: User, method: str, token: str, attempt_id: str) -> Device | None:
+    """Return the device that accepts `token`, or None. Never raises for a wrong code.
+
+    TOTP: django-otp refuses a code already used (`last_t`) and throttles. SMS: the code must
+    belong to this login attempt, and after PRAHARI_SMS_CODE_TRIES failures it is burned.
+    Backup: the code is hashed, then matched once.
+    """
+    device = login_otp_devices(user).get(method)
+    token = "".join((token or "").split())
+    if device is None or not token:
+        return None
+    if method == "sms":
+        return device if _sms_verify(device, token, attempt_id) else None
+    if method == "backup":
+        token = backup_code_hash(token)
+    with transaction.atomic():
+        device = type(device).objects.select_for_update().get(pk=device.pk)
+        return device if device.verify_token(token) else None
+
+
+def _sms_verify(device: SMSDevice, token: str, attempt_id: str) -> bool:
+    with transaction.atomic():
+        device = SMSDevice.objects.select_for_update().get(pk=device.pk)
+        if not device.token or device.attempt_id != attempt_id:
+            device.throttle_increment()
+            return False
+        if device.throttling_failure_count >= settings.PRAHARI_SMS_CODE_TRIES:
+            device.token, device.valid_until = None, timezone.now()
+            device.save(update_fields=["token", "valid_until"])
+            return False
+        allowed, _detail = device.verify_is_allowed()
+        if allowed and device.verify_token(token):
+            device.throttle_reset(commit=False)
+            device.attempt_id = ""
+            device.save()
+            return True
+        device.throttle_increment()
+        return False
+
+
+def otp_sms_send(*, user: User, attempt_id: str, ip: str | None) -> None:
+    """Send a fresh 6-digit code, valid PRAHARI_SMS_CODE_MINUTES, bound to this attempt.
+
+    At most PRAHARI_SMS_SENDS_PER_WINDOW sends per account in PRAHARI_SMS_SEND_WINDOW_MINUTES; a
+    new code keeps the failure count. Records OTP_SMS_SENT (never the code). Raises DomainError.
+    """
+    device = SMSDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        raise DomainError(_("This account has no phone for SMS codes. Use your authenticator app."))
+    since = timezone.now() - timedelta(minutes=settings.PRAHARI_SMS_SEND_WINDOW_MINUTES)
+    sent = AccountEvent.objects.filter(subject=user, type=AccountEventType.OTP_SMS_SENT, created_at__gte=since)
+    if sent.count() >= settings.PRAHARI_SMS_SENDS_PER_WINDOW:
+        raise DomainError(
+            _("Too many codes were sent. Wait %(minutes)d minutes, or use your authenticator app.")
+            % {"minutes": settings.PRAHARI_SMS_SEND_WINDOW_MINUTES}
+        )
+    with transaction.atomic():
+        device = SMSDevice.objects.select_for_update().get(pk=device.pk)
+        device.generate_token(length=6, valid_secs=settings.PRAHARI_SMS_CODE_MINUTES * 60, commit=False)
+        device.attempt_id = attempt_id
+        device.save()
+        event_record(type=AccountEventType.OTP_SMS_SENT, actor=user, subject=user, ip=ip)
+        code = device.token
+    text = _("Prahari code %(code)s. Valid %(minutes)d minutes. Never share it.") % {
+        "code": code,
+        "minutes": settings.PRAHARI_SMS_CODE_MINUTES,
+    }
+    send_sms(device.number, text)
+
+
+def backup_code_hash(code: str) -> str:
+    """The stored form of a backup code: 80 bits of SHA-256, base32 (StaticToken holds 16 characters)."""
+    normalised = "".join((code or "").split()).replace("-", "").lower()
+    digest = hashlib.sha256(f"prahari-backup:{normalised}".encode()).digest()
+    return base64.b32encode(digest[:10]).decode().lower()
+
+
+def _backup_code_new() -> str:
+    raw = base64.b32encode(secrets.token_bytes(10)).decode().lower()  # 80 bits ≥ 64 (SECURITY.md)
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+@transaction.atomic
+def backup_codes_generate(*, user: User, ip: str | None = None) -> list[str]:
+    """Replace the user's backup codes with PRAHARI_BACKUP_CODES new ones; return them to show once.
+
+    Only hashes are stored. Records BACKUP_CODES_GENERATED.
+    """
+    device, _created = StaticDevice.objects.get_or_create(
+        user=user, name=BACKUP_DEVICE_NAME, defaults={"confirmed": True}
+    )
+    device.token_set.all().delete()
+    codes = [_backup_code_new() for _ in range(settings.PRAHARI_BACKUP_CODES)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=backup_code_hash(c)) for c in codes)
+    event_record(type=AccountEventType.BACKUP_CODES_GENERATED, actor=user, subject=user, ip=ip)
+    return codes
+
+
+def totp_enrol_start(*, user: User) -> TOTPDevice:
+    """An unconfirmed authenticator for `user` (160-bit key); replaces an earlier unconfirmed one."""
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=False)
+
+
+@transaction.atomic
+def totp_enrol_confirm(*, device: TOTPDevice, token: str, ip: str | None = None) -> bool:
+    """Confirm the authenticator when `token` is right. Records OTP_DEVICE_ADDED and notifies the user."""
+    device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+    if device.confirmed or not device.verify_token("".join((token or "").split())):
+        return False
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    user = device.user
+    event_record(type=AccountEventType.OTP_DEVICE_ADDED, actor=user, subject=user, ip=ip, data={"method": "totp"})
+    notify(
+        user=user,
+        kind="otp_device_changed",
+        idempotency_key=f"otp_device_added:totp:{device.pk}",
+        context={"action": "added"},
+    )
+    return True

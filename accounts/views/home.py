@@ -1,0 +1,102 @@
+"""The signed-in person's own pages: home (sessions, devices), ending sessions, step-up."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.exceptions import DomainError
+from accounts.forms import OTPForm
+from accounts.login.session import step_up_record
+from accounts.models import AccountEventType, RegisteredDevice, UserSession
+from accounts.request_info import client_ip
+from accounts.services.devices import device_revoke
+from accounts.services.events import event_record
+from accounts.services.otp import login_otp_devices, otp_sms_send, otp_verify
+from accounts.views.login import _safe_next
+
+
+def session_public_id(session_key: str) -> str:
+    """A handle for a session that is safe to put in a page (never the session key itself)."""
+    return hashlib.sha256(f"prahari-session:{session_key}".encode()).hexdigest()[:20]
+
+
+@never_cache
+def home(request):
+    user = request.user
+    current = request.session.session_key
+    sessions = [
+        {"id": session_public_id(s.session_key), "current": s.session_key == current, "row": s}
+        for s in UserSession.objects.filter(user=user).select_related("device").order_by("-created_at")
+    ]
+    devices = RegisteredDevice.objects.filter(user=user).exclude(status=RegisteredDevice.Status.REJECTED)
+    return render(request, "accounts/home.html", {"sessions": sessions, "devices": devices})
+
+
+@require_POST
+def session_end_own(request, public_id: str):
+    for row in UserSession.objects.filter(user=request.user):
+        if session_public_id(row.session_key) == public_id and row.session_key != request.session.session_key:
+            row.delete()
+            event_record(
+                type=AccountEventType.SESSIONS_ENDED,
+                actor=request.user,
+                subject=request.user,
+                ip=client_ip(request),
+                data={"reason": "ended_by_owner"},
+            )
+            messages.success(request, _("That session has been ended."))
+            break
+    else:
+        messages.error(request, _("No such session (it may have ended already)."))
+    return redirect("accounts:home")
+
+
+@require_POST
+def device_revoke_own(request, pk: int):
+    device = get_object_or_404(RegisteredDevice, pk=pk, user=request.user)
+    try:
+        device_revoke(device=device, acting_user=request.user, reason=_("revoked by its owner"), ip=client_ip(request))
+        messages.success(request, _("The device has been revoked."))
+    except DomainError as error:
+        messages.error(request, str(error))
+    return redirect("accounts:home")
+
+
+@never_cache
+@sensitive_post_parameters("token")
+@require_http_methods(["GET", "POST"])
+def step_up(request):
+    """Prove a fresh OTP before a sensitive action; then go on to `next`."""
+    devices = login_otp_devices(request.user)
+    attempt = request.session.setdefault(
+        "_prahari_step_up_attempt", hashlib.sha256(request.session.session_key.encode()).hexdigest()[:32]
+    )
+    form = OTPForm(request.POST or None, methods=list(devices))
+    if request.method == "POST" and "send_sms" in request.POST:
+        try:
+            otp_sms_send(user=request.user, attempt_id=attempt, ip=client_ip(request))
+            messages.info(request, _("A code was sent to your registered mobile number."))
+        except DomainError as error:
+            messages.error(request, str(error))
+        return redirect(request.get_full_path())
+    if request.method == "POST" and form.is_valid():
+        method = form.cleaned_data["method"]
+        if otp_verify(user=request.user, method=method, token=form.cleaned_data["token"], attempt_id=attempt):
+            step_up_record(request)
+            return redirect(_safe_next(request, request.GET.get("next")))
+        event_record(
+            type=AccountEventType.OTP_FAILED,
+            actor=request.user,
+            subject=request.user,
+            ip=client_ip(request),
+            data={"category": f"step_up_{method}"},
+        )
+        form.add_error("token", _("That code is not right, or it has expired."))
+    return render(request, "accounts/step_up.html", {"form": form, "has_sms": "sms" in devices})

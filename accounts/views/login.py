@@ -1,0 +1,159 @@
+"""Login pages: password, one-time code (or enrolment), then the device and account checks."""
+
+from __future__ import annotations
+
+import base64
+
+import qrcode
+import qrcode.image.svg
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.exceptions import DomainError
+from accounts.forms import CodeForm, OTPForm, PasswordForm
+from accounts.login import flow
+from accounts.login.device_cookie import device_token_read, device_token_write
+from accounts.login.session import session_end
+from accounts.request_info import client_ip
+from accounts.services.otp import login_otp_devices, otp_sms_send, otp_verify, totp_enrol_confirm, totp_enrol_start
+
+NEXT_KEY = "_prahari_next"
+
+
+def _failure_message() -> str:
+    return _("Sign-in failed. Check your username and password, or wait a while and try again.")
+
+
+def _safe_next(request, candidate: str | None) -> str:
+    if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
+        return candidate
+    return reverse("home")
+
+
+@never_cache
+@login_not_required
+@sensitive_post_parameters("password")
+@require_http_methods(["GET", "POST"])
+def login_password(request):
+    if request.user.is_authenticated:
+        return redirect(_safe_next(request, request.GET.get("next")))
+    form = PasswordForm(request.POST or None)
+    failed = False
+    if request.method == "POST" and form.is_valid():
+        user = flow.password_check(
+            request, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
+        )
+        if user is not None:
+            flow.pending_begin(request, user)
+            request.session[NEXT_KEY] = _safe_next(request, request.GET.get("next"))
+            return redirect("accounts:login-otp")
+        failed = True
+        form = PasswordForm()  # nothing typed is echoed back: every failure renders the same page
+    elif request.method == "POST":
+        failed = True
+        form = PasswordForm()
+    return render(request, "accounts/login_password.html", {"form": form, "failed": failed})
+
+
+def _restart(request, message: str | None = None):
+    flow.pending_clear(request)
+    if message:
+        messages.error(request, message)
+    return redirect("accounts:login")
+
+
+@never_cache
+@login_not_required
+@sensitive_post_parameters("token")
+@require_http_methods(["GET", "POST"])
+def login_otp(request):
+    pending = flow.pending_get(request)
+    if pending is None:
+        return _restart(request, _("Your sign-in expired. Please start again."))
+    devices = login_otp_devices(pending.user)
+    if not devices:
+        return redirect("accounts:login-enrol")
+    methods = list(devices)
+    form = OTPForm(request.POST or None, methods=methods)
+    if request.method == "POST" and "send_sms" in request.POST:
+        try:
+            otp_sms_send(user=pending.user, attempt_id=pending.attempt_id, ip=client_ip(request))
+            messages.info(request, _("A code was sent to your registered mobile number."))
+        except DomainError as error:
+            messages.error(request, str(error))
+        return redirect("accounts:login-otp")
+    if request.method == "POST" and form.is_valid():
+        method = form.cleaned_data["method"]
+        device = otp_verify(
+            user=pending.user, method=method, token=form.cleaned_data["token"], attempt_id=pending.attempt_id
+        )
+        if device is None:
+            if flow.otp_failure(request, pending, method=method):
+                return _restart(request, _failure_message())
+            form.add_error("token", _("That code is not right, or it has expired."))
+        else:
+            return _finish(request, pending, device)
+    return render(request, "accounts/login_otp.html", {"form": form, "has_sms": "sms" in devices})
+
+
+def _finish(request, pending, otp_device):
+    next_url = request.session.pop(NEXT_KEY, None)
+    outcome = flow.finish(request, pending, otp_device=otp_device, device_token=device_token_read(request))
+    if outcome.kind == "signed_in":
+        if outcome.sessions_ended:
+            messages.warning(request, _("You were signed in elsewhere: that earlier session has been ended."))
+        response = redirect(_safe_next(request, next_url))
+    elif outcome.kind == "account_state":
+        response = render(request, "accounts/login_account_state.html", {"account": outcome.user}, status=403)
+    else:
+        response = render(request, "accounts/login_device_pending.html", {"device": outcome.device}, status=403)
+    if outcome.new_token:
+        device_token_write(response, outcome.new_token)
+    return response
+
+
+def _qr_data_uri(text: str) -> str:
+    svg = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8).to_string()
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
+
+
+@never_cache
+@login_not_required
+@sensitive_post_parameters("token")
+@require_http_methods(["GET", "POST"])
+def login_enrol(request):
+    """No confirmed OTP device yet: enrol an authenticator app; nothing else is reachable."""
+    pending = flow.pending_get(request)
+    if pending is None:
+        return _restart(request, _("Your sign-in expired. Please start again."))
+    if login_otp_devices(pending.user):
+        return redirect("accounts:login-otp")
+    device = TOTPDevice.objects.filter(user=pending.user, confirmed=False).first() or totp_enrol_start(
+        user=pending.user
+    )
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if totp_enrol_confirm(device=device, token=form.cleaned_data["token"], ip=client_ip(request)):
+            device.refresh_from_db()
+            return _finish(request, pending, device)
+        if flow.otp_failure(request, pending, method="totp_enrol"):
+            return _restart(request, _failure_message())
+        form.add_error("token", _("That code is not right. Check the time on your phone and try again."))
+    secret = base64.b32encode(device.bin_key).decode()
+    context = {"form": form, "qr": _qr_data_uri(device.config_url), "secret": secret}
+    return render(request, "accounts/login_enrol.html", context)
+
+
+@require_POST
+def logout_view(request):
+    session_end(request, reason="logout")
+    messages.info(request, _("You have signed out."))
+    return redirect("accounts:login")

@@ -1,0 +1,19 @@
+"""Beat schedules live in django-celery-beat's database scheduler, created by migration."""
+
+import pytest
+from django_celery_beat.models import PeriodicTask
+
+from portal.celery import app
+
+
+@pytest.mark.django_db
+def test_outbox_drain_and_session_cleanup_are_scheduled_to_real_tasks():
+    app.loader.import_default_modules()
+    scheduled = {p.task: p for p in PeriodicTask.objects.filter(enabled=True)}
+    for task in ("accounts.drain_notifications", "accounts.clear_expired_sessions"):
+        assert task in scheduled
+        assert task in app.tasks, f"{task} is scheduled but no such task is registered"
+    assert (
+        scheduled["accounts.drain_notifications"].interval.every,
+        scheduled["accounts.drain_notifications"].interval.period,
+    ) == (1, "minutes")
