@@ -19,7 +19,18 @@ from django.core.exceptions import ValidationError
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from faker import Faker
 
-from accounts.models import AccountEventType, District, Facility, Role, State, Status, SuspensionCause, User
+from accounts.models import (
+    AccountEventType,
+    District,
+    Facility,
+    RegisteredDevice,
+    Role,
+    State,
+    Status,
+    SuspensionCause,
+    User,
+)
+from accounts.services.devices import device_approve, device_find, device_register, device_token_hash, device_token_new
 from accounts.services.events import event_record
 from accounts.services.lifecycle import user_deactivate, user_suspend
 from accounts.services.system import system_user
@@ -27,6 +38,7 @@ from accounts.services.users import user_create
 
 DEMO_REASON = "seed_demo"
 TOTP_DEVICE_NAME = "demo authenticator"
+DEMO_BROWSER_LABEL = "demo browser"
 FAKER_SEED = 2023
 DEFAULT_WORKERS = 12
 
@@ -131,7 +143,7 @@ def demo_build(
     *,
     workers: int = DEFAULT_WORKERS,
     collect_credentials: bool = False,
-    known_passwords: Mapping[str, str] | None = None,
+    known_passwords: Mapping[str, dict] | None = None,
 ) -> DemoResult:
     """Build (or complete) the demo jurisdiction and accounts; call it inside one transaction.
 
@@ -151,10 +163,15 @@ def demo_build(
         if not user.has_usable_password():
             continue
         device = _totp_ensure(user)
+        known = known_passwords.get(user.username)
+        known = known if isinstance(known, dict) else {"password": known}
+        browser_token = (
+            _browser_ensure(user, system, known.get("device_token")) if user.status == Status.ACTIVE else None
+        )
         if not collect_credentials:
             continue
         if password is None:
-            password, reset = _password_recall_or_reset(user, known_passwords.get(user.username), system)
+            password, reset = _password_recall_or_reset(user, known.get("password"), system)
             result.passwords_reset += reset
         result.credentials.append(
             {
@@ -163,6 +180,7 @@ def demo_build(
                 "role": user.role,
                 "facility": user.facility.code if user.facility_id else None,
                 "totp_key": device.key,
+                "device_token": browser_token,
             }
         )
     return result
@@ -271,6 +289,27 @@ def _profile(plan: AccountPlan, fake: Faker) -> dict:
         "mobile": mobile,
         "preferred_language": "en" if plan.role != Role.WORKER or plan.serial % 3 == 0 else "hi",
     }
+
+
+def _browser_ensure(user: User, system: User, known_token: str | None) -> str:
+    """Return the token of the user's approved demo browser, registering and approving one (as the system) if needed.
+
+    A token from the credentials file is reused while it still matches an approved device.
+    """
+    if known_token and device_find(user=user, token=known_token) is not None:
+        device = device_find(user=user, token=known_token)
+        if device.status == RegisteredDevice.Status.APPROVED:
+            return known_token
+    token = device_token_new()
+    demo = RegisteredDevice.objects.filter(user=user, label=DEMO_BROWSER_LABEL, status=RegisteredDevice.Status.APPROVED)
+    if demo.exists():
+        demo.update(token_hash=device_token_hash(token))  # the old token is unknown: give the demo browser a new one
+        return token
+    device = device_register(user=user, token=token, ip=None, user_agent=DEMO_BROWSER_LABEL)
+    RegisteredDevice.objects.filter(pk=device.pk).update(label=DEMO_BROWSER_LABEL)
+    device.refresh_from_db()
+    device_approve(device=device, acting_user=system, reason=f"{DEMO_REASON}: demo browser")
+    return token
 
 
 def _totp_ensure(user: User) -> TOTPDevice:

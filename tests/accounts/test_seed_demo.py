@@ -14,6 +14,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AccountEvent, AccountEventType, District, Facility, Role, State, Status, User
 from accounts.services.demo import DEMO_REASON, TOTP_DEVICE_NAME
+from accounts.services.devices import device_find
 from accounts.services.system import system_user
 
 pytestmark = pytest.mark.django_db
@@ -116,8 +117,13 @@ def test_credentials_file_is_true_and_private_and_lists_only_accounts_with_passw
     assert sorted(devices.values_list("user__username", flat=True)) == sorted(e["username"] for e in entries)
     for entry in entries:
         user = User.objects.get(username=entry["username"])
-        assert set(entry) == {"username", "password", "role", "facility", "totp_key"}
+        assert set(entry) == {"username", "password", "role", "facility", "totp_key", "device_token"}
         assert user.check_password(entry["password"])
+        if user.status == Status.ACTIVE:  # an approved demo browser, whose cookie this installation accepts
+            browser = device_find(user=user, token=entry["device_token"])
+            assert browser is not None and browser.status == "approved"
+        else:
+            assert entry["device_token"] is None and not user.registered_devices.filter(status="approved").exists()
         assert entry["role"] == user.role
         assert entry["facility"] == (user.facility.code if user.facility else None)
         assert entry["totp_key"] == TOTPDevice.objects.get(user=user).key

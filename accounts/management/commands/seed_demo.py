@@ -28,7 +28,7 @@ class Command(BaseCommand):
             "--credentials-out",
             type=Path,
             metavar="FILE",
-            help="write the demo accounts' passwords and TOTP keys to FILE as JSON (mode 0600)",
+            help="write the demo accounts' passwords, TOTP keys and device cookies to FILE as JSON (mode 0600)",
         )
         parser.add_argument("--force", action="store_true", help="run even though DEBUG is off")
 
@@ -70,13 +70,16 @@ class Command(BaseCommand):
             )
 
 
-def _credentials_read(path: Path) -> dict[str, str]:
-    """Return {username: password} from an earlier credentials file, or {} when there is none."""
+def _credentials_read(path: Path) -> dict[str, dict]:
+    """Return {username: {"password", "device_token"}} from an earlier credentials file, or {} when there is none."""
     if not path.exists():
         return {}
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
-        return {entry["username"]: entry["password"] for entry in entries if entry.get("password")}
+        return {
+            entry["username"]: {"password": entry.get("password"), "device_token": entry.get("device_token")}
+            for entry in entries
+        }
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
         raise CommandError(
             f"Cannot read the credentials file {path} ({error}): move it away or choose another."
