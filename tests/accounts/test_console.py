@@ -89,3 +89,29 @@ def test_console_turns_an_illegal_transition_into_a_message(world, client):
     )
     assert response.status_code == 200
     assert "(asha): This account cannot be reinstated: it is active." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_console_actions_on_other_accounts_need_a_fresh_code(world, client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from freezegun import freeze_time
+
+    console = _console_client(client, world.supervisor)
+    action = {"action": "suspend", "_selected_action": [world.worker.pk], "apply": "1", "reason": "shared password"}
+    with freeze_time(timezone.now() + timedelta(minutes=6)):
+        asked = console.post("/admin/accounts/user/", action)
+        assert asked.status_code == 302 and asked["Location"].startswith("/accounts/step-up/")
+        world.worker.refresh_from_db()
+        assert world.worker.status == Status.ACTIVE
+
+        device = TOTPDevice.objects.get(user=world.supervisor)
+        code = f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():06d}"
+        proven = console.post(asked["Location"], {"method": "totp", "token": code})
+        assert proven.status_code == 302
+        assert console.post("/admin/accounts/user/", action).status_code == 302
+    world.worker.refresh_from_db()
+    assert world.worker.status == Status.SUSPENDED
