@@ -102,6 +102,11 @@ def pending_clear(request) -> None:
     request.session.pop(PENDING_KEY, None)
 
 
+def pending_is_barred(request, pending: Pending) -> bool:
+    """A lock or hold that arrived after the password step (e.g. failures elsewhere) ends this attempt too."""
+    return login_is_locked(request, pending.user.username) or login_is_held(pending.user)
+
+
 def otp_failure(request, pending: Pending, *, method: str) -> bool:
     """Count a wrong code with django-axes; return True when the account is now locked."""
     login_failure_record(

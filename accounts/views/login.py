@@ -90,6 +90,8 @@ def login_otp(request):
         except DomainError as error:
             messages.error(request, str(error))
         return redirect("accounts:login-otp")
+    if request.method == "POST" and flow.pending_is_barred(request, pending):
+        return _restart(request, _failure_message())
     if request.method == "POST" and form.is_valid():
         method = form.cleaned_data["method"]
         device = otp_verify(

@@ -1,0 +1,401 @@
+"""Credentials a person changes themselves: password (change and reset), mobile number, OTP devices.
+
+SECURITY.md §Passwords and §OTP. Each function owns its whole change: it locks the account row,
+saves, records the AccountEvent (never a password, code, token or full number) and queues the
+notification in the same transaction. Views check `fresh_login` before the OTP and mobile changes.
+
+A mobile number is proven before it is used: an SMS authenticator is confirmed, and a new mobile
+number is accepted, only with a code sent to that number (`sms_device_enrol_*`, `mobile_change_*`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.translation import gettext as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.exceptions import DomainError
+from accounts.models import AccountEvent, AccountEventType, SMSDevice, Status, User, UserSession
+from accounts.models.user import mobile_validator
+from accounts.services.events import event_record
+from accounts.services.notifications import notify
+from accounts.services.otp import BACKUP_DEVICE_NAME, backup_codes_generate
+from accounts.services.sessions import sessions_end_for_user
+from accounts.sms import mask_mobile, send_sms
+
+SMS_DEVICE_NAME = "mobile"
+MOBILE_PROOF_NAME = "new mobile (unconfirmed)"  # holds the code sent to a number not yet the account's
+LOGIN_METHODS = ("totp", "sms")  # the ways to log in a user must keep one of (backup codes run out)
+_MAX_PK = 2**63 - 1
+
+
+class WrongPassword(DomainError):
+    """The current password given to confirm a change is not the account's password."""
+
+
+def _lock(user: User) -> None:
+    """Serialise credential changes of one account (two removals must not both pass the last-device check)."""
+    User.objects.select_for_update().filter(pk=user.pk).exists()
+
+
+def _password_validate(password: str, user: User) -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as error:
+        raise DomainError(" ".join(error.messages)) from None
+
+
+def _password_set(user: User, password: str) -> None:
+    user.set_password(password)
+    user.save(update_fields=["password"])  # no history row for a hash: the event records the change
+
+
+# --- Passwords --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def password_change(*, user: User, old_password: str, new_password: str, keep_session_key: str | None, ip) -> int:
+    """Change `user`'s password after checking the current one; return how many other sessions ended.
+
+    Ends every session of the user except `keep_session_key`, records PASSWORD_CHANGED and notifies
+    "password_changed". `user` is updated in place (the caller refreshes its session hash with it).
+    Raises WrongPassword for a wrong current password, DomainError when a validator refuses the new one.
+    """
+    _lock(user)
+    if not user.check_password(old_password or ""):
+        raise WrongPassword(_("Your current password is not right."))
+    _password_validate(new_password, user)
+    _password_set(user, new_password)
+    ended, _detail = UserSession.objects.filter(user=user).exclude(session_key=keep_session_key or "").delete()
+    event = event_record(
+        type=AccountEventType.PASSWORD_CHANGED, actor=user, subject=user, ip=ip, data={"sessions_ended": ended}
+    )
+    notify(user=user, kind="password_changed", idempotency_key=f"password_changed:{event.pk}", context={})
+    return ended
+
+
+def _reset_candidates(username_or_email: str) -> list[User]:
+    value = (username_or_email or "").strip()
+    if not value:
+        return []
+    matches = Q(username__iexact=value) | (Q(email__iexact=value) & ~Q(email=""))
+    active = User.objects.filter(matches, is_system=False, is_active=True, status=Status.ACTIVE)
+    return list(active.order_by("pk")[:5])
+
+
+def _reset_links_recently_sent(user: User) -> int:
+    since = timezone.now() - timedelta(minutes=settings.PRAHARI_SMS_SEND_WINDOW_MINUTES)
+    events = AccountEvent.objects.filter(
+        subject=user, type=AccountEventType.PASSWORD_RESET_REQUESTED, created_at__gte=since, data__sent=True
+    )
+    return events.count()
+
+
+def password_reset_link(*, user: User, base_url: str) -> str:
+    """The absolute reset link of `user` (valid PASSWORD_RESET_TIMEOUT, void once the password changes)."""
+    path = reverse(
+        "accounts:password-reset-confirm",
+        kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)},
+    )
+    return base_url.rstrip("/") + path
+
+
+@transaction.atomic
+def _reset_link_send(user: User, *, base_url: str, ip) -> None:
+    # At most PRAHARI_SMS_SENDS_PER_WINDOW links per window: a stranger cannot flood a worker's phone.
+    sent = _reset_links_recently_sent(user) < settings.PRAHARI_SMS_SENDS_PER_WINDOW
+    event = event_record(
+        type=AccountEventType.PASSWORD_RESET_REQUESTED, actor=None, subject=user, ip=ip, data={"sent": sent}
+    )
+    if sent:
+        notify(
+            user=user,
+            kind="password_reset_link",
+            idempotency_key=f"password_reset_link:{event.pk}",
+            context={"url": password_reset_link(user=user, base_url=base_url)},
+            channels=("sms", "email"),
+        )
+
+
+def password_reset_request(*, username_or_email: str, base_url: str, ip) -> None:
+    """Send a reset link to the active account named by username (any case) or e-mail, if there is one.
+
+    Records PASSWORD_RESET_REQUESTED and notifies "password_reset_link" by SMS and e-mail. Behaves
+    the same, and returns None, whether or not an account matched: the caller must not tell.
+    """
+    for user in _reset_candidates(username_or_email):
+        _reset_link_send(user, base_url=base_url, ip=ip)
+
+
+def password_reset_user(*, uidb64: str, token: str) -> User | None:
+    """The active account a reset link names, or None when the link is malformed, used or expired."""
+    try:
+        pk = int(urlsafe_base64_decode(uidb64 or "").decode())
+    except (TypeError, ValueError, UnicodeDecodeError):
+        return None
+    if not 0 < pk <= _MAX_PK:
+        return None
+    user = User.objects.filter(pk=pk, is_system=False, is_active=True, status=Status.ACTIVE).first()
+    if user is None or not default_token_generator.check_token(user, token):
+        return None
+    return user
+
+
+@transaction.atomic
+def password_reset_complete(*, user: User, new_password: str, ip) -> int:
+    """Set the password of `user` from a reset link (OTP already proven); return how many sessions ended.
+
+    The link stops working at once (Django's token covers the password hash). Ends ALL sessions of
+    the user, records PASSWORD_RESET and notifies "password_changed". Raises DomainError when a
+    validator refuses the password.
+    """
+    _lock(user)
+    _password_validate(new_password, user)
+    _password_set(user, new_password)
+    ended = sessions_end_for_user(user=user)
+    event = event_record(
+        type=AccountEventType.PASSWORD_RESET, actor=user, subject=user, ip=ip, data={"sessions_ended": ended}
+    )
+    notify(user=user, kind="password_changed", idempotency_key=f"password_reset:{event.pk}", context={})
+    return ended
+
+
+# --- Codes sent to a number that must be proven ------------------------------------------------------
+
+
+def _code_send(device: SMSDevice, *, user: User, ip, purpose: str) -> None:
+    """Put a fresh code on `device` and text it to `device.number`; shares the login's SMS send budget."""
+    since = timezone.now() - timedelta(minutes=settings.PRAHARI_SMS_SEND_WINDOW_MINUTES)
+    sent = AccountEvent.objects.filter(subject=user, type=AccountEventType.OTP_SMS_SENT, created_at__gte=since)
+    if sent.count() >= settings.PRAHARI_SMS_SENDS_PER_WINDOW:
+        raise DomainError(
+            _("Too many codes were sent. Wait %(minutes)d minutes, or use your authenticator app.")
+            % {"minutes": settings.PRAHARI_SMS_SEND_WINDOW_MINUTES}
+        )
+    device.generate_token(length=6, valid_secs=settings.PRAHARI_SMS_CODE_MINUTES * 60, commit=False)
+    device.attempt_id = ""
+    device.save()
+    event_record(type=AccountEventType.OTP_SMS_SENT, actor=user, subject=user, ip=ip, data={"purpose": purpose})
+    text = _("Prahari code %(code)s. Valid %(minutes)d minutes. Never share it.") % {
+        "code": device.token,
+        "minutes": settings.PRAHARI_SMS_CODE_MINUTES,
+    }
+    transaction.on_commit(lambda: send_sms(device.number, text))
+
+
+def _code_check(device: SMSDevice, token: str, *, user: User, ip, purpose: str) -> bool:
+    """True when `token` is the code on `device`; at most PRAHARI_SMS_CODE_TRIES tries, then it is burned.
+
+    A wrong code records OTP_FAILED. Call inside a transaction.
+    """
+    device = SMSDevice.objects.select_for_update().get(pk=device.pk)
+    token = "".join((token or "").split())
+    allowed, _detail = device.verify_is_allowed()
+    if device.throttling_failure_count >= settings.PRAHARI_SMS_CODE_TRIES:
+        device.token, device.valid_until = None, timezone.now()
+        device.save(update_fields=["token", "valid_until"])
+    elif token and allowed and device.verify_token(token):
+        device.throttle_reset()
+        return True
+    device.throttle_increment()
+    event_record(
+        type=AccountEventType.OTP_FAILED, actor=user, subject=user, ip=ip, data={"category": f"{purpose}_sms"}
+    )
+    return False
+
+
+# --- SMS authenticator --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def sms_device_enrol_start(*, user: User, ip=None) -> SMSDevice:
+    """Text a code to `user.mobile` to prove it before it becomes an SMS authenticator.
+
+    Records OTP_SMS_SENT. Raises DomainError without a mobile number, with an SMS authenticator
+    already, or past the SMS send limit.
+    """
+    _lock(user)
+    if not user.mobile:
+        raise DomainError(_("Add your mobile number first."))
+    if SMSDevice.objects.filter(user=user, confirmed=True).exists():
+        raise DomainError(_("SMS codes are already on for this account."))
+    device = SMSDevice.objects.filter(user=user, confirmed=False, name=SMS_DEVICE_NAME).first() or SMSDevice(
+        user=user, name=SMS_DEVICE_NAME, confirmed=False
+    )
+    device.number = user.mobile
+    _code_send(device, user=user, ip=ip, purpose="sms_enrol")
+    return device
+
+
+@transaction.atomic
+def sms_device_enrol_confirm(*, user: User, token: str, ip=None) -> bool:
+    """Confirm the SMS authenticator when `token` is the code sent to the mobile; False otherwise.
+
+    Records OTP_DEVICE_ADDED and notifies "otp_device_changed" (added); a wrong code records OTP_FAILED.
+    """
+    _lock(user)
+    user.refresh_from_db(fields=["mobile"])
+    device = SMSDevice.objects.filter(user=user, confirmed=False, name=SMS_DEVICE_NAME).first()
+    if device is None or device.number != user.mobile:
+        return False
+    if not _code_check(device, token, user=user, ip=ip, purpose="enrol"):
+        return False
+    SMSDevice.objects.filter(pk=device.pk).update(confirmed=True, attempt_id="")
+    event = event_record(
+        type=AccountEventType.OTP_DEVICE_ADDED, actor=user, subject=user, ip=ip, data={"method": "sms"}
+    )
+    notify(
+        user=user, kind="otp_device_changed", idempotency_key=f"otp_device:{event.pk}", context={"action": "added"}
+    )
+    return True
+
+
+# --- Mobile number ------------------------------------------------------------------------------------
+
+
+def _mobile_clean(new_mobile: str, user: User) -> str:
+    number = "".join((new_mobile or "").split())
+    try:
+        mobile_validator(number)
+    except ValidationError as error:
+        raise DomainError(" ".join(error.messages)) from None
+    if number == user.mobile:
+        raise DomainError(_("That is already your mobile number."))
+    if User.objects.filter(mobile=number).exclude(pk=user.pk).exists():
+        raise DomainError(_("That mobile number belongs to another account."))
+    return number
+
+
+@transaction.atomic
+def mobile_change_start(*, user: User, new_mobile: str, ip=None) -> None:
+    """Text a code to `new_mobile` to prove it; `mobile_change_confirm` then makes it the account's number.
+
+    Records OTP_SMS_SENT. Raises DomainError for a malformed number, one taken by another account,
+    or past the SMS send limit.
+    """
+    _lock(user)
+    number = _mobile_clean(new_mobile, user)
+    SMSDevice.objects.filter(user=user, name=MOBILE_PROOF_NAME).delete()
+    device = SMSDevice(user=user, name=MOBILE_PROOF_NAME, confirmed=False, number=number)
+    _code_send(device, user=user, ip=ip, purpose="mobile_change")
+
+
+def mobile_change_pending(user: User) -> str | None:
+    """The masked new number awaiting its code, or None."""
+    device = SMSDevice.objects.filter(user=user, name=MOBILE_PROOF_NAME, token__isnull=False).first()
+    return mask_mobile(device.number) if device and device.valid_until > timezone.now() else None
+
+
+@transaction.atomic
+def mobile_change_confirm(*, user: User, token: str, ip=None) -> bool:
+    """Change the mobile number to the one `token` was sent to (see `mobile_change`); False for a wrong code."""
+    _lock(user)
+    device = SMSDevice.objects.filter(user=user, name=MOBILE_PROOF_NAME).first()
+    if device is None or not _code_check(device, token, user=user, ip=ip, purpose="mobile_change"):
+        return False
+    device.delete()
+    mobile_change(user=user, new_mobile=device.number, ip=ip)
+    return True
+
+
+@transaction.atomic
+def mobile_change(*, user: User, new_mobile: str, ip) -> None:
+    """Make `new_mobile` the account's number (and its SMS authenticator's), with history.
+
+    Records MOBILE_CHANGED with masked numbers only and notifies "mobile_changed" to the old and the
+    new number (and the e-mail). Raises DomainError for a malformed number or one taken by another account.
+    """
+    _lock(user)
+    user.refresh_from_db()
+    number = _mobile_clean(new_mobile, user)
+    old = user.mobile
+    user.mobile = number
+    user._history_user = user
+    user._change_reason = "mobile number changed by the account holder"
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["mobile"])
+    except IntegrityError:
+        raise DomainError(_("That mobile number belongs to another account.")) from None
+    SMSDevice.objects.filter(user=user, confirmed=True).update(number=number, token=None, attempt_id="")
+    event = event_record(
+        type=AccountEventType.MOBILE_CHANGED,
+        actor=user,
+        subject=user,
+        ip=ip,
+        data={"old": mask_mobile(old), "new": mask_mobile(number)},
+    )
+    for to in (old, number):
+        notify(
+            user=user,
+            kind="mobile_changed",
+            idempotency_key=f"mobile_changed:{event.pk}",
+            context={"masked": mask_mobile(number)},
+            to_mobile=to,
+        )
+
+
+# --- Removing authenticators, backup codes -------------------------------------------------------------
+
+
+def _devices_of(user: User, method: str):
+    if method == "totp":
+        return TOTPDevice.objects.filter(user=user)
+    if method == "sms":
+        return SMSDevice.objects.filter(user=user).exclude(name=MOBILE_PROOF_NAME)
+    if method == "backup":
+        return StaticDevice.objects.filter(user=user, name=BACKUP_DEVICE_NAME)
+    raise DomainError(_("Unknown kind of one-time code."))
+
+
+@transaction.atomic
+def otp_device_remove(*, user: User, method: str, ip) -> None:
+    """Remove `user`'s authenticator app ("totp"), SMS codes ("sms") or backup codes ("backup").
+
+    Refuses to remove the last confirmed authenticator app or SMS device: a user keeps one way to
+    log in. Records OTP_DEVICE_REMOVED and notifies "otp_device_changed" (removed). Raises DomainError.
+    """
+    _lock(user)
+    devices = _devices_of(user, method)
+    if not devices.filter(confirmed=True).exists():
+        raise DomainError(_("There is nothing to remove."))
+    if method in LOGIN_METHODS:
+        others = [m for m in LOGIN_METHODS if m != method and _devices_of(user, m).filter(confirmed=True).exists()]
+        if not others:
+            raise DomainError(
+                _("This is your only way to receive a sign-in code. Add another one before you remove it.")
+            )
+    devices.delete()
+    event = event_record(
+        type=AccountEventType.OTP_DEVICE_REMOVED, actor=user, subject=user, ip=ip, data={"method": method}
+    )
+    notify(
+        user=user, kind="otp_device_changed", idempotency_key=f"otp_device:{event.pk}", context={"action": "removed"}
+    )
+
+
+@transaction.atomic
+def backup_codes_regenerate(*, user: User, ip) -> list[str]:
+    """Replace the backup codes (see `backup_codes_generate`) and notify "otp_device_changed" (added).
+
+    Returns the new codes, to be shown once.
+    """
+    _lock(user)
+    codes = backup_codes_generate(user=user, ip=ip)
+    event = AccountEvent.objects.filter(subject=user, type=AccountEventType.BACKUP_CODES_GENERATED).order_by("-pk")[0]
+    notify(
+        user=user, kind="otp_device_changed", idempotency_key=f"backup_codes:{event.pk}", context={"action": "added"}
+    )
+    return codes
