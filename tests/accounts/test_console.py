@@ -115,3 +115,12 @@ def test_console_actions_on_other_accounts_need_a_fresh_code(world, client):
         assert console.post("/admin/accounts/user/", action).status_code == 302
     world.worker.refresh_from_db()
     assert world.worker.status == Status.SUSPENDED
+
+
+@pytest.mark.django_db
+def test_the_console_signs_in_through_the_one_login_flow(client):
+    first = client.get("/admin/")
+    second = client.get(first["Location"])
+    assert second.status_code == 302
+    assert second["Location"] == "/accounts/login/?next=%2Fadmin%2F"
+    assert client.get(second["Location"]).status_code == 200
