@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from accounts.services.notifications import notification_send, notifications_drain
+from accounts.services.retention import axes_logs_prune
 from accounts.services.sessions import sessions_clear_expired
 
 
@@ -28,3 +29,9 @@ def send_notification(notification_id: int) -> bool:
 def drain_notifications() -> int:
     """Send pending outbox rows whose task never ran (e.g. the broker was down); returns how many."""
     return notifications_drain()
+
+
+@shared_task(name="accounts.prune_axes_logs")
+def prune_axes_logs() -> int:
+    """Delete django-axes rows that no rule needs any more; returns how many went."""
+    return axes_logs_prune()

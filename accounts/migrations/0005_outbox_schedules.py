@@ -1,4 +1,4 @@
-"""Beat schedules (django-celery-beat's database scheduler) for the outbox drain and expired sessions.
+"""Beat schedules (django-celery-beat's database scheduler): outbox drain, expired sessions, axes logs.
 
 Visible and editable in the console under Periodic tasks. The governance jobs add their own.
 """
@@ -9,6 +9,7 @@ SCHEDULES = [
     # (name, task, every, period)
     ("Send notifications whose task never ran", "accounts.drain_notifications", 1, "minutes"),
     ("Delete expired sessions", "accounts.clear_expired_sessions", 1, "hours"),
+    ("Prune django-axes logs", "accounts.prune_axes_logs", 1, "hours"),
 ]
 
 
