@@ -44,6 +44,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     role = Role.WORKER
     status = Status.ACTIVE
     facility = factory.SubFactory(FacilityFactory)
+    mobile = factory.Sequence(lambda n: f"+9198{n:08d}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.in")
     password = factory.django.Password("correct horse battery staple")
 
     @factory.post_generation

@@ -16,6 +16,7 @@ from accounts.exceptions import DomainError, IllegalTransition
 from accounts.models import AccountEventType, Status, SuspensionCause, User
 from accounts.permissions import can_deactivate, can_reinstate, can_suspend, ensure
 from accounts.services.events import event_record
+from accounts.services.notifications import notify
 from accounts.services.sessions import sessions_end_for_user
 
 # The whole state machine, in one table: transition → (statuses it may start from, status it ends in).
@@ -108,7 +109,9 @@ def user_suspend(
     cause: SuspensionCause = SuspensionCause.MANUAL,
     ip: str | None = None,
 ) -> User:
-    """Suspend an active account for `cause`; end all its sessions. Records history and USER_SUSPENDED.
+    """Suspend an active account for `cause`; end all its sessions; tell its owner (account_suspended).
+
+    Records history and USER_SUSPENDED.
 
     Raises NotPermitted (role, jurisdiction, self) or IllegalTransition (not active).
     """
@@ -117,7 +120,7 @@ def user_suspend(
         raise DomainError(_("Unknown suspension cause: %(cause)s.") % {"cause": cause})
     locked = _lock(user)
     ensure(can_suspend(acting_user, locked), _("You may not suspend this account."))
-    return _apply(
+    user = _apply(
         locked,
         transition="suspend",
         acting_user=acting_user,
@@ -127,6 +130,13 @@ def user_suspend(
         ip=ip,
         end_sessions=True,
     )
+    notify(
+        user=user,
+        kind="account_suspended",
+        context={},
+        idempotency_key=f"account_suspended:{user.pk}:{user.status_changed_at.isoformat()}",
+    )
+    return user
 
 
 @transaction.atomic

@@ -6,7 +6,7 @@ import pytest
 from django.db import IntegrityError, models, transaction
 
 from accounts.exceptions import DomainError, IllegalTransition, NotPermitted
-from accounts.models import AccountEvent, AccountEventType, Status, SuspensionCause, User, UserSession
+from accounts.models import AccountEvent, AccountEventType, Notification, Status, SuspensionCause, User, UserSession
 from accounts.services.lifecycle import TRANSITIONS, user_deactivate, user_reinstate, user_suspend
 from tests.factories import WorkerFactory
 
@@ -76,6 +76,8 @@ def test_suspension_writes_history_with_actor_and_reason_and_an_event(world):
     assert (event.actor, event.reason, event.ip_address) == (world.supervisor, "left the PHC", "10.1.2.3")
     assert event.data["from"] == "active" and event.data["to"] == "suspended"
     assert event.data["cause"] == "manual"
+    notice = Notification.objects.get(user=world.worker, kind="account_suspended", channel="sms")
+    assert notice.to == world.worker.mobile
 
 
 @pytest.mark.django_db
