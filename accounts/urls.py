@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.views import home, login
+from accounts.views import account, home, login
 
 app_name = "accounts"
 
@@ -12,4 +12,17 @@ urlpatterns = [
     path("step-up/", home.step_up, name="step-up"),
     path("sessions/<str:public_id>/end/", home.session_end_own, name="session-end"),
     path("devices/<int:pk>/revoke/", home.device_revoke_own, name="device-revoke"),
+    path("password/", account.password_change, name="password-change"),
+    path("password-reset/", account.password_reset_request, name="password-reset"),
+    path("password-reset/sent/", account.password_reset_sent, name="password-reset-sent"),
+    path("password-reset/<uidb64>/<token>/", account.password_reset_confirm, name="password-reset-confirm"),
+    path("security/", account.security, name="security"),
+    path("security/mobile/", account.mobile_change, name="mobile-change"),
+    path("security/mobile/confirm/", account.mobile_change_confirm, name="mobile-change-confirm"),
+    path("security/app/add/", account.totp_add, name="security-totp-add"),
+    path("security/app/", account.totp_confirm, name="security-totp"),
+    path("security/sms/add/", account.sms_add, name="security-sms-add"),
+    path("security/sms/confirm/", account.sms_confirm, name="security-sms-confirm"),
+    path("security/backup-codes/", account.backup_codes, name="security-backup-codes"),
+    path("security/<str:method>/remove/", account.otp_remove, name="security-remove"),
 ]

@@ -105,10 +105,9 @@ def _reset_links_recently_sent(user: User) -> int:
 
 def password_reset_link(*, user: User, base_url: str) -> str:
     """The absolute reset link of `user` (valid PASSWORD_RESET_TIMEOUT, void once the password changes)."""
-    path = reverse(
-        "accounts:password-reset-confirm",
-        kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)},
-    )
+    uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    path = reverse("accounts:password-reset-confirm", kwargs={"uidb64": uidb64, "token": token})
     return base_url.rstrip("/") + path
 
 
@@ -175,8 +174,11 @@ def password_reset_complete(*, user: User, new_password: str, ip) -> int:
 # --- Codes sent to a number that must be proven ------------------------------------------------------
 
 
-def _code_send(device: SMSDevice, *, user: User, ip, purpose: str) -> None:
-    """Put a fresh code on `device` and text it to `device.number`; shares the login's SMS send budget."""
+def _code_prepare(device: SMSDevice, *, user: User, ip, purpose: str) -> tuple[str, str]:
+    """Put a fresh code on `device`; return the number and text to send after the transaction.
+
+    Shares the login's budget of SMS sends (OTP_SMS_SENT events); raises DomainError past it.
+    """
     since = timezone.now() - timedelta(minutes=settings.PRAHARI_SMS_SEND_WINDOW_MINUTES)
     sent = AccountEvent.objects.filter(subject=user, type=AccountEventType.OTP_SMS_SENT, created_at__gte=since)
     if sent.count() >= settings.PRAHARI_SMS_SENDS_PER_WINDOW:
@@ -185,6 +187,9 @@ def _code_send(device: SMSDevice, *, user: User, ip, purpose: str) -> None:
             % {"minutes": settings.PRAHARI_SMS_SEND_WINDOW_MINUTES}
         )
     device.generate_token(length=6, valid_secs=settings.PRAHARI_SMS_CODE_MINUTES * 60, commit=False)
+    # PRAHARI_SMS_CODE_TRIES per code: the send budget above bounds the guesses, and a proof that
+    # failed 5 times must not lock the person out of ever adding this number.
+    device.throttle_reset(commit=False)
     device.attempt_id = ""
     device.save()
     event_record(type=AccountEventType.OTP_SMS_SENT, actor=user, subject=user, ip=ip, data={"purpose": purpose})
@@ -192,7 +197,7 @@ def _code_send(device: SMSDevice, *, user: User, ip, purpose: str) -> None:
         "code": device.token,
         "minutes": settings.PRAHARI_SMS_CODE_MINUTES,
     }
-    transaction.on_commit(lambda: send_sms(device.number, text))
+    return device.number, text
 
 
 def _code_check(device: SMSDevice, token: str, *, user: User, ip, purpose: str) -> bool:
@@ -210,23 +215,26 @@ def _code_check(device: SMSDevice, token: str, *, user: User, ip, purpose: str) 
         device.throttle_reset()
         return True
     device.throttle_increment()
-    event_record(
-        type=AccountEventType.OTP_FAILED, actor=user, subject=user, ip=ip, data={"category": f"{purpose}_sms"}
-    )
+    event_record(type=AccountEventType.OTP_FAILED, actor=user, subject=user, ip=ip, data={"category": f"{purpose}_sms"})
     return False
 
 
 # --- SMS authenticator --------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def sms_device_enrol_start(*, user: User, ip=None) -> SMSDevice:
+def sms_device_enrol_start(*, user: User, ip=None) -> None:
     """Text a code to `user.mobile` to prove it before it becomes an SMS authenticator.
 
     Records OTP_SMS_SENT. Raises DomainError without a mobile number, with an SMS authenticator
-    already, or past the SMS send limit.
+    already, or past the SMS send limit; SMSDeliveryError when the gateway refuses.
     """
+    send_sms(*_sms_enrol_prepare(user=user, ip=ip))
+
+
+@transaction.atomic
+def _sms_enrol_prepare(*, user: User, ip) -> tuple[str, str]:
     _lock(user)
+    user.refresh_from_db(fields=["mobile"])
     if not user.mobile:
         raise DomainError(_("Add your mobile number first."))
     if SMSDevice.objects.filter(user=user, confirmed=True).exists():
@@ -235,8 +243,7 @@ def sms_device_enrol_start(*, user: User, ip=None) -> SMSDevice:
         user=user, name=SMS_DEVICE_NAME, confirmed=False
     )
     device.number = user.mobile
-    _code_send(device, user=user, ip=ip, purpose="sms_enrol")
-    return device
+    return _code_prepare(device, user=user, ip=ip, purpose="sms_enrol")
 
 
 @transaction.atomic
@@ -256,9 +263,7 @@ def sms_device_enrol_confirm(*, user: User, token: str, ip=None) -> bool:
     event = event_record(
         type=AccountEventType.OTP_DEVICE_ADDED, actor=user, subject=user, ip=ip, data={"method": "sms"}
     )
-    notify(
-        user=user, kind="otp_device_changed", idempotency_key=f"otp_device:{event.pk}", context={"action": "added"}
-    )
+    notify(user=user, kind="otp_device_changed", idempotency_key=f"otp_device:{event.pk}", context={"action": "added"})
     return True
 
 
@@ -278,18 +283,23 @@ def _mobile_clean(new_mobile: str, user: User) -> str:
     return number
 
 
-@transaction.atomic
 def mobile_change_start(*, user: User, new_mobile: str, ip=None) -> None:
     """Text a code to `new_mobile` to prove it; `mobile_change_confirm` then makes it the account's number.
 
     Records OTP_SMS_SENT. Raises DomainError for a malformed number, one taken by another account,
-    or past the SMS send limit.
+    or past the SMS send limit; SMSDeliveryError when the gateway refuses.
     """
+    send_sms(*_mobile_change_prepare(user=user, new_mobile=new_mobile, ip=ip))
+
+
+@transaction.atomic
+def _mobile_change_prepare(*, user: User, new_mobile: str, ip) -> tuple[str, str]:
     _lock(user)
+    user.refresh_from_db(fields=["mobile"])
     number = _mobile_clean(new_mobile, user)
     SMSDevice.objects.filter(user=user, name=MOBILE_PROOF_NAME).delete()
     device = SMSDevice(user=user, name=MOBILE_PROOF_NAME, confirmed=False, number=number)
-    _code_send(device, user=user, ip=ip, purpose="mobile_change")
+    return _code_prepare(device, user=user, ip=ip, purpose="mobile_change")
 
 
 def mobile_change_pending(user: User) -> str | None:

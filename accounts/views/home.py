@@ -55,7 +55,7 @@ def session_end_own(request, public_id: str):
             break
     else:
         messages.error(request, _("No such session (it may have ended already)."))
-    return redirect("accounts:home")
+    return redirect("home")
 
 
 @require_POST
@@ -66,7 +66,7 @@ def device_revoke_own(request, pk: int):
         messages.success(request, _("The device has been revoked."))
     except DomainError as error:
         messages.error(request, str(error))
-    return redirect("accounts:home")
+    return redirect("home")
 
 
 @never_cache
