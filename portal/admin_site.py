@@ -27,6 +27,10 @@ class PrahariAdminSite(OTPAdminSite):
         target = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index", current_app=self.name)
         return redirect(f"{reverse('accounts:login')}?{urlencode({REDIRECT_FIELD_NAME: target})}")
 
+    def password_change(self, request, extra_context=None):
+        """The console's "change password" is the portal's own (it ends the other sessions and notifies)."""
+        return redirect("accounts:password-change")
+
     def has_permission(self, request) -> bool:
         """Staff, OTP-verified (django-otp) and with an active account."""
         user = request.user

@@ -55,4 +55,4 @@ class RegisteredDevice(models.Model):
         permissions = [("approve_device", "Can approve, reject and revoke workers' devices")]
 
     def __str__(self) -> str:
-        return f"{self.code} · {self.label or self.user_agent[:40]}"
+        return f"{self.code} · {self.label or self.user_agent[:40]} · {self.user.username}"

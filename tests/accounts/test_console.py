@@ -124,3 +124,10 @@ def test_the_console_signs_in_through_the_one_login_flow(client):
     assert second.status_code == 302
     assert second["Location"] == "/accounts/login/?next=%2Fadmin%2F"
     assert client.get(second["Location"]).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_consoles_password_change_is_the_portals_own(world, client):
+    console = _console_client(client, world.supervisor)
+    response = console.get("/admin/password_change/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/password/"
