@@ -109,10 +109,35 @@ def sign_in(client, user, *, device=None):
     return device
 
 
-def pytest_collection_modifyitems(items):
-    """Transactional tests flush the database, which would also erase what migrations created (the role
-    groups, the system actor): give each of them a serialized rollback that restores it."""
-    for item in items:
-        marker = item.get_closest_marker("django_db")
-        if marker is not None and marker.kwargs.get("transaction") and "serialized_rollback" not in marker.kwargs:
-            item.add_marker(pytest.mark.django_db(**marker.kwargs, serialized_rollback=True), append=False)
+_MIGRATION_DATA = (
+    "accounts.migrations.0002_roles_and_system_actor",
+    "accounts.migrations.0004_device_and_lockout_permissions",
+    "accounts.migrations.0005_outbox_schedules",
+)
+
+
+@pytest.fixture(autouse=True)
+def _migration_data_after_flush(request):
+    """Transactional tests end with a flush, which also erases what data migrations created (role groups
+    with their permissions, the system actor, beat schedules), and plugins may run them before other
+    database tests. Before each database test, put that data back if it is gone, by running those
+    migrations' own functions again (they are idempotent)."""
+    marker = request.node.get_closest_marker("django_db")
+    if (marker and marker.kwargs.get("transaction")) or "transactional_db" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+    elif marker or "db" in request.fixturenames:
+        request.getfixturevalue("db")
+    else:
+        return
+    from django.contrib.auth.models import Group
+
+    if Group.objects.filter(name="supervisor").exists():
+        return
+    from importlib import import_module
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    apps = MigrationExecutor(connection).loader.project_state().apps
+    for module in _MIGRATION_DATA:
+        import_module(module).forwards(apps, None)

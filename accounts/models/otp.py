@@ -12,8 +12,9 @@ from accounts.models.user import mobile_validator
 class SMSDevice(ThrottlingMixin, SideChannelDevice):
     """A mobile number that receives 6-digit codes (SECURITY.md §OTP: a restricted authenticator).
 
-    `throttling_failure_count` (ThrottlingMixin) counts failed tries: only a success resets it, so
-    asking for a new code never buys more tries.
+    `throttling_failure_count` (ThrottlingMixin) counts failed tries within one login attempt: a new
+    code for the same attempt keeps the count; a new attempt (which needs the password again) or a
+    success resets it.
     """
 
     number = models.CharField(_("mobile number"), max_length=13, validators=[mobile_validator])

@@ -85,7 +85,12 @@ def lockout_record(*, username: str | None, ip: str | None) -> None:
         return  # unknown usernames: axes keeps the attempt; there is nobody to notify
     now = timezone.now()
     recent = AccountEvent.objects.filter(subject=user, type=AccountEventType.LOCKED_OUT)
-    if recent.filter(created_at__gte=now - timedelta(minutes=settings.PRAHARI_LOCKOUT_MINUTES)).exists():
+    same_lock = recent.filter(created_at__gte=now - timedelta(minutes=settings.PRAHARI_LOCKOUT_MINUTES))
+    cleared = AccountEvent.objects.filter(subject=user, type=AccountEventType.LOCKOUT_CLEARED)
+    last_clear = cleared.order_by("-pk").values_list("pk", flat=True).first()
+    if last_clear is not None:
+        same_lock = same_lock.filter(pk__gt=last_clear)  # an unlock ends a lock: a later one is new
+    if same_lock.exists():
         return  # the same lock, signalled again by a later attempt
     with transaction.atomic():
         event = event_record(type=AccountEventType.LOCKED_OUT, actor=None, subject=user, ip=ip)

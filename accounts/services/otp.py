@@ -90,7 +90,8 @@ def otp_sms_send(*, user: User, attempt_id: str, ip: str | None) -> None:
     """Send a fresh 6-digit code, valid PRAHARI_SMS_CODE_MINUTES, bound to this attempt.
 
     At most PRAHARI_SMS_SENDS_PER_WINDOW sends per account in PRAHARI_SMS_SEND_WINDOW_MINUTES; a
-    new code keeps the failure count. Records OTP_SMS_SENT (never the code). Raises DomainError.
+    new code for the same attempt keeps the failure count (a new attempt, which needs the password
+    again, starts from zero). Records OTP_SMS_SENT (never the code). Raises DomainError.
     """
     device = SMSDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
@@ -105,6 +106,8 @@ def otp_sms_send(*, user: User, attempt_id: str, ip: str | None) -> None:
     with transaction.atomic():
         device = SMSDevice.objects.select_for_update().get(pk=device.pk)
         device.generate_token(length=6, valid_secs=settings.PRAHARI_SMS_CODE_MINUTES * 60, commit=False)
+        if device.attempt_id != attempt_id:
+            device.throttle_reset(commit=False)  # tries are counted per attempt (and by axes across attempts)
         device.attempt_id = attempt_id
         device.save()
         event_record(type=AccountEventType.OTP_SMS_SENT, actor=user, subject=user, ip=ip)

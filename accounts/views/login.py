@@ -142,6 +142,8 @@ def login_enrol(request):
         user=pending.user
     )
     form = CodeForm(request.POST or None)
+    if request.method == "POST" and flow.pending_is_barred(request, pending):
+        return _restart(request, _failure_message())
     if request.method == "POST" and form.is_valid():
         if totp_enrol_confirm(device=device, token=form.cleaned_data["token"], ip=client_ip(request)):
             device.refresh_from_db()

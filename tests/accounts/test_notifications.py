@@ -391,7 +391,7 @@ def test_tasks_call_the_services(hindi_worker, sms_outbox):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the flush would erase the role groups
+@pytest.mark.django_db(transaction=True)
 def test_a_row_locked_by_another_worker_is_skipped_not_sent_twice(hindi_worker, sms_outbox):
     if connection.vendor != "postgresql":
         skip_or_fail("row locks are checked on PostgreSQL: set DATABASE_URL (CI does)")
