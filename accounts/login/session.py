@@ -43,6 +43,8 @@ def session_start(request, *, user: User, device: RegisteredDevice, otp_device) 
 
     `login` rotates the session key; the session records auth time, device, IP and browser.
     """
+    # Before `login`: the session being upgraded is still anonymous, so every row of `user` is another one.
+    ended, _ = UserSession.objects.filter(user=user).delete()
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     otp_login(request, otp_device)
     now = _stamp()
@@ -51,8 +53,6 @@ def session_start(request, *, user: User, device: RegisteredDevice, otp_device) 
     request.session[DEVICE_KEY] = device.pk
     request.session[SESSION_IP_KEY] = client_ip(request)
     request.session[SESSION_UA_KEY] = request.META.get("HTTP_USER_AGENT", "")[:200]
-    request.session.save()
-    ended, _ = UserSession.objects.filter(user=user).exclude(session_key=request.session.session_key).delete()
     return ended
 
 

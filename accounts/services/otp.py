@@ -46,14 +46,16 @@ def login_otp_devices(user: User) -> dict[str, Device]:
     return devices
 
 
-def otp_verify(*, user: User, method: str, token: str, attempt_id: str) -> Device | None:
+def otp_verify(
+    *, user: User, method: str, token: str, attempt_id: str, devices: dict[str, Device] | None = None
+) -> Device | None:
     """Return the device that accepts `token`, or None. Never raises for a wrong code.
 
     TOTP: django-otp refuses a code already used (`last_t`) and throttles. SMS: the code must
     belong to this login attempt, and after PRAHARI_SMS_CODE_TRIES failures it is burned.
-    Backup: the code is hashed, then matched once.
+    Backup: the code is hashed, then matched once. `devices`: the caller's `login_otp_devices(user)`.
     """
-    device = login_otp_devices(user).get(method)
+    device = (devices if devices is not None else login_otp_devices(user)).get(method)
     token = "".join((token or "").split())
     if device is None or not token:
         return None

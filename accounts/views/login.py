@@ -95,7 +95,11 @@ def login_otp(request):
     if request.method == "POST" and form.is_valid():
         method = form.cleaned_data["method"]
         device = otp_verify(
-            user=pending.user, method=method, token=form.cleaned_data["token"], attempt_id=pending.attempt_id
+            user=pending.user,
+            method=method,
+            token=form.cleaned_data["token"],
+            attempt_id=pending.attempt_id,
+            devices=devices,
         )
         if device is None:
             if flow.otp_failure(request, pending, method=method):
