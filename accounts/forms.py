@@ -8,6 +8,7 @@ from accounts.services.otp import METHODS
 OTP_METHOD_LABELS = {
     "totp": _("Authenticator app"),
     "sms": _("SMS code"),
+    "email": _("E-mail code"),
     "backup": _("Backup code"),
 }
 

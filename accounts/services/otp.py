@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.models import Device
+from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -26,13 +27,13 @@ from accounts.services.events import event_record
 from accounts.services.notifications import notify
 from accounts.sms import send_sms
 
-METHODS = ("totp", "sms", "backup")
+METHODS = ("totp", "sms", "email", "backup")
 BACKUP_DEVICE_NAME = "backup codes"
 TOTP_DEVICE_NAME = "authenticator app"
 
 
 def login_otp_devices(user: User) -> dict[str, Device]:
-    """The confirmed OTP devices a login may use, by method (e-mail codes are never offered)."""
+    """The confirmed OTP devices a login may use, by method (e-mail codes only with PRAHARI_OTP_EMAIL_ENABLED)."""
     devices: dict[str, Device] = {}
     totp = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
     if totp:
@@ -40,6 +41,10 @@ def login_otp_devices(user: User) -> dict[str, Device]:
     sms = SMSDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
     if sms:
         devices["sms"] = sms
+    if settings.PRAHARI_OTP_EMAIL_ENABLED:  # off by default: NIST 63B rev 4 forbids e-mail as an OTP channel
+        email = EmailDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+        if email:
+            devices["email"] = email
     backup = StaticDevice.objects.filter(user=user, confirmed=True, name=BACKUP_DEVICE_NAME).first()
     if backup and backup.token_set.exists():
         devices["backup"] = backup
@@ -119,6 +124,25 @@ def otp_sms_send(*, user: User, attempt_id: str, ip: str | None) -> None:
         "minutes": settings.PRAHARI_SMS_CODE_MINUTES,
     }
     send_sms(device.number, text)
+
+
+def otp_email_send(*, user: User, ip: str | None) -> None:
+    """Send a code by e-mail (only where PRAHARI_OTP_EMAIL_ENABLED allows it), within the same budget as SMS.
+
+    django-otp's EmailDevice generates, throttles and mails the code. Raises DomainError.
+    """
+    device = login_otp_devices(user).get("email")
+    if device is None:
+        raise DomainError(_("Codes by e-mail are not available. Use your authenticator app."))
+    since = timezone.now() - timedelta(minutes=settings.PRAHARI_SMS_SEND_WINDOW_MINUTES)
+    sent = AccountEvent.objects.filter(subject=user, type=AccountEventType.OTP_SMS_SENT, created_at__gte=since)
+    if sent.count() >= settings.PRAHARI_SMS_SENDS_PER_WINDOW:
+        raise DomainError(
+            _("Too many codes were sent. Wait %(minutes)d minutes, or use your authenticator app.")
+            % {"minutes": settings.PRAHARI_SMS_SEND_WINDOW_MINUTES}
+        )
+    device.generate_challenge()
+    event_record(type=AccountEventType.OTP_SMS_SENT, actor=user, subject=user, ip=ip, data={"channel": "email"})
 
 
 def backup_code_hash(code: str) -> str:

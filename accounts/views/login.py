@@ -23,7 +23,14 @@ from accounts.login import flow
 from accounts.login.device_cookie import device_token_read, device_token_write
 from accounts.login.session import session_end
 from accounts.request_info import client_ip
-from accounts.services.otp import login_otp_devices, otp_sms_send, otp_verify, totp_enrol_confirm, totp_enrol_start
+from accounts.services.otp import (
+    login_otp_devices,
+    otp_email_send,
+    otp_sms_send,
+    otp_verify,
+    totp_enrol_confirm,
+    totp_enrol_start,
+)
 
 NEXT_KEY = "_prahari_next"
 
@@ -83,6 +90,13 @@ def login_otp(request):
         return redirect("accounts:login-enrol")
     methods = list(devices)
     form = OTPForm(request.POST or None, methods=methods)
+    if request.method == "POST" and "send_email" in request.POST:
+        try:
+            otp_email_send(user=pending.user, ip=client_ip(request))
+            messages.info(request, _("A code was sent to your registered e-mail address."))
+        except DomainError as error:
+            messages.error(request, str(error))
+        return redirect("accounts:login-otp")
     if request.method == "POST" and "send_sms" in request.POST:
         try:
             otp_sms_send(user=pending.user, attempt_id=pending.attempt_id, ip=client_ip(request))
@@ -107,7 +121,8 @@ def login_otp(request):
             form.add_error("token", _("That code is not right, or it has expired."))
         else:
             return _finish(request, pending, device)
-    return render(request, "accounts/login_otp.html", {"form": form, "has_sms": "sms" in devices})
+    context = {"form": form, "has_sms": "sms" in devices, "has_email": "email" in devices}
+    return render(request, "accounts/login_otp.html", context)
 
 
 def _finish(request, pending, otp_device):

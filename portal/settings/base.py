@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp.plugins.otp_email",  # installed, but codes by e-mail are offered only with PRAHARI_OTP_EMAIL_ENABLED
     "axes",
     "simple_history",
     "django_celery_beat",
@@ -210,6 +211,8 @@ OTP_TOTP_ISSUER = "Prahari"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 OTP_TOTP_TOLERANCE = 1  # one 30-second step of clock drift either way (SECURITY.md)
 PRAHARI_OTP_EMAIL_ENABLED = env_bool("PRAHARI_OTP_EMAIL_ENABLED", default=False)  # 63B rev 4: off
+OTP_EMAIL_SUBJECT = "Prahari one-time code"
+OTP_EMAIL_TOKEN_VALIDITY = 5 * 60
 DEVICE_COOKIE_NAME = "prahari_device"
 DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600
 PASSWORD_RESET_TIMEOUT = 30 * 60
