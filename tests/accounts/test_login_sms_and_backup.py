@@ -279,7 +279,7 @@ def test_each_backup_code_signs_in_once(world, approved):
 
 
 @pytest.mark.django_db
-def test_email_codes_are_never_offered(world, approved, mobile):
+def test_email_codes_are_not_offered_by_default(world, approved, mobile):
     backup_codes_generate(user=world.worker)
     start(approved)
     page = approved.get(CODE)
@@ -289,7 +289,7 @@ def test_email_codes_are_never_offered(world, approved, mobile):
     response = approved.post(CODE, {"method": "email", "token": "123456"})
     assert response.status_code == 200 and "method" in response.context["form"].errors
     assert signed_in_as(approved) is None
-    assert not any("otp_email" in app for app in settings.INSTALLED_APPS)
+    assert settings.PRAHARI_OTP_EMAIL_ENABLED is False  # the default; tests/accounts/test_login_email_codes.py
 
 
 @pytest.mark.django_db
