@@ -31,7 +31,7 @@ from accounts.models import AccountEvent, AccountEventType, SMSDevice, Status, U
 from accounts.models.user import mobile_validator
 from accounts.services.events import event_record
 from accounts.services.notifications import notify
-from accounts.services.otp import BACKUP_DEVICE_NAME, backup_codes_generate
+from accounts.services.otp import BACKUP_DEVICE_NAME, backup_codes_generate, otp_send_budget_check
 from accounts.services.sessions import sessions_end_for_user
 from accounts.sms import mask_mobile, send_sms
 
@@ -179,13 +179,7 @@ def _code_prepare(device: SMSDevice, *, user: User, ip, purpose: str) -> tuple[s
 
     Shares the login's budget of SMS sends (OTP_SMS_SENT events); raises DomainError past it.
     """
-    since = timezone.now() - timedelta(minutes=settings.PRAHARI_SMS_SEND_WINDOW_MINUTES)
-    sent = AccountEvent.objects.filter(subject=user, type=AccountEventType.OTP_SMS_SENT, created_at__gte=since)
-    if sent.count() >= settings.PRAHARI_SMS_SENDS_PER_WINDOW:
-        raise DomainError(
-            _("Too many codes were sent. Wait %(minutes)d minutes, or use your authenticator app.")
-            % {"minutes": settings.PRAHARI_SMS_SEND_WINDOW_MINUTES}
-        )
+    otp_send_budget_check(user=user)
     device.generate_token(length=6, valid_secs=settings.PRAHARI_SMS_CODE_MINUTES * 60, commit=False)
     # PRAHARI_SMS_CODE_TRIES per code: the send budget above bounds the guesses, and a proof that
     # failed 5 times must not lock the person out of ever adding this number.

@@ -93,6 +93,20 @@ def _sms_verify(device: SMSDevice, token: str, attempt_id: str) -> bool:
         return False
 
 
+def otp_send_budget_check(*, user: User) -> None:
+    """Refuse (DomainError) a code send past PRAHARI_SMS_SENDS_PER_WINDOW in PRAHARI_SMS_SEND_WINDOW_MINUTES.
+
+    Every code sent to a person (SMS or e-mail, at login or to prove a number) records OTP_SMS_SENT.
+    """
+    since = timezone.now() - timedelta(minutes=settings.PRAHARI_SMS_SEND_WINDOW_MINUTES)
+    sent = AccountEvent.objects.filter(subject=user, type=AccountEventType.OTP_SMS_SENT, created_at__gte=since)
+    if sent.count() >= settings.PRAHARI_SMS_SENDS_PER_WINDOW:
+        raise DomainError(
+            _("Too many codes were sent. Wait %(minutes)d minutes, or use your authenticator app.")
+            % {"minutes": settings.PRAHARI_SMS_SEND_WINDOW_MINUTES}
+        )
+
+
 def otp_sms_send(*, user: User, attempt_id: str, ip: str | None) -> None:
     """Send a fresh 6-digit code, valid PRAHARI_SMS_CODE_MINUTES, bound to this attempt.
 
@@ -103,13 +117,7 @@ def otp_sms_send(*, user: User, attempt_id: str, ip: str | None) -> None:
     device = SMSDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
         raise DomainError(_("This account has no phone for SMS codes. Use your authenticator app."))
-    since = timezone.now() - timedelta(minutes=settings.PRAHARI_SMS_SEND_WINDOW_MINUTES)
-    sent = AccountEvent.objects.filter(subject=user, type=AccountEventType.OTP_SMS_SENT, created_at__gte=since)
-    if sent.count() >= settings.PRAHARI_SMS_SENDS_PER_WINDOW:
-        raise DomainError(
-            _("Too many codes were sent. Wait %(minutes)d minutes, or use your authenticator app.")
-            % {"minutes": settings.PRAHARI_SMS_SEND_WINDOW_MINUTES}
-        )
+    otp_send_budget_check(user=user)
     with transaction.atomic():
         device = SMSDevice.objects.select_for_update().get(pk=device.pk)
         device.generate_token(length=6, valid_secs=settings.PRAHARI_SMS_CODE_MINUTES * 60, commit=False)
@@ -134,13 +142,7 @@ def otp_email_send(*, user: User, ip: str | None) -> None:
     device = login_otp_devices(user).get("email")
     if device is None:
         raise DomainError(_("Codes by e-mail are not available. Use your authenticator app."))
-    since = timezone.now() - timedelta(minutes=settings.PRAHARI_SMS_SEND_WINDOW_MINUTES)
-    sent = AccountEvent.objects.filter(subject=user, type=AccountEventType.OTP_SMS_SENT, created_at__gte=since)
-    if sent.count() >= settings.PRAHARI_SMS_SENDS_PER_WINDOW:
-        raise DomainError(
-            _("Too many codes were sent. Wait %(minutes)d minutes, or use your authenticator app.")
-            % {"minutes": settings.PRAHARI_SMS_SEND_WINDOW_MINUTES}
-        )
+    otp_send_budget_check(user=user)
     device.generate_challenge()
     event_record(type=AccountEventType.OTP_SMS_SENT, actor=user, subject=user, ip=ip, data={"channel": "email"})
 
