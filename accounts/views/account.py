@@ -12,17 +12,15 @@ import hashlib
 from functools import wraps
 from urllib.parse import quote
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import password_validation, update_session_auth_hash
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.signals import user_login_failed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -32,7 +30,14 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.exceptions import DomainError
-from accounts.forms import CodeForm, OTPForm
+from accounts.forms import (
+    CodeForm,
+    MobileForm,
+    PasswordChangeForm,
+    PasswordResetConfirmForm,
+    PasswordResetRequestForm,
+    SMSCodeForm,
+)
 from accounts.login.session import fresh_login, session_end
 from accounts.models import AccountEventType, SMSDevice
 from accounts.request_info import client_ip
@@ -49,83 +54,6 @@ from accounts.services.otp import (
 )
 from accounts.sms import SMSDeliveryError, mask_mobile
 from accounts.views.login import _qr_data_uri
-
-PASSWORD_MAX = 1024  # long passphrases are welcome (128 accepted); the cap only stops hashing megabytes
-
-
-def _password_field(label, **kwargs) -> forms.CharField:
-    return forms.CharField(
-        label=label,
-        max_length=PASSWORD_MAX,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": kwargs.pop("autocomplete", "new-password")}),
-        **kwargs,
-    )
-
-
-class NewPasswordMixin(forms.Form):
-    new_password1 = _password_field(
-        gettext_lazy("New password"), help_text=gettext_lazy("At least 10 characters; a long phrase is good.")
-    )
-    new_password2 = _password_field(gettext_lazy("New password again"))
-
-    def clean(self):
-        cleaned = super().clean()
-        first, second = cleaned.get("new_password1"), cleaned.get("new_password2")
-        if first and second and first != second:
-            self.add_error("new_password2", _("The two new passwords are not the same."))
-        return cleaned
-
-
-class PasswordChangeForm(NewPasswordMixin):
-    old_password = _password_field(gettext_lazy("Current password"), autocomplete="current-password")
-    field_order = ["old_password", "new_password1", "new_password2"]
-
-
-class PasswordResetRequestForm(forms.Form):
-    username_or_email = forms.CharField(
-        label=gettext_lazy("Username or e-mail address"),
-        max_length=254,
-        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
-    )
-
-
-class PasswordResetConfirmForm(NewPasswordMixin, OTPForm):
-    field_order = ["new_password1", "new_password2", "method", "token"]
-
-    def __init__(self, *args, user, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.user = user
-        self.fields["token"].widget.attrs.pop("autofocus", None)
-
-    def clean_new_password1(self):
-        password = self.cleaned_data["new_password1"]
-        password_validation.validate_password(password, self.user)  # before a code is spent on it
-        return password
-
-    def clean_token(self):
-        token = self.cleaned_data.get("token", "")
-        if not token.strip():
-            raise forms.ValidationError(_("Enter the one-time code."))
-        return token
-
-
-class MobileForm(forms.Form):
-    new_mobile = forms.CharField(
-        label=gettext_lazy("New mobile number"),
-        max_length=20,
-        help_text=gettext_lazy("+91 followed by 10 digits. We send a code to it before it is used."),
-        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel", "placeholder": "+91"}),
-    )
-
-
-class SMSCodeForm(forms.Form):
-    token = forms.CharField(
-        label=gettext_lazy("Code from the SMS"),
-        max_length=8,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-    )
-
 
 # --- Password change ----------------------------------------------------------------------------------
 
