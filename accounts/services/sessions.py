@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
+from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User, UserSession
+from accounts.models import AccountEventType, User, UserSession
+from accounts.services.events import event_record
 
 
 def sessions_end_for_user(*, user: User) -> int:
@@ -21,3 +25,25 @@ def sessions_clear_expired() -> int:
     """Delete every session whose expiry has passed (one statement); return how many went."""
     deleted, _ = UserSession.objects.filter(expire_date__lt=timezone.now()).delete()
     return deleted
+
+
+def session_public_id(session_key: str) -> str:
+    """A handle for a session that is safe to put in a page (never the session key itself)."""
+    return hashlib.sha256(f"prahari-session:{session_key}".encode()).hexdigest()[:20]
+
+
+@transaction.atomic
+def session_end_by_owner(*, user: User, public_id: str, current_key: str | None, ip: str | None) -> bool:
+    """End one of `user`'s other sessions, named by its public id; record SESSIONS_ENDED. False if none matched."""
+    for row in UserSession.objects.filter(user=user).exclude(session_key=current_key or ""):
+        if session_public_id(row.session_key) == public_id:
+            row.delete()
+            event_record(
+                type=AccountEventType.SESSIONS_ENDED,
+                actor=user,
+                subject=user,
+                ip=ip,
+                data={"reason": "ended_by_owner"},
+            )
+            return True
+    return False

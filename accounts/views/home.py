@@ -19,12 +19,8 @@ from accounts.request_info import client_ip
 from accounts.services.devices import device_revoke
 from accounts.services.events import event_record
 from accounts.services.otp import login_otp_devices, otp_sms_send, otp_verify
+from accounts.services.sessions import session_end_by_owner, session_public_id
 from accounts.views.login import _safe_next
-
-
-def session_public_id(session_key: str) -> str:
-    """A handle for a session that is safe to put in a page (never the session key itself)."""
-    return hashlib.sha256(f"prahari-session:{session_key}".encode()).hexdigest()[:20]
 
 
 @never_cache
@@ -41,18 +37,11 @@ def home(request):
 
 @require_POST
 def session_end_own(request, public_id: str):
-    for row in UserSession.objects.filter(user=request.user):
-        if session_public_id(row.session_key) == public_id and row.session_key != request.session.session_key:
-            row.delete()
-            event_record(
-                type=AccountEventType.SESSIONS_ENDED,
-                actor=request.user,
-                subject=request.user,
-                ip=client_ip(request),
-                data={"reason": "ended_by_owner"},
-            )
-            messages.success(request, _("That session has been ended."))
-            break
+    ended = session_end_by_owner(
+        user=request.user, public_id=public_id, current_key=request.session.session_key, ip=client_ip(request)
+    )
+    if ended:
+        messages.success(request, _("That session has been ended."))
     else:
         messages.error(request, _("No such session (it may have ended already)."))
     return redirect("home")

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import RegisteredDevice, UserSession
-from accounts.views.home import session_public_id
+from accounts.services.sessions import session_public_id
 from tests.conftest import sign_in
 
 
