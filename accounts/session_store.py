@@ -34,3 +34,18 @@ class SessionStore(DBStore):
         obj.ip_address = data.get(SESSION_IP_KEY)
         obj.user_agent = (data.get(SESSION_UA_KEY) or "")[:200]
         return obj
+
+    def _get_new_session_key(self):
+        # 32 random characters from 36: a collision is not worth a query per new session. If one ever
+        # happens, the INSERT fails and Django's create() retries with a new key.
+        from django.utils.crypto import get_random_string
+
+        return get_random_string(32, "abcdefghijklmnopqrstuvwxyz0123456789")
+
+    def delete(self, session_key=None):
+        # One DELETE (Django's default reads the row first, then deletes it).
+        if session_key is None:
+            if self.session_key is None:
+                return
+            session_key = self.session_key
+        self.model.objects.filter(session_key=session_key).delete()

@@ -24,6 +24,7 @@ from accounts.services.events import event_record
 from accounts.services.lockouts import (
     ip_is_blocked,
     login_failure_record,
+    login_failures_reset,
     login_is_held,
     login_is_locked,
     user_by_username,
@@ -76,7 +77,8 @@ def password_check(request, *, username: str, password: str) -> User | None:
 
 
 def pending_begin(request, user: User) -> None:
-    request.session.cycle_key()
+    if request.session.session_key:  # a session that existed before the password is rotated (no fixation)
+        request.session.cycle_key()
     request.session[PENDING_KEY] = {
         "user": user.pk,
         "attempt": secrets.token_hex(16),
@@ -160,6 +162,7 @@ def finish(request, pending: Pending, *, otp_device, device_token: str | None) -
         )
         return Outcome("device_pending", user, device=device, new_token=new_token)
     ended = session_start(request, user=user, device=device, otp_device=otp_device)
+    login_failures_reset(user=user)
     device_touch(device=device)
     event_record(
         type=AccountEventType.LOGIN_SUCCEEDED,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from axes.handlers.proxy import AxesProxyHandler
-from axes.models import AccessFailureLog
+from axes.models import AccessAttempt, AccessFailureLog
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
@@ -76,6 +76,12 @@ def login_failure_record(request, *, username: str, category: str, user: User | 
         ip=ip,
         data={"category": category},
     )
+
+
+def login_failures_reset(*, user: User) -> int:
+    """A full login (password and code) wipes the failure count of `user` from every IP (one DELETE)."""
+    deleted, _ = AccessAttempt.objects.filter(username__iexact=user.username).delete()
+    return deleted
 
 
 def lockout_record(*, username: str | None, ip: str | None) -> None:

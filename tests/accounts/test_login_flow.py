@@ -280,3 +280,10 @@ def test_suspension_ends_a_signed_in_session(world, client, approved, phone):
     assert signed_in_as(client) is None
     world.worker.refresh_from_db()
     assert world.worker.status == Status.SUSPENDED
+
+
+@pytest.mark.django_db
+def test_a_full_login_stays_within_its_query_budget(world, client, approved, phone, django_assert_max_num_queries):
+    """The gate's own cost beside the password hash is mostly queries (bench P1): keep their number down."""
+    with later(31), django_assert_max_num_queries(40):
+        assert full_login(client, world.worker, phone).status_code == 302
