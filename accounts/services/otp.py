@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
 
@@ -25,8 +26,9 @@ from accounts.exceptions import DomainError
 from accounts.models import AccountEvent, AccountEventType, SMSDevice, User
 from accounts.services.events import event_record
 from accounts.services.notifications import notify
-from accounts.sms import send_sms
+from accounts.sms import SMSDeliveryError, send_sms
 
+logger = logging.getLogger(__name__)
 METHODS = ("totp", "sms", "email", "backup")
 BACKUP_DEVICE_NAME = "backup codes"
 TOTP_DEVICE_NAME = "authenticator app"
@@ -131,7 +133,11 @@ def otp_sms_send(*, user: User, attempt_id: str, ip: str | None) -> None:
         "code": code,
         "minutes": settings.PRAHARI_SMS_CODE_MINUTES,
     }
-    send_sms(device.number, text)
+    try:
+        send_sms(device.number, text)
+    except SMSDeliveryError:
+        logger.warning("OTP SMS to user %s could not be delivered", user.pk)
+        raise DomainError(_("The SMS could not be sent just now. Use your authenticator app, or try again.")) from None
 
 
 def otp_email_send(*, user: User, ip: str | None) -> None:

@@ -323,3 +323,14 @@ def test_an_account_without_an_authenticator_must_enrol_first_and_reaches_nothin
     assert RegisteredDevice.objects.get(user=ravi).status == "pending"
     assert "accounts/login_device_pending.html" in [t.name for t in response.templates]
     assert signed_in_as(client) is None
+
+
+@pytest.mark.django_db
+def test_an_sms_gateway_failure_is_a_clear_message_not_an_error_page(world, approved, mobile, settings):
+    settings.SMS_BACKEND = "http"
+    settings.SMS_HTTP_URL = "http://127.0.0.1:9/unreachable"  # nothing listens on the discard port
+    settings.SMS_HTTP_TOKEN = "test-token"
+    start(approved)
+    response = approved.post(CODE, {"send_sms": "1"}, follow=True)
+    assert response.status_code == 200
+    assert "The SMS could not be sent just now" in response.content.decode()
