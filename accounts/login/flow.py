@@ -28,6 +28,7 @@ from accounts.services.lockouts import (
     login_is_held,
     login_is_locked,
     user_by_username,
+    users_with_hold_flag,
 )
 from accounts.services.notifications import notify
 
@@ -97,7 +98,7 @@ def pending_get(request) -> Pending | None:
     if timezone.now() - started > timedelta(minutes=settings.PRAHARI_LOGIN_ATTEMPT_MINUTES):
         pending_clear(request)
         return None
-    user = User.objects.filter(pk=data.get("user"), is_system=False).first()
+    user = users_with_hold_flag().filter(pk=data.get("user")).first()
     return Pending(user=user, attempt_id=data["attempt"]) if user else None
 
 

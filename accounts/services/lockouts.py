@@ -16,6 +16,7 @@ from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,10 +28,16 @@ from accounts.services.lifecycle import clean_reason
 from accounts.services.notifications import notify
 
 
+def users_with_hold_flag():
+    """Accounts annotated with `held_now` (an open LoginHold), so the login reads both in one query."""
+    open_hold = LoginHold.objects.filter(user=OuterRef("pk"), cleared_at__isnull=True)
+    return User.objects.filter(is_system=False).annotate(held_now=Exists(open_hold))
+
+
 def user_by_username(username: str | None) -> User | None:
     if not username:
         return None
-    return User.objects.filter(username__iexact=username, is_system=False).first()
+    return users_with_hold_flag().filter(username__iexact=username).first()
 
 
 def ip_is_blocked(ip: str | None, *, now=None) -> bool:
@@ -54,7 +61,12 @@ def ip_is_blocked(ip: str | None, *, now=None) -> bool:
 
 
 def login_is_held(user: User | None) -> bool:
-    return user is not None and LoginHold.objects.filter(user=user, cleared_at__isnull=True).exists()
+    """An open LoginHold bars `user` (read from `held_now` when the user came from `users_with_hold_flag`)."""
+    if user is None:
+        return False
+    if hasattr(user, "held_now"):
+        return user.held_now
+    return LoginHold.objects.filter(user=user, cleared_at__isnull=True).exists()
 
 
 def login_is_locked(request, username: str) -> bool:
