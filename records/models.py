@@ -1,1 +1,163 @@
-"""Governed health records (Beneficiary, AccessEvent) arrive with their own issue."""
+"""Governed health records: beneficiaries (synthetic only), their doses, and the tamper-evident access log."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from accounts.models import Facility, RegisteredDevice
+
+
+class Beneficiary(models.Model):
+    """A citizen's vaccination record. Identity numbers are shown masked (last 4) until revealed."""
+
+    class Gender(models.TextChoices):
+        FEMALE = "F", _("Female")
+        MALE = "M", _("Male")
+        OTHER = "O", _("Other")
+
+    class IdType(models.TextChoices):
+        AADHAAR = "aadhaar", _("Aadhaar")
+        VOTER = "voter", _("Voter ID")
+        PAN = "pan", _("PAN card")
+        PASSPORT = "passport", _("Passport")
+        DRIVING = "driving", _("Driving licence")
+
+    reference_id = models.CharField(
+        _("reference id"),
+        max_length=14,
+        unique=True,
+        validators=[RegexValidator(r"^\d{14}$", _("A reference id is 14 digits."))],
+    )
+    name = models.CharField(_("name"), max_length=150)
+    year_of_birth = models.PositiveSmallIntegerField(_("year of birth"))
+    gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices)
+    id_type = models.CharField(_("identity document"), max_length=10, choices=IdType.choices)
+    id_number = models.CharField(_("identity document number"), max_length=20)
+    mobile = models.CharField(_("mobile number"), max_length=13, blank=True)
+    facility = models.ForeignKey(
+        Facility, on_delete=models.PROTECT, related_name="beneficiaries", verbose_name=_("facility")
+    )
+    # A canary looks like any other record; no legitimate task ever opens one.
+    is_canary = models.BooleanField(_("canary"), default=False)
+    created_at = models.DateTimeField(_("registered"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("beneficiary")
+        verbose_name_plural = _("beneficiaries")
+        indexes = [models.Index(fields=["mobile", "name"], name="beneficiary_mobile_name")]
+
+    def __str__(self) -> str:
+        return f"{self.reference_id}"
+
+
+class Dose(models.Model):
+    beneficiary = models.ForeignKey(Beneficiary, on_delete=models.PROTECT, related_name="doses")
+    vaccine = models.CharField(_("vaccine"), max_length=60)
+    dose_number = models.PositiveSmallIntegerField(_("dose"))
+    given_on = models.DateField(_("date"))
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="+", verbose_name=_("facility"))
+
+    class Meta:
+        ordering = ["given_on", "dose_number"]
+        verbose_name = _("dose")
+        verbose_name_plural = _("doses")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["beneficiary", "vaccine", "dose_number"], name="one_dose_number_per_vaccine"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vaccine} {self.dose_number} · {self.given_on}"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ValueError("The access log is append-only: rows cannot be updated.")
+
+    def delete(self):
+        raise ValueError("The access log is append-only: rows cannot be deleted.")
+
+
+class AccessEvent(models.Model):
+    """One search, view, reveal or refusal. Append-only and hash-chained per actor (see records/audit.py)."""
+
+    class Action(models.TextChoices):
+        SEARCH = "search", _("Search")
+        VIEW = "view", _("View")
+        REVEAL = "reveal", _("Reveal")
+
+    class Outcome(models.TextChoices):
+        ALLOWED = "allowed", _("Allowed")
+        NOT_FOUND = "not_found", _("Not found")
+        OUT_OF_SCOPE = "out_of_scope", _("Out of scope")
+        OVER_BUDGET = "over_budget", _("Over the daily limit")
+        REFUSED = "refused", _("Refused")
+        CANARY = "canary", _("Canary opened")
+
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_events", verbose_name=_("actor")
+    )
+    actor_seq = models.PositiveBigIntegerField(_("sequence"))
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    outcome = models.CharField(_("outcome"), max_length=15, choices=Outcome.choices)
+    beneficiary = models.ForeignKey(
+        Beneficiary,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="access_events",
+        verbose_name=_("beneficiary"),
+    )
+    purpose = models.CharField(_("purpose"), max_length=200, blank=True)
+    detail = models.JSONField(_("details"), default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    device = models.ForeignKey(
+        RegisteredDevice, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("device")
+    )
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("access event")
+        verbose_name_plural = _("access events")
+        constraints = [models.UniqueConstraint(fields=["actor", "actor_seq"], name="access_event_seq_per_actor")]
+        indexes = [
+            models.Index(fields=["actor", "created_at"], name="access_event_actor_time"),
+            models.Index(fields=["beneficiary", "created_at"], name="access_event_record_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.actor_id}/{self.actor_seq} {self.action} {self.outcome}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("The access log is append-only: an event cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("The access log is append-only: an event cannot be deleted.")
+
+
+class AccessChainHead(models.Model):
+    """The last link of each actor's chain: its sequence number and hash.
+
+    Appends lock only their own actor's head, so workers never queue behind one another; a
+    deleted last event shows as a head ahead of the chain.
+    """
+
+    actor = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, primary_key=True, related_name="+")
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"{self.actor_id}: {self.seq}"

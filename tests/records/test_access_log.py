@@ -1,0 +1,164 @@
+"""The access log: append-only (ORM and PostgreSQL), hash-chained per actor, checked by verify_audit."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, connections, transaction
+
+from records.audit import access_event_append, verify
+from records.models import AccessChainHead, AccessEvent, Beneficiary
+from tests.integration import skip_or_fail
+
+TABLE = AccessEvent._meta.db_table
+
+
+@pytest.fixture
+def record(world):
+    return Beneficiary.objects.create(
+        reference_id="10000000000001",
+        name="Sunita Yadav",
+        year_of_birth=1984,
+        gender="F",
+        id_type="aadhaar",
+        id_number="123412341234",
+        mobile="+919876500001",
+        facility=world.facility,
+    )
+
+
+def append(actor, record=None, **extra):
+    fields = {"action": "view", "outcome": "allowed", "purpose": "follow-up visit", "ip_address": "10.0.0.7"}
+    return access_event_append(actor=actor, beneficiary=record, **{**fields, **extra})
+
+
+@pytest.fixture
+def log(world, record):
+    """Three events of asha's and two of ravi's, interleaved."""
+    return [append(u, record) for u in (world.worker, world.colleague, world.worker, world.colleague, world.worker)]
+
+
+def raw(sql: str, params=()) -> None:
+    """Tamper the way someone with database access would: plain SQL, past the ORM (and the trigger)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")  # triggers off, this transaction only
+        cursor.execute(sql, params)
+
+
+@pytest.mark.django_db
+def test_each_actor_has_its_own_chain(world, log):
+    asha = list(AccessEvent.objects.filter(actor=world.worker).order_by("actor_seq"))
+    assert [e.actor_seq for e in asha] == [1, 2, 3]
+    assert asha[1].prev_hash == asha[0].hash and asha[2].prev_hash == asha[1].hash
+    assert AccessChainHead.objects.get(actor=world.worker).hash == asha[2].hash
+    assert verify().problem is None and verify().checked == 5
+
+
+@pytest.mark.django_db
+def test_verify_audit_reports_an_intact_log(log, capsys):
+    call_command("verify_audit")
+    assert "Access log intact: 5 events verified." in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_an_edited_row_is_named(world, log):
+    target = log[2]
+    with transaction.atomic():
+        raw(f"UPDATE {TABLE} SET purpose = %s WHERE id = %s", ["curiosity", target.pk])
+    with pytest.raises(CommandError, match=f"event {target.pk}: its content does not match its hash"):
+        call_command("verify_audit")
+
+
+@pytest.mark.django_db
+def test_a_deleted_middle_row_is_found(world, log):
+    with transaction.atomic():
+        raw(f"DELETE FROM {TABLE} WHERE id = %s", [log[2].pk])  # asha's second event
+    with pytest.raises(CommandError, match=f"event {log[4].pk}: actor {world.worker.pk} sequence 3, expected 2"):
+        call_command("verify_audit")
+
+
+@pytest.mark.django_db
+def test_a_deleted_last_row_is_found(world, log):
+    with transaction.atomic():
+        raw(f"DELETE FROM {TABLE} WHERE id = %s", [log[4].pk])
+    with pytest.raises(CommandError, match="the chain ends at 2 but its head records 3"):
+        call_command("verify_audit")
+
+
+@pytest.mark.django_db
+def test_an_inserted_row_is_found(world, log, record):
+    forged = AccessEvent(
+        actor=world.worker,
+        actor_seq=4,
+        action="view",
+        outcome="allowed",
+        beneficiary=record,
+        purpose="routine",
+        prev_hash=log[4].hash,
+        hash="0" * 64,
+    )
+    forged.save()
+    with transaction.atomic():
+        raw(
+            f"UPDATE {AccessChainHead._meta.db_table} SET seq = 4, hash = %s WHERE actor_id = %s",
+            ["0" * 64, world.worker.pk],
+        )
+    with pytest.raises(CommandError, match=f"event {forged.pk}: its content does not match its hash"):
+        call_command("verify_audit")
+
+
+@pytest.mark.django_db
+def test_the_orm_refuses_to_change_or_delete_events(log):
+    event = log[0]
+    event.purpose = "rewritten"
+    for attempt in (
+        event.save,
+        event.delete,
+        lambda: AccessEvent.objects.filter(pk=event.pk).update(purpose="x"),
+        lambda: AccessEvent.objects.filter(pk=event.pk).delete(),
+    ):
+        with pytest.raises(ValueError, match="append-only"):
+            attempt()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgresql_refuses_update_and_delete_in_sql(log):
+    if connection.vendor != "postgresql":
+        skip_or_fail("the append-only trigger is a PostgreSQL feature: set DATABASE_URL (CI does)")
+    for sql in (f"UPDATE {TABLE} SET purpose = 'x' WHERE id = %s", f"DELETE FROM {TABLE} WHERE id = %s"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [log[0].pk])
+    assert verify().problem is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_sixteen_writers_at_once_leave_a_chain_that_verifies(world, record):
+    if connection.vendor != "postgresql":
+        skip_or_fail("concurrent appends are checked on PostgreSQL: set DATABASE_URL (CI does)")
+    actors = [world.worker, world.colleague, world.district_worker, world.far_worker]
+    errors, start = [], threading.Barrier(16)
+
+    def writer(n):
+        try:
+            start.wait(30)
+            for _ in range(10):
+                append(actors[n % len(actors)], record)  # four writers per actor: their appends serialise
+        except Exception as error:  # reported below
+            errors.append(repr(error))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    verdict = verify()
+    assert (verdict.problem, verdict.checked) == (None, 160)
+    assert sorted(AccessChainHead.objects.values_list("seq", flat=True)) == [40, 40, 40, 40]
