@@ -20,9 +20,10 @@ from simple_history.admin import SimpleHistoryAdmin
 from accounts.exceptions import DomainError
 from accounts.forms import ReasonForm
 from accounts.login.session import step_up_is_fresh
-from accounts.models import AccountEvent, District, Facility, LoginHold, RegisteredDevice, State, User
+from accounts.models import AccountEvent, Alert, District, Facility, LoginHold, RegisteredDevice, State, User
 from accounts.request_info import client_ip
 from accounts.scoping import governable_facilities, governable_users
+from accounts.services.alerts import alert_confirm, alert_dismiss
 from accounts.services.devices import device_approve, device_reject, device_revoke
 from accounts.services.lifecycle import user_deactivate, user_reinstate, user_suspend
 from accounts.services.lockouts import lockout_clear
@@ -196,6 +197,62 @@ class RegisteredDeviceAdmin(SimpleHistoryAdmin):
             .filter(user__in=governable_users(request.user))
             .select_related("user", "decided_by")
             .order_by(status_order, "-created_at")
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+confirm_alert_action = _reasoned_action(
+    alert_confirm,
+    "confirm_alert",
+    _("Confirm selected alerts"),
+    ngettext_lazy("%(count)d alert confirmed.", "%(count)d alerts confirmed.", "count"),
+    target="alert",
+)
+dismiss_alert_action = _reasoned_action(
+    alert_dismiss,
+    "dismiss_alert",
+    _("Dismiss selected alerts"),
+    ngettext_lazy("%(count)d alert dismissed.", "%(count)d alerts dismissed.", "count"),
+    target="alert",
+)
+
+
+@admin.register(Alert)
+class AlertAdmin(SimpleHistoryAdmin):
+    list_display = ("created_at", "severity", "rule", "subject", "status", "decided_by")
+    list_filter = ("status", "severity", "rule")
+    actions = [confirm_alert_action, dismiss_alert_action]
+    readonly_fields = (
+        "rule",
+        "severity",
+        "subject",
+        "evidence",
+        "status",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+        "created_at",
+    )
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(subject__in=governable_users(request.user))
+            .select_related("subject", "decided_by")
         )
 
     def has_add_permission(self, request):

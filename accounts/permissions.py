@@ -65,3 +65,8 @@ def can_approve_device(actor: User, owner: User) -> bool:
 def can_revoke_device(actor: User, owner: User) -> bool:
     """Revoking shrinks access, so the owner may revoke their own device too."""
     return actor is not None and owner is not None and (actor.pk == owner.pk or can_approve_device(actor, owner))
+
+
+def can_decide_alert(actor: User, subject: User) -> bool:
+    """Confirm or dismiss an alert about `subject`: their governor, never the subject."""
+    return _governs_with(actor, subject, "decide_alert")

@@ -113,6 +113,7 @@ _MIGRATION_DATA = (
     "accounts.migrations.0002_roles_and_system_actor",
     "accounts.migrations.0004_device_and_lockout_permissions",
     "accounts.migrations.0005_outbox_schedules",
+    "accounts.migrations.0007_alert_permissions",
 )
 
 

@@ -1,3 +1,4 @@
+from accounts.models.alerts import Alert
 from accounts.models.devices import RegisteredDevice
 from accounts.models.events import AccountEvent, AccountEventType
 from accounts.models.jurisdiction import District, Facility, State
@@ -11,6 +12,7 @@ __all__ = [
     "FLAGGED_CAUSES",
     "AccountEvent",
     "AccountEventType",
+    "Alert",
     "District",
     "Facility",
     "LoginHold",

@@ -1,0 +1,64 @@
+"""Alerts: raised by rules (canary, anomaly jobs), decided by a governor with a reason.
+
+Decisions keep who, when and why in the alert's history; `ip` is accepted like every console
+decision's, but an alert has no place for it.
+
+Supervisors hear of alerts through the governance jobs' digest (one message per run, not one per
+alert) and the console; a canary hit also suspends the account, which notifies on its own.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.exceptions import IllegalTransition
+from accounts.models import Alert, User
+from accounts.permissions import can_decide_alert, ensure
+from accounts.services.lifecycle import clean_reason
+
+
+@transaction.atomic
+def alert_raise(*, rule: str, severity: Alert.Severity, subject: User, evidence: dict, raised_by: User) -> Alert:
+    """Record an open alert about `subject`; history names `raised_by` (the system actor for rules)."""
+    alert = Alert(rule=rule, severity=severity, subject=subject, evidence=evidence)
+    alert._history_user = raised_by
+    alert._change_reason = f"raised by rule {rule}"
+    alert.save()
+    return alert
+
+
+def _decide(alert: Alert, *, status: str, acting_user: User, reason: str) -> Alert:
+    reason = clean_reason(reason)
+    alert = Alert.objects.select_for_update().select_related("subject").get(pk=alert.pk)
+    ensure(can_decide_alert(acting_user, alert.subject), _("You may not decide on this alert."))
+    if alert.status != Alert.State.OPEN:
+        raise IllegalTransition(
+            _("This alert was already decided: %(status)s.") % {"status": alert.get_status_display()}
+        )
+    alert.status, alert.decided_by, alert.decided_at, alert.decision_reason = (
+        status,
+        acting_user,
+        timezone.now(),
+        reason,
+    )
+    alert._history_user = acting_user
+    alert._change_reason = reason
+    alert.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    return alert
+
+
+@transaction.atomic
+def alert_confirm(*, alert: Alert, acting_user: User, reason: str, ip: str | None = None) -> Alert:
+    """Confirm an open alert (a real problem), as a governor of its subject.
+
+    Raises NotPermitted or IllegalTransition.
+    """
+    return _decide(alert, status=Alert.State.CONFIRMED, acting_user=acting_user, reason=reason)
+
+
+@transaction.atomic
+def alert_dismiss(*, alert: Alert, acting_user: User, reason: str, ip: str | None = None) -> Alert:
+    """Dismiss an open alert (a false alarm), as a governor of its subject. Raises NotPermitted or IllegalTransition."""
+    return _decide(alert, status=Alert.State.DISMISSED, acting_user=acting_user, reason=reason)
