@@ -117,8 +117,28 @@ revoke_device_action = _reasoned_action(
 )
 
 
+class ReadOnlyConsole:
+    """Rows the console shows but never adds, edits or deletes: changes go through the services' actions."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
 @admin.register(User)
-class UserAdmin(SimpleHistoryAdmin):
+class UserAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
+    """Accounts arrive by invitation and change only through the lifecycle actions; never deleted."""
+
     list_display = ("username", "full_name", "role", "status", "suspension_cause", "facility", "last_login")
     list_filter = ("status", "role", "suspension_cause")
     search_fields = ("username", "first_name", "last_name", "mobile")
@@ -154,20 +174,9 @@ class UserAdmin(SimpleHistoryAdmin):
     def get_queryset(self, request):
         return governable_users(request.user).select_related("facility", "district", "state")
 
-    def has_add_permission(self, request):
-        return False  # accounts arrive by invitation, not by a form
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # never deleted: deactivated, so the username and history stay
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
 
 @admin.register(RegisteredDevice)
-class RegisteredDeviceAdmin(SimpleHistoryAdmin):
+class RegisteredDeviceAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
     """Devices waiting for a decision come first; the code is what the worker reads out on the phone."""
 
     list_display = ("code", "user", "label", "status", "first_ip", "created_at", "last_seen_at", "decided_by")
@@ -199,20 +208,6 @@ class RegisteredDeviceAdmin(SimpleHistoryAdmin):
             .order_by(status_order, "-created_at")
         )
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
 
 confirm_alert_action = _reasoned_action(
     alert_confirm,
@@ -231,7 +226,7 @@ dismiss_alert_action = _reasoned_action(
 
 
 @admin.register(Alert)
-class AlertAdmin(SimpleHistoryAdmin):
+class AlertAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
     list_display = ("created_at", "severity", "rule", "subject", "status", "decided_by")
     list_filter = ("status", "severity", "rule")
     actions = [confirm_alert_action, dismiss_alert_action]
@@ -255,41 +250,18 @@ class AlertAdmin(SimpleHistoryAdmin):
             .select_related("subject", "decided_by")
         )
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
 
 @admin.register(LoginHold)
-class LoginHoldAdmin(admin.ModelAdmin):
+class LoginHoldAdmin(ReadOnlyConsole, admin.ModelAdmin):
     list_display = ("user", "created_at", "lockouts", "cleared_at", "cleared_by", "clear_reason")
     list_filter = (("cleared_at", admin.EmptyFieldListFilter),)
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(user__in=governable_users(request.user)).select_related("user")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AccountEvent)
-class AccountEventAdmin(admin.ModelAdmin):
+class AccountEventAdmin(ReadOnlyConsole, admin.ModelAdmin):
     list_display = ("created_at", "type", "subject", "actor", "reason", "ip_address")
     list_filter = ("type",)
     search_fields = ("subject__username", "actor__username", "reason")
@@ -302,15 +274,6 @@ class AccountEventAdmin(admin.ModelAdmin):
             .filter(subject__in=governable_users(request.user))
             .select_related("subject", "actor")
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class _ReadOnlyForStaff(SimpleHistoryAdmin):

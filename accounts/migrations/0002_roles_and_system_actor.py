@@ -1,7 +1,8 @@
 """Create the role groups with their permissions, and the named system actor that jobs act as."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from accounts.migration_helpers import ensure_permissions
 
 # Frozen here on purpose: a later change of a role's rights is a new migration, reviewed as such.
 ROLE_PERMISSIONS = {
@@ -39,10 +40,7 @@ SYSTEM_USERNAME = "prahari-system"
 
 
 def forwards(apps, schema_editor):
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+    ensure_permissions(apps)
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     for role, perms in ROLE_PERMISSIONS.items():

@@ -131,3 +131,15 @@ def test_the_consoles_password_change_is_the_portals_own(world, client):
     console = _console_client(client, world.supervisor)
     response = console.get("/admin/password_change/")
     assert response.status_code == 302 and response["Location"] == "/accounts/password/"
+
+
+@pytest.mark.django_db
+def test_the_console_cannot_edit_an_account_outside_the_services(world, client):
+    root = type(world.worker).objects.create_superuser("root", "root@example.in", "a long root passphrase")
+    console = _console_client(client, root)
+    url = f"/admin/accounts/user/{world.worker.pk}/change/"
+    assert console.get(url).status_code == 200  # visible
+    response = console.post(url, {"first_name": "Changed", "status": "active"})
+    assert response.status_code == 403
+    world.worker.refresh_from_db()
+    assert world.worker.first_name != "Changed"
