@@ -13,6 +13,7 @@ from django.db.models import Case, Value, When
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
@@ -155,6 +156,7 @@ class UserAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
         "state",
         "last_login",
         "date_joined",
+        "access_log",
     )
     fields = (
         ("username", "role"),
@@ -164,12 +166,18 @@ class UserAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
         "status_reason",
         ("facility", "district", "state"),
         ("last_login", "date_joined"),
+        "access_log",
     )
     history_list_display = ("status", "suspension_cause", "status_reason")
 
     @admin.display(description=_("name"), ordering="first_name")
     def full_name(self, obj: User) -> str:
         return obj.get_full_name()
+
+    @admin.display(description=_("record access log"))
+    def access_log(self, obj: User) -> str:
+        url = f"{reverse('admin:records_accessevent_changelist')}?{urlencode({'actor__id__exact': obj.pk})}"
+        return format_html('<a href="{}">{}</a>', url, _("Every search, view and reveal of this account"))
 
     def get_queryset(self, request):
         return governable_users(request.user).select_related("facility", "district", "state")

@@ -11,5 +11,6 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("records/", include("records.urls")),
     path("", home, name="home"),
 ]

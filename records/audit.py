@@ -62,20 +62,35 @@ def link_hash(prev_hash: str, event: AccessEvent) -> str:
     return hmac.new(_key(), f"{prev_hash}\n{canonical(event)}".encode(), hashlib.sha256).hexdigest()
 
 
-@transaction.atomic
-def access_event_append(**fields) -> AccessEvent:
-    """Append one event to its actor's chain (locks only that actor's head). Fields as on AccessEvent."""
-    actor_id = fields["actor"].pk
+def chain_head_lock(actor_id: int) -> AccessChainHead:
+    """Lock and return `actor_id`'s chain head (created at the genesis value on first use).
+
+    Call inside a transaction; other actors' appends do not wait for it.
+    """
     head, _created = AccessChainHead.objects.select_for_update().get_or_create(
         actor_id=actor_id, defaults={"seq": 0, "hash": genesis(actor_id)}
     )
-    event = AccessEvent(**fields, actor_seq=head.seq + 1, prev_hash=head.hash)
+    return head
+
+
+def chain_append(head: AccessChainHead, **fields) -> AccessEvent:
+    """Append one event after `head` (locked by chain_head_lock in this transaction) and save the head.
+
+    The head's daily counts, changed by the caller beforehand, are saved in the same statement.
+    """
+    event = AccessEvent(**fields, actor_id=head.actor_id, actor_seq=head.seq + 1, prev_hash=head.hash)
     event.created_at = timezone.now()
     event.hash = link_hash(event.prev_hash, event)
     event.save()
     head.seq, head.hash = event.actor_seq, event.hash
-    head.save(update_fields=["seq", "hash"])
+    head.save(update_fields=["seq", "hash", "day", "lookups", "reveals"])
     return event
+
+
+@transaction.atomic
+def access_event_append(*, actor, **fields) -> AccessEvent:
+    """Append one event to `actor`'s chain (locks only that actor's head). Fields as on AccessEvent."""
+    return chain_append(chain_head_lock(actor.pk), **fields)
 
 
 @dataclass

@@ -149,15 +149,21 @@ class AccessEvent(models.Model):
 
 
 class AccessChainHead(models.Model):
-    """The last link of each actor's chain: its sequence number and hash.
+    """The last link of each actor's chain (sequence number and hash) and the actor's counts for the day.
 
     Appends lock only their own actor's head, so workers never queue behind one another; a
-    deleted last event shows as a head ahead of the chain.
+    deleted last event shows as a head ahead of the chain. The same lock makes the daily budget
+    exact: two requests of one worker cannot both take the 300th look-up. The counts are a
+    running tally of the chained events (look-ups and reveals since local midnight), kept here so
+    a look-up does not count rows; `day` says which day they belong to.
     """
 
     actor = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, primary_key=True, related_name="+")
     seq = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64)
+    day = models.DateField(null=True)
+    lookups = models.PositiveIntegerField(default=0)
+    reveals = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.actor_id}: {self.seq}"

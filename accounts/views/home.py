@@ -21,6 +21,9 @@ from accounts.services.events import event_record
 from accounts.services.otp import login_otp_devices, otp_sms_send, otp_verify
 from accounts.services.sessions import session_end_by_owner, session_public_id
 from accounts.views.login import _safe_next
+from records.services import access_history
+
+HOME_ACCESS_ROWS = 10
 
 
 @never_cache
@@ -32,7 +35,11 @@ def home(request):
         for s in UserSession.objects.filter(user=user).select_related("device").order_by("-created_at")
     ]
     devices = RegisteredDevice.objects.filter(user=user).exclude(status=RegisteredDevice.Status.REJECTED)
-    return render(request, "accounts/home.html", {"sessions": sessions, "devices": devices})
+    return render(
+        request,
+        "accounts/home.html",
+        {"sessions": sessions, "devices": devices, "access": access_history(user, limit=HOME_ACCESS_ROWS)},
+    )
 
 
 @require_POST

@@ -11,8 +11,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts.models import Role, Status
+from accounts.models import Facility, Role, Status
 from accounts.services.demo import DEFAULT_WORKERS, DISTRICTS, STATE_NAME, DemoResult, demo_build
+from accounts.services.system import system_user
+from records.demo import CANARIES_PER_DISTRICT, beneficiaries_build
+
+DEFAULT_BENEFICIARIES = 300
+DEMO_FACILITY_CODES = [f.code for d in DISTRICTS for f in d.facilities]
 
 
 class Command(BaseCommand):
@@ -23,7 +28,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="health workers to build (default 12)")
-        parser.add_argument("--beneficiaries", type=int, help="beneficiaries to build (not yet: records app)")
+        parser.add_argument(
+            "--beneficiaries",
+            type=int,
+            default=DEFAULT_BENEFICIARIES,
+            help=f"synthetic beneficiaries in all, besides the canaries (default {DEFAULT_BENEFICIARIES})",
+        )
         parser.add_argument(
             "--credentials-out",
             type=Path,
@@ -32,9 +42,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--force", action="store_true", help="run even though DEBUG is off")
 
-    def handle(
-        self, *args, workers: int, beneficiaries: int | None, credentials_out: Path | None, force: bool, **options
-    ):
+    def handle(self, *args, workers: int, beneficiaries: int, credentials_out: Path | None, force: bool, **options):
         if not settings.DEBUG and not force:
             raise CommandError(
                 "seed_demo builds demo accounts and refuses to run when DEBUG is off. "
@@ -42,15 +50,24 @@ class Command(BaseCommand):
             )
         if workers < 0:
             raise CommandError("--workers must be 0 or more.")
-        if beneficiaries is not None:
-            self.stdout.write("Note: beneficiaries come with the records app; --beneficiaries is ignored for now.")
+        if beneficiaries < 0:
+            raise CommandError("--beneficiaries must be 0 or more.")
         known = _credentials_read(credentials_out) if credentials_out else {}
         with transaction.atomic():
             result = demo_build(workers=workers, collect_credentials=credentials_out is not None, known_passwords=known)
+            records = beneficiaries_build(
+                count=beneficiaries,
+                facilities=list(Facility.objects.filter(code__in=DEMO_FACILITY_CODES).order_by("code")),
+                system=system_user(),
+            )
             if credentials_out:
                 # Inside the transaction: if the file cannot be written, no password changes either.
                 _credentials_write(credentials_out, result.credentials)
         self._summarise(result, credentials_out)
+        self.stdout.write(
+            f"Beneficiaries: {records.total} in the demo facilities ({records.created} created, "
+            f"{records.canaries_created} canaries created; {CANARIES_PER_DISTRICT} canaries per district)."
+        )
 
     def _summarise(self, result: DemoResult, credentials_out: Path | None) -> None:
         facilities = sum(len(d.facilities) for d in DISTRICTS)

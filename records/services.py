@@ -1,0 +1,473 @@
+"""The one read path for health records: search, view and reveal, each scoped, counted and logged.
+
+Every function here takes a `Viewer` (who, from which IP and device) and writes exactly one
+AccessEvent per call, whatever the outcome, in the same transaction as the decision. The event is
+written before anything is returned: if it cannot be written, the caller gets AccessLogUnavailable
+and nothing is shown (fail closed).
+
+Rules (SECURITY.md §Record access):
+- scope: a worker reads records of their own facility (PRAHARI_RECORD_SCOPE=district: their
+  facility's district); a supervisor those of their district; a state administrator those of their
+  state; nobody else any. An out-of-scope record is answered exactly like a missing one
+  (RecordUnavailable) and logged as out_of_scope;
+- a purpose from `Purpose` is required; search only by an exact key (a 14-digit reference id, or
+  a mobile number with the full name), at most PRAHARI_SEARCH_MAX_RESULTS results;
+- identity fields are masked to their last 4 digits; a reveal needs a reason and a fresh step-up and
+  counts against PRAHARI_DAILY_REVEAL_LIMIT;
+- every search and record view, whatever its outcome, counts against PRAHARI_DAILY_VIEW_BUDGET (so
+  guessing reference ids spends the budget too); past it, BudgetExhausted and, once a day, an alert;
+- opening or revealing a canary (in scope or not) suspends the account in the same transaction,
+  ends its sessions and raises a critical alert; the caller shows a neutral page.
+
+The daily counts live on the actor's chain head (records/audit.py): the lock that orders the chain
+also makes the budget exact under concurrent requests.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.conf import settings
+from django.db import DatabaseError, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.exceptions import DomainError
+from accounts.models import Alert, Role, SuspensionCause, User
+from accounts.services.alerts import alert_raise
+from accounts.services.lifecycle import clean_reason, user_suspend
+from accounts.services.system import system_user
+from accounts.sms import mask_mobile
+from records.audit import chain_append, chain_head_lock
+from records.models import AccessChainHead, AccessEvent, Beneficiary
+
+Action, Outcome = AccessEvent.Action, AccessEvent.Outcome
+
+REVEALABLE = ("id_number", "mobile")
+WILDCARDS = re.compile(r"[*%_?]")
+REFERENCE_ID = re.compile(r"^\d{14}$")
+MOBILE = re.compile(r"^(?:\+91|91|0)?([6-9]\d{9})$")
+MIN_NAME_LETTERS = 3
+
+
+class Purpose(models.TextChoices):
+    """Why a record is looked up; every search and view states one."""
+
+    DUE_DOSE = "due_dose", gettext_lazy("Due or missed dose follow-up")
+    BENEFICIARY_REQUEST = "beneficiary_request", gettext_lazy("The beneficiary asked in person")
+    CERTIFICATE = "certificate", gettext_lazy("Certificate or record correction")
+    ADVERSE_EVENT = "adverse_event", gettext_lazy("Adverse event follow-up")
+    SESSION_PLANNING = "session_planning", gettext_lazy("Vaccination session planning")
+
+
+# --- Refusals (DomainError: the caller shows the message) ----------------------------------------------
+
+
+class LookupRefused(DomainError):
+    """The request itself is not allowed (no purpose, not an exact key, a field that cannot be revealed)."""
+
+
+class RecordUnavailable(DomainError):
+    """No record matches, or it is outside the viewer's scope: the two are answered alike."""
+
+
+class BudgetExhausted(DomainError):
+    """The viewer used today's look-ups."""
+
+
+class RevealRefused(DomainError):
+    """A reveal was refused: today's reveals are used up."""
+
+
+class StepUpRequired(DomainError):
+    """A reveal needs an OTP proven within PRAHARI_STEP_UP_MINUTES."""
+
+
+class AccessInterrupted(DomainError):
+    """The account was suspended by this request (canary); the caller ends the session and says nothing more."""
+
+
+class AccessLogUnavailable(DomainError):
+    """The access event could not be written, so nothing is shown."""
+
+
+# --- What a viewer gets --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user: User
+    ip: str | None = None
+    device_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SearchKey:
+    reference_id: str = ""
+    mobile: str = ""  # +91 and 10 digits
+    name: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "reference_id" if self.reference_id else "mobile_name"
+
+
+@dataclass(frozen=True)
+class DoseRow:
+    vaccine: str
+    dose_number: int
+    given_on: date
+    facility: str
+
+
+@dataclass(frozen=True)
+class RecordSummary:
+    """One search result: enough to recognise the person, identity numbers masked."""
+
+    reference_id: str
+    name: str
+    year_of_birth: int
+    gender: str
+    facility: str
+
+
+@dataclass(frozen=True)
+class RecordView(RecordSummary):
+    """A record as a viewer sees it: identity fields masked to their last 4 digits."""
+
+    id_type: str = ""
+    id_number_masked: str = ""
+    mobile_masked: str = ""
+    doses: list[DoseRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    records: list[RecordSummary]
+    more: bool  # more records matched than are shown
+
+
+# --- Rules ----------------------------------------------------------------------------------------------
+
+
+def purpose_clean(purpose: str | None) -> str:
+    if purpose not in Purpose.values:
+        raise LookupRefused(_("Choose the purpose of this look-up."))
+    return purpose
+
+
+def search_key_parse(*, reference_id: str = "", mobile: str = "", name: str = "") -> SearchKey:
+    """Return the exact key to search by, or raise LookupRefused saying what is wrong with the input.
+
+    A reference id alone (14 digits, spaces allowed), or a mobile number with the full name; never
+    wildcards, fragments or a name alone.
+    """
+    reference_id, mobile = "".join((reference_id or "").split()), "".join((mobile or "").split())
+    name = " ".join((name or "").split())
+    if any(WILDCARDS.search(value) for value in (reference_id, mobile, name)):
+        raise LookupRefused(
+            _("Wildcards are not allowed: search by the exact reference id, or the exact mobile number and full name.")
+        )
+    if reference_id:
+        if not REFERENCE_ID.match(reference_id):
+            raise LookupRefused(_("A reference id has exactly 14 digits."))
+        return SearchKey(reference_id=reference_id)
+    if not mobile and not name:
+        raise LookupRefused(_("Enter a reference id, or a mobile number and the full name."))
+    match = MOBILE.match(mobile)
+    if not match:
+        raise LookupRefused(_("Enter the full 10-digit mobile number, with the full name."))
+    if sum(ch.isalpha() for ch in name) < MIN_NAME_LETTERS:
+        raise LookupRefused(_("Enter the full name as registered, with the mobile number."))
+    return SearchKey(mobile=f"+91{match.group(1)}", name=name)
+
+
+def in_scope(user: User, record: Beneficiary) -> bool:
+    """True when `user` may read `record` (its facility and district loaded). Fails closed for anyone else."""
+    facility = record.facility
+    if user.is_system or not user.is_active:
+        return False
+    if user.role == Role.WORKER and user.facility_id:
+        if settings.PRAHARI_RECORD_SCOPE == "district":
+            return facility.district_id == user.facility.district_id
+        return record.facility_id == user.facility_id
+    if user.role == Role.SUPERVISOR and user.district_id:
+        return facility.district_id == user.district_id
+    if user.role == Role.STATE_ADMIN and user.state_id:
+        return facility.district.state_id == user.state_id
+    return False
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def _ledger(viewer: Viewer) -> AccessChainHead:
+    """Lock the viewer's chain head and bring its daily counts to today."""
+    head = chain_head_lock(viewer.user.pk)
+    today = _today()
+    if head.day != today:
+        head.day, head.lookups, head.reveals = today, 0, 0
+    return head
+
+
+def _log(head: AccessChainHead, viewer: Viewer, **fields) -> AccessEvent:
+    return chain_append(head, ip_address=viewer.ip, device_id=viewer.device_id, **fields)
+
+
+def _take_lookup(head: AccessChainHead, viewer: Viewer, *, action: str, purpose: str, detail: dict) -> bool:
+    """Count one look-up; when the budget is spent, log the refusal (alerting once a day) and return False."""
+    budget = settings.PRAHARI_DAILY_VIEW_BUDGET
+    head.lookups += 1
+    if head.lookups <= budget:
+        return True
+    _log(head, viewer, action=action, outcome=Outcome.OVER_BUDGET, purpose=purpose, detail=detail)
+    if head.lookups == budget + 1:
+        alert_raise(
+            rule="daily_budget",
+            severity=Alert.Severity.HIGH,
+            subject=viewer.user,
+            evidence={"day": head.day.isoformat(), "budget": budget, "lookups_before_refusal": budget},
+            raised_by=system_user(),
+        )
+    return False
+
+
+def _trip_canary(head, viewer: Viewer, record: Beneficiary, *, action: str, purpose: str, detail: dict) -> None:
+    """Log the canary access, suspend the account (sessions end) and raise a critical alert."""
+    event = _log(
+        head, viewer, action=action, outcome=Outcome.CANARY, beneficiary=record, purpose=purpose, detail=detail
+    )
+    system = system_user()
+    user_suspend(
+        user=viewer.user,
+        acting_user=system,
+        reason=f"canary record {record.reference_id} opened (access event {event.pk})",
+        cause=SuspensionCause.CANARY,
+        ip=viewer.ip,
+    )
+    alert_raise(
+        rule="canary",
+        severity=Alert.Severity.CRITICAL,
+        subject=viewer.user,
+        evidence={
+            "record": record.reference_id,
+            "facility": record.facility.code,
+            "action": action,
+            "access_event": event.pk,
+            "ip": viewer.ip,
+            "device": viewer.device_id,
+        },
+        raised_by=system,
+    )
+
+
+def _governed(work):
+    """Run `work()` in one transaction; a failure to write the log becomes AccessLogUnavailable.
+
+    `work` returns (refusal or None, value): a refusal is raised only after the transaction
+    committed, so the events and suspensions behind it are kept.
+    """
+    try:
+        with transaction.atomic():
+            refusal, value = work()
+    except DatabaseError as error:
+        raise AccessLogUnavailable(
+            _("Records cannot be shown right now: the access log could not be written. Nothing was shown.")
+        ) from error
+    if refusal is not None:
+        raise refusal
+    return value
+
+
+def _unavailable() -> RecordUnavailable:
+    return RecordUnavailable(_("No record matches. Check the reference id, or search again."))
+
+
+def _over_budget() -> BudgetExhausted:
+    return BudgetExhausted(
+        _(
+            "You have used today's %(budget)s record look-ups. Access starts again tomorrow; "
+            "your supervisor has been told."
+        )
+        % {"budget": settings.PRAHARI_DAILY_VIEW_BUDGET}
+    )
+
+
+def _interrupted() -> AccessInterrupted:
+    return AccessInterrupted(_("This page is not available. You have been signed out; contact your supervisor."))
+
+
+def _find(reference_id: str) -> Beneficiary | None:
+    if not REFERENCE_ID.match(reference_id or ""):
+        return None
+    return Beneficiary.objects.select_related("facility__district").filter(reference_id=reference_id).first()
+
+
+def _summary(record: Beneficiary) -> dict:
+    return {
+        "reference_id": record.reference_id,
+        "name": record.name,
+        "year_of_birth": record.year_of_birth,
+        "gender": record.get_gender_display(),
+        "facility": record.facility.name,
+    }
+
+
+def mask_id_number(number: str) -> str:
+    """All but the last 4 characters hidden: "123412341234" → "XXXX XXXX 1234"."""
+    number = (number or "").replace(" ", "")
+    hidden = max(len(number) - 4, 0)
+    masked = "X" * hidden + number[hidden:]
+    return " ".join(masked[i : i + 4] for i in range(0, len(masked), 4))
+
+
+def _open(head, viewer: Viewer, reference_id: str, *, action: str, purpose: str, detail: dict):
+    """Find one record for `viewer`: (None, record) when it may be read, else (refusal, None) with the
+    refusal logged (missing and out-of-scope alike to the viewer; a canary trips)."""
+    record = _find(reference_id)
+    if record is not None and record.is_canary:
+        _trip_canary(head, viewer, record, action=action, purpose=purpose, detail=detail)
+        return _interrupted(), None
+    if record is None or not in_scope(viewer.user, record):
+        outcome = Outcome.NOT_FOUND if record is None else Outcome.OUT_OF_SCOPE
+        detail = {**detail, "reference_id": reference_id[:20]} if record is None else detail
+        _log(head, viewer, action=action, outcome=outcome, beneficiary=record, purpose=purpose, detail=detail)
+        return _unavailable(), None
+    return None, record
+
+
+# --- The read path --------------------------------------------------------------------------------------
+
+
+def record_search(*, viewer: Viewer, purpose: str, key: SearchKey) -> SearchResult:
+    """Search by an exact key within the viewer's scope. One look-up; one `search` event.
+
+    Raises LookupRefused, BudgetExhausted or AccessLogUnavailable. No match and out-of-scope
+    matches both give an empty result.
+    """
+    purpose = purpose_clean(purpose)
+    cap = settings.PRAHARI_SEARCH_MAX_RESULTS
+
+    def work():
+        head = _ledger(viewer)
+        detail = {"key": key.kind}
+        if not _take_lookup(head, viewer, action=Action.SEARCH, purpose=purpose, detail=detail):
+            return _over_budget(), None
+        matches = Beneficiary.objects.select_related("facility__district")
+        if key.reference_id:
+            matches = matches.filter(reference_id=key.reference_id)
+        else:
+            matches = matches.filter(mobile=key.mobile, name__iexact=key.name)
+        found = list(matches.order_by("reference_id")[: cap * 5])
+        visible = [r for r in found if in_scope(viewer.user, r)]
+        outside = len(found) - len(visible)
+        outcome = Outcome.ALLOWED if visible else (Outcome.OUT_OF_SCOPE if outside else Outcome.NOT_FOUND)
+        detail.update(results=len(visible[:cap]), out_of_scope=outside, records=[r.pk for r in visible[:cap]])
+        _log(
+            head,
+            viewer,
+            action=Action.SEARCH,
+            outcome=outcome,
+            beneficiary=visible[0] if len(visible) == 1 else None,
+            purpose=purpose,
+            detail=detail,
+        )
+        return None, SearchResult([RecordSummary(**_summary(r)) for r in visible[:cap]], more=len(visible) > cap)
+
+    return _governed(work)
+
+
+def record_get_for_viewer(*, viewer: Viewer, reference_id: str, purpose: str) -> RecordView:
+    """Open one record, masked. One look-up; one `view` event.
+
+    Raises LookupRefused, RecordUnavailable (missing or out of scope), BudgetExhausted,
+    AccessInterrupted (canary: the account is now suspended) or AccessLogUnavailable.
+    """
+    purpose = purpose_clean(purpose)
+
+    def work():
+        head = _ledger(viewer)
+        if not _take_lookup(head, viewer, action=Action.VIEW, purpose=purpose, detail={}):
+            return _over_budget(), None
+        refusal, record = _open(head, viewer, reference_id, action=Action.VIEW, purpose=purpose, detail={})
+        if refusal is not None:
+            return refusal, None
+        _log(head, viewer, action=Action.VIEW, outcome=Outcome.ALLOWED, beneficiary=record, purpose=purpose)
+        doses = [
+            DoseRow(d.vaccine, d.dose_number, d.given_on, d.facility.name)
+            for d in record.doses.select_related("facility").order_by("given_on", "dose_number")
+        ]
+        return None, RecordView(
+            **_summary(record),
+            id_type=record.get_id_type_display(),
+            id_number_masked=mask_id_number(record.id_number),
+            mobile_masked=mask_mobile(record.mobile),
+            doses=doses,
+        )
+
+    return _governed(work)
+
+
+def record_reveal(
+    *, viewer: Viewer, reference_id: str, field_name: str, purpose: str, reason: str, stepped_up: bool
+) -> str:
+    """Return one identity field of a record in clear; one `reveal` event (the reason in its detail).
+
+    Needs a purpose, a reason and `stepped_up` (an OTP proven within PRAHARI_STEP_UP_MINUTES); counts
+    against PRAHARI_DAILY_REVEAL_LIMIT. Raises LookupRefused, StepUpRequired, RevealRefused,
+    RecordUnavailable, AccessInterrupted (canary) or AccessLogUnavailable.
+    """
+    purpose = purpose_clean(purpose)
+    if field_name not in REVEALABLE:
+        raise LookupRefused(_("That field cannot be revealed."))
+    reason = clean_reason(reason)
+    if not stepped_up:
+        raise StepUpRequired(_("Confirm with a fresh one-time code before revealing a field."))
+    limit = settings.PRAHARI_DAILY_REVEAL_LIMIT
+
+    def work():
+        head = _ledger(viewer)
+        detail = {"field": field_name, "reason": reason}
+        refusal, record = _open(head, viewer, reference_id, action=Action.REVEAL, purpose=purpose, detail=detail)
+        if refusal is not None:
+            return refusal, None
+        if head.reveals >= limit:
+            _log(
+                head,
+                viewer,
+                action=Action.REVEAL,
+                outcome=Outcome.REFUSED,
+                beneficiary=record,
+                purpose=purpose,
+                detail=detail,
+            )
+            return RevealRefused(
+                _("You have used today's %(limit)s reveals. Identity fields stay masked until tomorrow.")
+                % {"limit": limit}
+            ), None
+        head.reveals += 1
+        _log(
+            head,
+            viewer,
+            action=Action.REVEAL,
+            outcome=Outcome.ALLOWED,
+            beneficiary=record,
+            purpose=purpose,
+            detail=detail,
+        )
+        return None, getattr(record, field_name)
+
+    return _governed(work)
+
+
+def access_history(user: User, *, limit: int = 20) -> list[AccessEvent]:
+    """The most recent access events of `user`, newest first (their own page, a supervisor's view)."""
+    return list(
+        AccessEvent.objects.filter(actor=user)
+        .select_related("beneficiary")
+        .order_by("-created_at", "-actor_seq")[:limit]
+    )
