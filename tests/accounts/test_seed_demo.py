@@ -9,6 +9,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import Count
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -16,6 +17,7 @@ from accounts.models import AccountEvent, AccountEventType, District, Facility, 
 from accounts.services.demo import DEMO_REASON, TOTP_DEVICE_NAME
 from accounts.services.devices import device_find
 from accounts.services.system import system_user
+from records.models import Beneficiary, Dose
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +47,8 @@ def snapshot() -> dict:
         "places": (State.history.count(), District.history.count(), Facility.history.count()),
         "passwords": dict(demo_users().values_list("username", "password")),
         "statuses": dict(demo_users().values_list("username", "status")),
+        "beneficiaries": list(Beneficiary.objects.order_by("pk").values_list("reference_id", "name", "is_canary")),
+        "doses": Dose.objects.count(),
     }
 
 
@@ -179,6 +183,35 @@ def test_too_few_workers_say_which_statuses_are_missing(debug):
     assert "use --workers 7 or more" in out
 
 
-def test_beneficiaries_option_is_accepted_and_noted(debug):
+def test_beneficiaries_are_synthetic_spread_over_the_facilities_with_canaries_in_every_district(debug):
     out = seed("--workers", "0", "--beneficiaries", "50")
-    assert "beneficiaries come with the records app" in out
+    ordinary = Beneficiary.objects.filter(is_canary=False)
+    assert ordinary.count() == 50 and "56 in the demo facilities (50 created, 6 canaries created" in out
+    per_facility = set(ordinary.values("facility").annotate(n=Count("pk")).values_list("n", flat=True))
+    assert per_facility <= {5, 6} and len(set(ordinary.values_list("facility", flat=True))) == 9
+    canaries = Beneficiary.objects.filter(is_canary=True)
+    assert sorted(canaries.values("facility__district").annotate(n=Count("pk")).values_list("n", flat=True)) == [
+        2,
+        2,
+        2,
+    ]
+    for record in Beneficiary.objects.all():
+        record.full_clean()  # 14-digit reference ids, valid choices
+        assert record.mobile.startswith("+91") and len(record.mobile) == 13
+    assert Dose.objects.filter(beneficiary__in=ordinary).values("beneficiary").distinct().count() == 50
+    assert Beneficiary.history.filter(history_user=system_user()).count() == 56
+
+
+def test_more_beneficiaries_are_added_up_to_the_number_asked_and_never_twice(debug):
+    seed("--workers", "0", "--beneficiaries", "20")
+    before = set(Beneficiary.objects.values_list("reference_id", flat=True))
+    out = seed("--workers", "0", "--beneficiaries", "30")
+    assert "(10 created, 0 canaries created" in out
+    assert before < set(Beneficiary.objects.values_list("reference_id", flat=True))
+    assert "(0 created, 0 canaries created" in seed("--workers", "0", "--beneficiaries", "30")
+    assert Beneficiary.objects.count() == 36
+
+
+def test_negative_beneficiaries_are_refused(debug):
+    with pytest.raises(CommandError, match="--beneficiaries must be 0 or more"):
+        seed("--beneficiaries", "-1")

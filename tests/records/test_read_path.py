@@ -342,3 +342,40 @@ def test_no_event_no_record(world, records, monkeypatch):
     from records.models import AccessChainHead
 
     assert not AccessChainHead.objects.filter(actor=world.worker, seq__gt=0).exists()  # nothing half-written
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_look_ups_never_pass_the_budget(world, records, settings):
+    """Sixteen requests of one worker at once, with five look-ups left: exactly five are served."""
+    import threading
+
+    from django.db import connections
+
+    from tests.integration import skip_or_fail
+
+    if connection.vendor != "postgresql":
+        skip_or_fail("concurrent look-ups are checked on PostgreSQL: set DATABASE_URL (CI does)")
+    settings.PRAHARI_DAILY_VIEW_BUDGET = 5
+    outcomes, start = [], threading.Barrier(16)
+
+    def request():
+        try:
+            start.wait(30)
+            view(world.worker, records.own)
+            outcomes.append("allowed")
+        except BudgetExhausted:
+            outcomes.append("refused")
+        except Exception as error:  # reported below
+            outcomes.append(repr(error))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=request) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes) == ["allowed"] * 5 + ["refused"] * 11
+    assert Alert.objects.filter(rule="daily_budget").count() == 1
+    assert verify().problem is None
