@@ -29,6 +29,10 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LATEST = RESULTS_DIR / "latest.json"
 
 
+class Skip(Exception):
+    """Raised by a figure that cannot run here (e.g. it needs PostgreSQL); printed, not a failure."""
+
+
 @dataclass(frozen=True)
 class Result:
     """What one figure measured: `value` and `baseline` in `unit` per operation (medians)."""

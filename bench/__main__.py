@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     for fig in figures.values():
         try:
             result = fig.run(args.size)
+        except bench.Skip as why:
+            print(f"{fig.id}  {fig.title}: skipped: {why}")
+            continue
         except Exception:
             traceback.print_exc()
             print(f"{fig.id}  {fig.title}: FAILED (see above)", file=sys.stderr)

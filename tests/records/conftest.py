@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
 import pytest
+from django.db import DatabaseError, connection
 
-from records.models import Beneficiary, Dose
+from records.models import AccessEvent, Beneficiary, Dose
 from records.services import Viewer
 from tests.factories import DistrictFactory, FacilityFactory
 
@@ -56,6 +58,20 @@ def records(world) -> Records:
             "10000000000005", world.facility, name="Kavita Mishra", mobile="+919876500005", is_canary=True
         ),
     )
+
+
+@contextmanager
+def access_log_broken():
+    """Every write to the access log fails at the database driver, as with a full disk or a lost table."""
+    table = AccessEvent._meta.db_table
+
+    def refuse(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith(("INSERT", "WITH")) and table in sql:
+            raise DatabaseError(f"could not extend file of {table}: No space left on device")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(refuse):
+        yield
 
 
 def viewer(user, device_id=None) -> Viewer:

@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.db import DatabaseError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,6 +13,7 @@ from accounts.login.session import AUTH_AT_KEY
 from accounts.models import Alert, Status
 from records.models import AccessEvent
 from tests.conftest import sign_in
+from tests.records.conftest import access_log_broken
 
 SEARCH = "/records/"
 CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
@@ -146,12 +146,9 @@ def test_a_canary_ends_the_session_with_a_neutral_page(asha, world, records):
 
 
 @pytest.mark.django_db
-def test_the_record_is_refused_when_its_event_cannot_be_written(asha, records, monkeypatch):
-    def broken(self, *args, **kwargs):
-        raise DatabaseError("the log's disk is full")
-
-    monkeypatch.setattr(AccessEvent, "save", broken)
-    response = asha.get(record_url(records.own))
+def test_the_record_is_refused_when_its_event_cannot_be_written(asha, records):
+    with access_log_broken():
+        response = asha.get(record_url(records.own))
     assert response.status_code == 503
     assert b"Sunita Yadav" not in response.content and b"the access log could not be written" in response.content
 
