@@ -222,10 +222,9 @@ def governed_view(size: str) -> Result:
 def _writer(actor_id: int, count: int, chained: bool, start, results) -> None:
     """One writer process: `count` appends, one transaction each, after every writer is ready."""
     from django.db import connection, transaction
-
-    from accounts.models import User
     from django.utils import timezone
 
+    from accounts.models import User
     from records.audit import _EVENT_COLUMNS, _prepared, _sql, access_event_append
     from records.models import AccessEvent
 

@@ -20,6 +20,9 @@ class AccountEventType(models.IntegerChoices):
     USER_REINSTATED = 111, _("Account reinstated")
     USER_DEACTIVATED = 112, _("Account deactivated")
     USER_EXPIRED = 113, _("Invitation expired")
+    INVITATION_SENT = 114, _("Invitation sent")
+    INVITATION_REVOKED = 115, _("Invitation revoked")
+    UNDERTAKING_ACCEPTED = 116, _("Data-use undertaking accepted")
     SESSIONS_ENDED = 120, _("Sessions ended")
 
     LOGIN_SUCCEEDED = 200, _("Login succeeded")
@@ -47,6 +50,8 @@ class AccountEventType(models.IntegerChoices):
 
     REVIEW_ATTESTED = 400, _("Access re-verification attested")
     REVIEW_REVOKED = 401, _("Access revoked at re-verification")
+    REVIEW_RECONFIRMED = 402, _("Re-verification confirmed by the account owner")
+    REVIEW_REMINDED = 403, _("Re-verification reminder sent")
 
 
 class AccountEvent(models.Model):

@@ -94,6 +94,11 @@ class User(AbstractUser):
     preferred_language = models.CharField(
         _("preferred language"), max_length=5, choices=[("en", "English"), ("hi", "हिन्दी")], default="hi"
     )
+    # Re-verification (access review): when the next one is due, whether the owner must re-confirm
+    # (fresh OTP + the current undertaking) at their next login, and the last reminder sent (days before).
+    review_due_at = models.DateTimeField(_("re-verification due"), null=True, blank=True, db_index=True)
+    reconfirm_pending = models.BooleanField(_("re-confirmation pending"), default=False)
+    review_reminder_days = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     is_system = models.BooleanField(
         _("system actor"),
         default=False,
