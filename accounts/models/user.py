@@ -33,6 +33,7 @@ class Status(models.TextChoices):
 class SuspensionCause(models.TextChoices):
     DORMANT = "dormant", _("Dormant account")
     REVERIFICATION_OVERDUE = "reverification_overdue", _("Re-verification overdue")
+    REVIEW_REVOKED = "review_revoked", _("Access revoked at re-verification")
     ANOMALY = "anomaly", _("Unusual record access")
     CANARY = "canary", _("Canary record opened")
     MANUAL = "manual", _("Suspended by a supervisor")
