@@ -6,22 +6,34 @@ actor's right again, so the console can never do more than the services allow.
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.db.models import Case, Value, When
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_onboarding import invite_view, onboarding_actions, resend_invitation_action
 from accounts.exceptions import DomainError
 from accounts.forms import ReasonForm
 from accounts.login.session import step_up_is_fresh
-from accounts.models import AccountEvent, Alert, District, Facility, LoginHold, RegisteredDevice, State, User
+from accounts.models import (
+    AccountEvent,
+    Alert,
+    District,
+    Facility,
+    Invitation,
+    LoginHold,
+    RegisteredDevice,
+    State,
+    User,
+)
 from accounts.request_info import client_ip
 from accounts.scoping import governable_facilities, governable_users
 from accounts.services.alerts import alert_confirm, alert_dismiss
@@ -118,6 +130,9 @@ revoke_device_action = _reasoned_action(
 )
 
 
+approve_onboarding_action, reject_onboarding_action, revoke_invitation_action = onboarding_actions(_reasoned_action)
+
+
 class ReadOnlyConsole:
     """Rows the console shows but never adds, edits or deletes: changes go through the services' actions."""
 
@@ -143,7 +158,17 @@ class UserAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
     list_display = ("username", "full_name", "role", "status", "suspension_cause", "facility", "last_login")
     list_filter = ("status", "role", "suspension_cause")
     search_fields = ("username", "first_name", "last_name", "mobile")
-    actions = [suspend_action, reinstate_action, deactivate_action, unlock_action]
+    actions = [
+        approve_onboarding_action,
+        reject_onboarding_action,
+        suspend_action,
+        reinstate_action,
+        deactivate_action,
+        unlock_action,
+        resend_invitation_action,
+        revoke_invitation_action,
+    ]
+    change_list_template = "admin/accounts/user/change_list.html"
     readonly_fields = (
         "username",
         "role",
@@ -174,6 +199,10 @@ class UserAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
     def full_name(self, obj: User) -> str:
         return obj.get_full_name()
 
+    def get_urls(self):
+        invite = self.admin_site.admin_view(partial(invite_view, self))
+        return [path("invite/", invite, name="accounts_user_invite"), *super().get_urls()]
+
     @admin.display(description=_("record access log"))
     def access_log(self, obj: User) -> str:
         url = f"{reverse('admin:records_accessevent_changelist')}?{urlencode({'actor__id__exact': obj.pk})}"
@@ -181,6 +210,24 @@ class UserAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         return governable_users(request.user).select_related("facility", "district", "state")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
+    """Links are opened, re-sent and revoked from the account list's actions; here they are only read."""
+
+    list_display = ("user", "state", "created_at", "expires_at", "used_at", "invited_by", "closed_by")
+    list_filter = ("state",)
+    search_fields = ("user__username", "user__first_name", "user__last_name")
+    readonly_fields = list_display
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(user__in=governable_users(request.user))
+            .select_related("user", "invited_by", "closed_by")
+        )
 
 
 @admin.register(RegisteredDevice)

@@ -124,3 +124,40 @@ class SMSCodeForm(forms.Form):
         max_length=8,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
+
+
+class EnrolForm(forms.Form):
+    """Enrolment from an invitation link: password, one authenticator, and the undertaking, in one form."""
+
+    password1 = forms.CharField(
+        label=_("Choose a password"),
+        max_length=PASSWORD_MAX,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("At least 10 characters; not a common password; not like your name or mobile number."),
+    )
+    password2 = forms.CharField(
+        label=_("The same password again"),
+        max_length=PASSWORD_MAX,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    method = forms.ChoiceField(
+        label=_("Your one-time codes come from"),
+        choices=[("totp", _("Authenticator app")), ("sms", _("SMS code"))],
+        widget=forms.RadioSelect,
+        initial="totp",
+    )
+    token = forms.CharField(
+        label=_("One-time code"),
+        max_length=12,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+    undertaking_version = forms.IntegerField(widget=forms.HiddenInput)
+    accept = forms.BooleanField(label=_("I have read the data-use undertaking and I accept it."))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") and data.get("password1") != data.get("password2"):
+            self.add_error("password2", gettext("The two passwords are not the same."))
+        return data

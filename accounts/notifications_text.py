@@ -18,6 +18,9 @@ notification's context; `KINDS` lists the context keys each kind needs:
 | password_reset_link     | user           | url (minutes: default from settings)|
 | mobile_changed          | old and new no.| masked (masked again here anyway)   |
 | otp_device_changed      | user           | action: "added" or "removed"        |
+| invitation              | invited person | url, hours                          |
+| onboarding_pending      | supervisor     | username, code (the device code)    |
+| account_approved        | worker         | —                                   |
 """
 
 from __future__ import annotations
@@ -129,6 +132,23 @@ KINDS: dict[str, Message] = {
         ),
         needs=("action",),
         choices={"action": {"added": _("added"), "removed": _("removed")}},
+    ),
+    "invitation": Message(
+        subject=_("Prahari: you are invited"),
+        text=_("Prahari: set up your account within %(hours)s hours (the link works once): %(url)s"),
+        needs=("url", "hours"),
+    ),
+    "onboarding_pending": Message(
+        subject=_("Prahari: an account is waiting for your approval"),
+        text=_(
+            "Prahari: %(username)s has enrolled and waits for your approval, device code %(code)s. Check the "
+            "code by phone before you approve."
+        ),
+        needs=("username", "code"),
+    ),
+    "account_approved": Message(
+        subject=_("Prahari: account approved"),
+        text=_("Prahari: your account was approved. You can log in now."),
     ),
 }
 

@@ -209,6 +209,37 @@ def device_revoke(
     )
 
 
+def devices_revoke_all(*, user: User, acting_user: User, reason: str, ip: str | None = None) -> int:
+    """Revoke every pending or approved device of `user` (offboarding); history per device, one event.
+
+    The caller has checked the right to act on `user` and holds its row lock; no notice is sent
+    (the account itself is closing). Returns how many devices were revoked.
+    """
+    devices = list(
+        RegisteredDevice.objects.select_for_update().filter(user=user, status__in=[Status.PENDING, Status.APPROVED])
+    )
+    now = timezone.now()
+    for device in devices:
+        device.status, device.decided_by, device.decided_at, device.decision_reason = (
+            Status.REVOKED,
+            acting_user,
+            now,
+            reason,
+        )
+        device._history_user, device._change_reason = acting_user, reason
+        device.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    if devices:
+        event_record(
+            type=AccountEventType.DEVICE_REVOKED,
+            actor=acting_user,
+            subject=user,
+            reason=reason,
+            ip=ip,
+            data={"devices": [d.pk for d in devices], "codes": [d.code for d in devices]},
+        )
+    return len(devices)
+
+
 def device_touch(*, device: RegisteredDevice) -> None:
     """Stamp the device as seen now (no history: not a governed change)."""
     RegisteredDevice.objects.filter(pk=device.pk).update(last_seen_at=timezone.now())

@@ -51,7 +51,8 @@ def clean_reason(reason: str) -> str:
     return reason
 
 
-def _lock(user: User) -> User:
+def user_lock(user: User) -> User:
+    """Lock the account row (and load its facility and district) for a state change in this transaction."""
     return User.objects.select_for_update(of=("self",)).select_related("facility__district").get(pk=user.pk)
 
 
@@ -65,7 +66,7 @@ def _check_transition(user: User, transition: str) -> str:
     return target
 
 
-def _apply(
+def status_transition(
     user: User,
     *,
     transition: str,
@@ -76,13 +77,14 @@ def _apply(
     ip: str | None = None,
     end_sessions: bool = False,
     extra_fields: dict | None = None,
+    now=None,
 ) -> User:
     """Move the locked `user` along `transition`: save with history, end sessions if asked, record the event."""
     previous = user.status
     user.status = _check_transition(user, transition)
     user.suspension_cause = cause
     user.status_reason = reason
-    user.status_changed_at = timezone.now()
+    user.status_changed_at = now or timezone.now()
     fields = ["status", "suspension_cause", "status_reason", "status_changed_at"]
     for name, value in (extra_fields or {}).items():
         setattr(user, name, value)
@@ -118,9 +120,9 @@ def user_suspend(
     reason = clean_reason(reason)
     if cause not in SuspensionCause.values:
         raise DomainError(_("Unknown suspension cause: %(cause)s.") % {"cause": cause})
-    locked = _lock(user)
+    locked = user_lock(user)
     ensure(can_suspend(acting_user, locked), _("You may not suspend this account."))
-    user = _apply(
+    user = status_transition(
         locked,
         transition="suspend",
         acting_user=acting_user,
@@ -147,9 +149,9 @@ def user_reinstate(*, user: User, acting_user: User, reason: str, ip: str | None
     Raises NotPermitted or IllegalTransition (not suspended).
     """
     reason = clean_reason(reason)
-    locked = _lock(user)
+    locked = user_lock(user)
     ensure(can_reinstate(acting_user, locked), _("You may not reinstate this account."))
-    return _apply(
+    return status_transition(
         locked,
         transition="reinstate",
         acting_user=acting_user,
@@ -161,14 +163,33 @@ def user_reinstate(*, user: User, acting_user: User, reason: str, ip: str | None
 
 @transaction.atomic
 def user_deactivate(*, user: User, acting_user: User, reason: str, ip: str | None = None) -> User:
-    """Offboard an account for good: status deactivated, login refused, sessions ended; the username stays taken.
+    """Offboard an account for good: status deactivated, login refused, sessions ended, devices revoked,
+    one-time-code devices removed; the username stays taken.
 
-    Records history and USER_DEACTIVATED. Raises NotPermitted or IllegalTransition (already terminal).
+    Records history, USER_DEACTIVATED, DEVICE_REVOKED and OTP_DEVICE_REMOVED. Raises NotPermitted or
+    IllegalTransition (already terminal).
     """
+    from django_otp import devices_for_user
+
+    from accounts.services.devices import devices_revoke_all  # devices uses clean_reason from here
+
     reason = clean_reason(reason)
-    locked = _lock(user)
+    locked = user_lock(user)
     ensure(can_deactivate(acting_user, locked), _("You may not deactivate this account."))
-    return _apply(
+    devices_revoke_all(user=locked, acting_user=acting_user, reason=reason, ip=ip)
+    otp_devices = list(devices_for_user(locked, confirmed=None))
+    for otp_device in otp_devices:
+        otp_device.delete()
+    if otp_devices:
+        event_record(
+            type=AccountEventType.OTP_DEVICE_REMOVED,
+            actor=acting_user,
+            subject=locked,
+            reason=reason,
+            ip=ip,
+            data={"methods": sorted({type(d).__name__ for d in otp_devices})},
+        )
+    return status_transition(
         locked,
         transition="deactivate",
         acting_user=acting_user,

@@ -1,6 +1,6 @@
 """The governance numbers of SECURITY.md, each overridable by an environment variable of the same name."""
 
-from portal.settings.env import env_int, env_list, env_str
+from portal.settings.env import env_bool, env_int, env_list, env_str
 
 # Lockouts
 PRAHARI_LOCKOUT_FAILURES = env_int("PRAHARI_LOCKOUT_FAILURES", 10)
@@ -34,6 +34,8 @@ PRAHARI_REVERIFY_DAYS_WORKER = env_int("PRAHARI_REVERIFY_DAYS_WORKER", 180)
 PRAHARI_REVERIFY_DAYS_SUPERVISOR = env_int("PRAHARI_REVERIFY_DAYS_SUPERVISOR", 90)
 PRAHARI_REVERIFY_REMINDER_DAYS = [int(d) for d in env_list("PRAHARI_REVERIFY_REMINDER_DAYS", ["14", "7", "1"])]
 PRAHARI_INVITATION_HOURS = env_int("PRAHARI_INVITATION_HOURS", 72)
+# Four eyes at onboarding: the approver must not be the inviter (off by default: a district may have one supervisor).
+PRAHARI_APPROVER_DIFFERS_FROM_INVITER = env_bool("PRAHARI_APPROVER_DIFFERS_FROM_INVITER", False)
 
 # Record access
 PRAHARI_RECORD_SCOPE = env_str("PRAHARI_RECORD_SCOPE", "facility")  # or "district"

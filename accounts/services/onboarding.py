@@ -1,0 +1,424 @@
+"""Onboarding (ARCHITECTURE.md §5): invite → enrol → approve or reject, and links that expire.
+
+- A supervisor invites a worker of a facility in their district; a state administrator invites
+  workers or supervisors of their state. The account is created `invited` with no password, and a
+  single-use link (PRAHARI_INVITATION_HOURS, only its SHA-256 stored) goes out by SMS and e-mail.
+- Re-sending replaces the open link; revoking closes it (the account stays invited: a later
+  re-send reopens it, the invitations job expires it when its last link lapsed).
+- Enrolment from the link sets the password, confirms an OTP device, registers this browser as the
+  first (pending) device and records the current data-use undertaking, in one transaction; the
+  account is then `pending_approval`.
+- Approval activates the account, approves its pending devices and starts its review period;
+  rejection closes it. Nobody approves themselves; with PRAHARI_APPROVER_DIFFERS_FROM_INVITER the
+  approver must not be the inviter either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.exceptions import DomainError, NotPermitted
+from accounts.models import (
+    AccountEventType,
+    District,
+    Facility,
+    Invitation,
+    RegisteredDevice,
+    Role,
+    Status,
+    Undertaking,
+    UndertakingAcceptance,
+    User,
+)
+from accounts.models.user import mobile_validator
+from accounts.permissions import can_approve, ensure
+from accounts.scoping import governable_facilities, governors_of, is_governable_by
+from accounts.services.devices import device_approve, device_register, device_reject
+from accounts.services.events import event_record
+from accounts.services.lifecycle import clean_reason, status_transition, user_lock
+from accounts.services.notifications import notify
+from accounts.services.reviews import review_due_from
+from accounts.services.users import user_create
+
+INVITED_BY_ROLE = {Role.SUPERVISOR: {Role.WORKER}, Role.STATE_ADMIN: {Role.WORKER, Role.SUPERVISOR}}
+
+
+@dataclass(frozen=True)
+class InvitationSent:
+    user: User
+    invitation: Invitation
+    url: str  # the link itself: shown nowhere, sent only to the invited person
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/accounts/enrol/{token}/"
+
+
+# --- Checks ---------------------------------------------------------------------------------------------
+
+
+def mobile_clean(mobile: str) -> str:
+    """+91 and 10 digits (spaces, a leading 0 or 91 accepted); DomainError otherwise."""
+    digits = "".join((mobile or "").split())
+    match = re.fullmatch(r"(?:\+91|91|0)?([6-9]\d{9})", digits)
+    number = f"+91{match.group(1)}" if match else digits
+    try:
+        mobile_validator(number)
+    except ValidationError as error:
+        raise DomainError(" ".join(error.messages)) from None
+    return number
+
+
+def username_for(first_name: str, last_name: str, taken: set[str] | None = None) -> str:
+    """A new username from the name ("asha.devi", then "asha.devi2", …); never one in use or ever used."""
+    ascii_name = unicodedata.normalize("NFKD", f"{first_name}.{last_name}").encode("ascii", "ignore").decode()
+    base = re.sub(r"[^a-z0-9.]+", "", ascii_name.lower()).strip(".") or "worker"
+    base = re.sub(r"\.{2,}", ".", base)[:30]
+    taken = {u.lower() for u in taken or set()}
+    existing = {u.lower() for u in User.objects.filter(username__istartswith=base).values_list("username", flat=True)}
+    for n in range(1, 10_000):
+        candidate = base if n == 1 else f"{base}{n}"
+        if candidate not in existing and candidate not in taken:
+            return candidate
+    raise DomainError(_("Could not find a free username for this name."))
+
+
+def invitation_place_check(*, acting_user: User, role: str, facility: Facility | None, district: District | None):
+    """Raise NotPermitted unless `acting_user` may invite `role` at that place (their jurisdiction)."""
+    ensure(acting_user.has_perm("accounts.invite_user"), _("You may not invite accounts."))
+    if role not in INVITED_BY_ROLE.get(acting_user.role, set()) and not acting_user.is_superuser:
+        raise NotPermitted(_("You may not invite this role."))
+    if role == Role.WORKER:
+        if facility is None or not governable_facilities(acting_user).filter(pk=facility.pk).exists():
+            raise NotPermitted(_("You may invite workers only to facilities in your jurisdiction."))
+    elif role == Role.SUPERVISOR:
+        allowed = acting_user.is_superuser or (district is not None and district.state_id == acting_user.state_id)
+        if not allowed:
+            raise NotPermitted(_("You may invite supervisors only to districts of your state."))
+    else:
+        raise NotPermitted(_("You may not invite this role."))
+
+
+def _mobile_free(mobile: str) -> None:
+    if User.objects.filter(mobile=mobile).exists():
+        raise DomainError(_("Another account already has the mobile number %(mobile)s.") % {"mobile": mobile})
+
+
+# --- Invitations ----------------------------------------------------------------------------------------
+
+
+def _issue(user: User, acting_user: User, *, base_url: str, now: datetime | None = None) -> InvitationSent:
+    """Open a new link for `user` (the caller closed any open one) and send it."""
+    token = secrets.token_urlsafe(32)
+    now = now or timezone.now()
+    invitation = Invitation(
+        user=user,
+        invited_by=acting_user,
+        token_hash=token_hash(token),
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.PRAHARI_INVITATION_HOURS),
+    )
+    invitation._history_user = acting_user
+    invitation._change_reason = "invitation sent"
+    invitation.save()
+    url = _url(base_url, token)
+    event_record(
+        type=AccountEventType.INVITATION_SENT,
+        actor=acting_user,
+        subject=user,
+        data={"invitation": invitation.pk, "expires_at": invitation.expires_at.isoformat()},
+    )
+    # The outbox row holds the link until it is sent, then notification_send erases it.
+    notify(
+        user=user,
+        kind="invitation",
+        idempotency_key=f"invitation:{invitation.pk}",
+        context={"url": url, "hours": settings.PRAHARI_INVITATION_HOURS},
+    )
+    return InvitationSent(user, invitation, url)
+
+
+@transaction.atomic
+def invitation_create(
+    *,
+    acting_user: User,
+    first_name: str,
+    last_name: str,
+    mobile: str,
+    role: str = Role.WORKER,
+    facility: Facility | None = None,
+    district: District | None = None,
+    email: str = "",
+    base_url: str,
+    ip: str | None = None,
+) -> InvitationSent:
+    """Create an invited account and send its enrolment link.
+
+    Raises NotPermitted (role or place outside the inviter's jurisdiction) or DomainError (a name,
+    mobile number or e-mail address that is missing, malformed or already taken).
+    """
+    invitation_place_check(acting_user=acting_user, role=role, facility=facility, district=district)
+    first_name, last_name = " ".join((first_name or "").split()), " ".join((last_name or "").split())
+    if not first_name:
+        raise DomainError(_("A first name is required."))
+    mobile = mobile_clean(mobile)
+    _mobile_free(mobile)
+    email = (email or "").strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise DomainError(_("Enter a valid e-mail address.")) from None
+    user = user_create(
+        username=username_for(first_name, last_name),
+        role=role,
+        acting_user=acting_user,
+        reason="invited",
+        facility=facility if role == Role.WORKER else None,
+        district=district if role == Role.SUPERVISOR else None,
+        status=Status.INVITED,
+        first_name=first_name,
+        last_name=last_name,
+        mobile=mobile,
+        email=email,
+    )
+    return _issue(user, acting_user, base_url=base_url)
+
+
+def _governed_invited(user: User, acting_user: User) -> User:
+    locked = user_lock(user)
+    ensure(
+        acting_user.is_system
+        or (acting_user.has_perm("accounts.invite_user") and is_governable_by(acting_user, locked)),
+        _("You may not manage this invitation."),
+    )
+    if locked.status != Status.INVITED:
+        raise DomainError(_("This account is no longer waiting for enrolment."))
+    return locked
+
+
+def _close_open(user: User, acting_user: User, state: str, reason: str) -> Invitation | None:
+    invitation = Invitation.objects.select_for_update().filter(user=user, state=Invitation.State.OPEN).first()
+    if invitation is not None:
+        invitation.state, invitation.closed_by = state, acting_user
+        invitation._history_user, invitation._change_reason = acting_user, reason
+        invitation.save(update_fields=["state", "closed_by"])
+    return invitation
+
+
+@transaction.atomic
+def invitation_resend(*, user: User, acting_user: User, base_url: str, ip: str | None = None) -> InvitationSent:
+    """Close the open link of an invited account (if any) and send a new one."""
+    user = _governed_invited(user, acting_user)
+    _close_open(user, acting_user, Invitation.State.REVOKED, "replaced by a new link")
+    return _issue(user, acting_user, base_url=base_url)
+
+
+@transaction.atomic
+def invitation_revoke(*, user: User, acting_user: User, reason: str, ip: str | None = None) -> Invitation:
+    """Close the open link of an invited account. Raises DomainError when there is none."""
+    reason = clean_reason(reason)
+    user = _governed_invited(user, acting_user)
+    invitation = _close_open(user, acting_user, Invitation.State.REVOKED, reason)
+    if invitation is None:
+        raise DomainError(_("This account has no open invitation link."))
+    event_record(
+        type=AccountEventType.INVITATION_REVOKED,
+        actor=acting_user,
+        subject=user,
+        reason=reason,
+        ip=ip,
+        data={"invitation": invitation.pk},
+    )
+    return invitation
+
+
+def invitation_for_token(token: str, *, lock: bool = False) -> Invitation | None:
+    """The open, unexpired invitation of an invited account for `token`, else None (one answer for every failure)."""
+    if not token or len(token) > 100:
+        return None
+    invitations = Invitation.objects.select_related("user")
+    if lock:
+        invitations = invitations.select_for_update(of=("self",))
+    invitation = invitations.filter(token_hash=token_hash(token), state=Invitation.State.OPEN).first()
+    if invitation is None or invitation.expires_at <= timezone.now() or invitation.user.status != Status.INVITED:
+        return None
+    return invitation
+
+
+@transaction.atomic
+def invitations_expire(*, acting_user: User, now: datetime | None = None) -> dict[str, int]:
+    """Close lapsed links; expire invited accounts that have no open link left. Idempotent."""
+    now = now or timezone.now()
+    lapsed = list(Invitation.objects.select_for_update().filter(state=Invitation.State.OPEN, expires_at__lte=now))
+    for invitation in lapsed:
+        invitation.state = Invitation.State.EXPIRED
+        invitation._history_user, invitation._change_reason = acting_user, "link expired"
+        invitation.save(update_fields=["state"])
+    stale = User.objects.filter(status=Status.INVITED, invitations__isnull=False).exclude(
+        invitations__state=Invitation.State.OPEN
+    )
+    expired = 0
+    for user in stale.distinct():
+        status_transition(
+            user_lock(user),
+            transition="expire",
+            acting_user=acting_user,
+            reason="invitation expired",
+            event=AccountEventType.USER_EXPIRED,
+        )
+        expired += 1
+    return {"links_expired": len(lapsed), "accounts_expired": expired}
+
+
+# --- Enrolment ------------------------------------------------------------------------------------------
+
+
+def undertaking_current() -> Undertaking:
+    undertaking = Undertaking.objects.order_by("-version").first()
+    if undertaking is None:  # fail closed: nobody enrols without an undertaking to accept
+        raise DomainError(_("Enrolment is not possible right now: no data-use undertaking is published."))
+    return undertaking
+
+
+def undertaking_accept(*, user: User, undertaking: Undertaking, ip: str | None = None) -> UndertakingAcceptance:
+    acceptance = UndertakingAcceptance.objects.create(user=user, undertaking=undertaking, ip_address=ip)
+    event_record(
+        type=AccountEventType.UNDERTAKING_ACCEPTED,
+        actor=user,
+        subject=user,
+        ip=ip,
+        data={"version": undertaking.version},
+    )
+    return acceptance
+
+
+@transaction.atomic
+def enrolment_complete(
+    *,
+    token: str,
+    password: str,
+    otp_confirm,
+    undertaking_version: int,
+    device_token: str,
+    ip: str | None,
+    user_agent: str,
+) -> tuple[User, RegisteredDevice]:
+    """Finish enrolment from a link: all of it, or nothing.
+
+    `otp_confirm(user) -> bool` confirms the OTP device the person set up on the page (the caller's
+    choice of authenticator app or SMS). Raises DomainError for an invalid link, a password the
+    validators refuse, a wrong code, or an undertaking that changed while the page was open.
+    """
+    invitation = invitation_for_token(token, lock=True)
+    if invitation is None:
+        raise DomainError(_("This link is not valid: it may have expired, been used or been replaced."))
+    user = user_lock(invitation.user)
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise DomainError(" ".join(error.messages)) from None
+    undertaking = undertaking_current()
+    if undertaking.version != undertaking_version:
+        raise DomainError(_("The undertaking was updated while you were reading it: read it again and accept it."))
+    if not otp_confirm(user):
+        raise DomainError(_("That code is not right, or it has expired."))
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    invitation.state, invitation.used_at = Invitation.State.USED, timezone.now()
+    invitation._history_user, invitation._change_reason = user, "enrolled"
+    invitation.save(update_fields=["state", "used_at"])
+    undertaking_accept(user=user, undertaking=undertaking, ip=ip)
+    device = device_register(user=user, token=device_token, ip=ip, user_agent=user_agent)
+    status_transition(
+        user,
+        transition="enrol",
+        acting_user=user,
+        reason="enrolled from the invitation link",
+        event=AccountEventType.USER_ENROLLED,
+        ip=ip,
+    )
+    for governor in governors_of(user):
+        notify(
+            user=governor,
+            kind="onboarding_pending",
+            idempotency_key=f"onboarding_pending:{user.pk}:{governor.pk}:{invitation.pk}",
+            context={"username": user.username, "code": device.code},
+        )
+    return user, device
+
+
+# --- Approval -------------------------------------------------------------------------------------------
+
+
+def _approver_check(user: User, acting_user: User) -> None:
+    ensure(can_approve(acting_user, user), _("You may not approve or reject this account."))
+    if settings.PRAHARI_APPROVER_DIFFERS_FROM_INVITER:
+        inviter = (
+            Invitation.objects.filter(user=user).order_by("-created_at").values_list("invited_by", flat=True).first()
+        )
+        if inviter == acting_user.pk:
+            raise NotPermitted(_("Another supervisor must approve an account you invited."))
+
+
+@transaction.atomic
+def onboarding_approve(*, user: User, acting_user: User, reason: str, ip: str | None = None) -> User:
+    """Activate an enrolled account and approve its pending device(s); its first review falls due one period on."""
+    reason = clean_reason(reason)
+    locked = user_lock(user)
+    _approver_check(locked, acting_user)
+    now = timezone.now()
+    status_transition(
+        locked,
+        transition="approve",
+        acting_user=acting_user,
+        reason=reason,
+        event=AccountEventType.USER_APPROVED,
+        ip=ip,
+        extra_fields={"review_due_at": review_due_from(locked, now), "review_reminder_days": None},
+        now=now,
+    )
+    for device in RegisteredDevice.objects.filter(user=locked, status=RegisteredDevice.Status.PENDING).order_by("pk")[
+        : settings.PRAHARI_MAX_APPROVED_DEVICES
+    ]:
+        device_approve(device=device, acting_user=acting_user, reason=reason, ip=ip)
+    notify(user=locked, kind="account_approved", idempotency_key=f"account_approved:{locked.pk}", context={})
+    return locked
+
+
+@transaction.atomic
+def onboarding_reject(*, user: User, acting_user: User, reason: str, ip: str | None = None) -> User:
+    """Refuse an enrolled account (and its pending devices). The username stays taken."""
+    reason = clean_reason(reason)
+    locked = user_lock(user)
+    _approver_check(locked, acting_user)
+    status_transition(
+        locked,
+        transition="reject",
+        acting_user=acting_user,
+        reason=reason,
+        event=AccountEventType.USER_REJECTED,
+        ip=ip,
+        end_sessions=True,
+        extra_fields={"is_active": False},
+    )
+    for device in RegisteredDevice.objects.filter(user=locked, status=RegisteredDevice.Status.PENDING):
+        device_reject(device=device, acting_user=acting_user, reason=reason, ip=ip)
+    return locked
