@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.admin_onboarding import invite_view, onboarding_actions, resend_invitation_action
+from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions, resend_invitation_action
 from accounts.exceptions import DomainError
 from accounts.forms import ReasonForm
 from accounts.login.session import step_up_is_fresh
@@ -201,7 +201,12 @@ class UserAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
 
     def get_urls(self):
         invite = self.admin_site.admin_view(partial(invite_view, self))
-        return [path("invite/", invite, name="accounts_user_invite"), *super().get_urls()]
+        invite_file = self.admin_site.admin_view(partial(invite_file_view, self))
+        return [
+            path("invite/", invite, name="accounts_user_invite"),
+            path("invite-file/", invite_file, name="accounts_user_invite_file"),
+            *super().get_urls(),
+        ]
 
     @admin.display(description=_("record access log"))
     def access_log(self, obj: User) -> str:

@@ -26,6 +26,7 @@ from accounts.services.onboarding import (
     onboarding_approve,
     onboarding_reject,
 )
+from accounts.services.onboarding_csv import invitations_import
 
 
 def step_up_redirect(request):
@@ -108,6 +109,69 @@ def invite_view(model_admin, request):
         "opts": model_admin.model._meta,
     }
     return TemplateResponse(request, "admin/accounts/invite.html", context)
+
+
+class InviteFileForm(forms.Form):
+    facility = forms.ModelChoiceField(
+        label=gettext_lazy("Facility"),
+        queryset=Facility.objects.none(),
+        help_text=gettext_lazy("For rows without a facility code."),
+    )
+    file = forms.FileField(
+        label=gettext_lazy("CSV file (UTF-8)"),
+        help_text=gettext_lazy("Columns: first_name, last_name, mobile; optional: email, username, facility."),
+    )
+    import_valid_rows = forms.BooleanField(
+        label=gettext_lazy("If some rows are wrong, import the valid rows anyway"), required=False
+    )
+
+    def __init__(self, *args, viewer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["facility"].queryset = governable_facilities(viewer).select_related("district")
+
+
+def invite_file_view(model_admin, request):
+    """Bulk onboarding from a CSV file: every row checked first, then all (or the valid ones) invited."""
+    if not request.user.has_perm("accounts.invite_user"):
+        raise PermissionDenied
+    if (bounce := step_up_redirect(request)) is not None:
+        return bounce
+    form = InviteFileForm(request.POST or None, request.FILES or None, viewer=request.user)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            report = invitations_import(
+                acting_user=request.user,
+                facility=data["facility"],
+                data=data["file"].read(),
+                import_valid_rows=data["import_valid_rows"],
+                base_url=request.build_absolute_uri("/"),
+                ip=client_ip(request),
+            )
+        except DomainError as error:
+            form.add_error("file", str(error))
+        else:
+            if report.imported:
+                messages.success(
+                    request,
+                    _("%(imported)d of %(rows)d rows invited; %(bad)d rows not imported.")
+                    % {"imported": report.imported, "rows": report.rows, "bad": len(report.problems)},
+                )
+            else:
+                messages.error(
+                    request,
+                    _("Nothing was imported: %(bad)d of %(rows)d rows need correcting.")
+                    % {"bad": len(report.problems), "rows": report.rows},
+                )
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": _("Invite health workers from a file"),
+        "form": form,
+        "report": report,
+        "opts": model_admin.model._meta,
+    }
+    return TemplateResponse(request, "admin/accounts/invite_file.html", context)
 
 
 @admin.action(description=gettext_lazy("Re-send the invitation link"))

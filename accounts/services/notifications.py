@@ -72,6 +72,54 @@ def notify(
     the existing row and neither writes nor sends again. Returns the rows, new or existing.
     Raises KeyError for an unknown kind or missing context, ValueError for an unknown channel.
     """
+    rows = []
+    for unsaved in _outbox_rows(
+        user=user,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        context=context,
+        channels=channels,
+        to_mobile=to_mobile,
+        to_email=to_email,
+        language=language,
+    ):
+        # get_or_create inserts inside a savepoint and re-reads on IntegrityError: the caller's
+        # transaction survives a concurrent notify() of the same event.
+        row, created = Notification.objects.get_or_create(
+            idempotency_key=unsaved.idempotency_key,
+            defaults={f: getattr(unsaved, f) for f in ("user", "channel", "to", "kind", "language", "context")},
+        )
+        if created:
+            transaction.on_commit(lambda pk=row.pk: _enqueue(pk))
+        rows.append(row)
+    return rows
+
+
+def notify_many(messages: Iterable[Mapping[str, Any]]) -> list[Notification]:
+    """`notify` for many new events at once (bulk onboarding): one INSERT, each row queued after the commit.
+
+    Each message holds notify()'s keyword arguments. The events must be new: a key seen before
+    raises IntegrityError (and the caller's transaction rolls back) instead of being skipped.
+    """
+    unsaved = [row for message in messages for row in _outbox_rows(**message)]
+    rows = Notification.objects.bulk_create(unsaved, batch_size=1000)
+    ids = [row.pk for row in rows]
+    transaction.on_commit(lambda: [_enqueue(pk) for pk in ids])
+    return rows
+
+
+def _outbox_rows(
+    *,
+    user: User | None,
+    kind: str,
+    idempotency_key: str,
+    context: Mapping[str, Any] | None = None,
+    channels: Iterable[str] = (Notification.Channel.SMS, Notification.Channel.EMAIL),
+    to_mobile: str | None = None,
+    to_email: str | None = None,
+    language: str | None = None,
+) -> list[Notification]:
+    """The unsaved outbox rows of one event: one per channel that has an address."""
     if not idempotency_key:
         raise ValueError("notify() needs an idempotency_key naming the event that causes the message")
     check_context(kind, context)
@@ -89,22 +137,17 @@ def notify(
         address = (addresses[channel] or "").strip()
         if not address:
             continue
-        # get_or_create inserts inside a savepoint and re-reads on IntegrityError: the caller's
-        # transaction survives a concurrent notify() of the same event.
-        row, created = Notification.objects.get_or_create(
-            idempotency_key=_row_key(idempotency_key, channel, address),
-            defaults={
-                "user": user,
-                "channel": channel,
-                "to": address,
-                "kind": kind,
-                "language": language,
-                "context": dict(context or {}),
-            },
+        rows.append(
+            Notification(
+                idempotency_key=_row_key(idempotency_key, channel, address),
+                user=user,
+                channel=channel,
+                to=address,
+                kind=kind,
+                language=language,
+                context=dict(context or {}),
+            )
         )
-        if created:
-            transaction.on_commit(lambda pk=row.pk: _enqueue(pk))
-        rows.append(row)
     return rows
 
 

@@ -23,15 +23,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
 from accounts.exceptions import DomainError, NotPermitted
 from accounts.models import (
+    AccountEvent,
     AccountEventType,
     District,
     Facility,
@@ -49,9 +52,9 @@ from accounts.scoping import governable_facilities, governors_of, is_governable_
 from accounts.services.devices import device_approve, device_register, device_reject
 from accounts.services.events import event_record
 from accounts.services.lifecycle import clean_reason, status_transition, user_lock
-from accounts.services.notifications import notify
+from accounts.services.notifications import notify, notify_many
 from accounts.services.reviews import review_due_from
-from accounts.services.users import user_create
+from accounts.services.users import STAFF_ROLES
 
 INVITED_BY_ROLE = {Role.SUPERVISOR: {Role.WORKER}, Role.STATE_ADMIN: {Role.WORKER, Role.SUPERVISOR}}
 
@@ -86,18 +89,34 @@ def mobile_clean(mobile: str) -> str:
     return number
 
 
-def username_for(first_name: str, last_name: str, taken: set[str] | None = None) -> str:
-    """A new username from the name ("asha.devi", then "asha.devi2", …); never one in use or ever used."""
+def _username_base(first_name: str, last_name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", f"{first_name}.{last_name}").encode("ascii", "ignore").decode()
     base = re.sub(r"[^a-z0-9.]+", "", ascii_name.lower()).strip(".") or "worker"
-    base = re.sub(r"\.{2,}", ".", base)[:30]
-    taken = {u.lower() for u in taken or set()}
-    existing = {u.lower() for u in User.objects.filter(username__istartswith=base).values_list("username", flat=True)}
-    for n in range(1, 10_000):
-        candidate = base if n == 1 else f"{base}{n}"
-        if candidate not in existing and candidate not in taken:
-            return candidate
-    raise DomainError(_("Could not find a free username for this name."))
+    return re.sub(r"\.{2,}", ".", base)[:30]
+
+
+def usernames_for(names: list[tuple[str, str]], taken: set[str] | None = None) -> list[str]:
+    """New usernames from (first, last) names: "asha.devi", then "asha.devi2", …; never one in use or ever
+    used (deactivated accounts keep theirs), nor one in `taken`. A few queries for any number of names."""
+    bases = [_username_base(first, last) for first, last in names]
+    used = {t.lower() for t in taken or set()}
+    distinct = sorted(set(bases))
+    for start in range(0, len(distinct), 500):
+        pattern = "^(" + "|".join(re.escape(b) for b in distinct[start : start + 500]) + r")[0-9]*$"
+        used |= {u.lower() for u in User.objects.filter(username__iregex=pattern).values_list("username", flat=True)}
+    result = []
+    for base in bases:
+        candidate, n = base, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{base}{n}"
+        used.add(candidate)
+        result.append(candidate)
+    return result
+
+
+def username_for(first_name: str, last_name: str) -> str:
+    return usernames_for([(first_name, last_name)])[0]
 
 
 def invitation_place_check(*, acting_user: User, role: str, facility: Facility | None, district: District | None):
@@ -124,35 +143,107 @@ def _mobile_free(mobile: str) -> None:
 # --- Invitations ----------------------------------------------------------------------------------------
 
 
-def _issue(user: User, acting_user: User, *, base_url: str, now: datetime | None = None) -> InvitationSent:
-    """Open a new link for `user` (the caller closed any open one) and send it."""
-    token = secrets.token_urlsafe(32)
-    now = now or timezone.now()
-    invitation = Invitation(
-        user=user,
-        invited_by=acting_user,
-        token_hash=token_hash(token),
-        created_at=now,
-        expires_at=now + timedelta(hours=settings.PRAHARI_INVITATION_HOURS),
+@dataclass
+class InvitePlan:
+    """One account to invite, checked: a row of a CSV file or the console's form."""
+
+    first_name: str
+    last_name: str
+    mobile: str
+    role: str = Role.WORKER
+    facility: Facility | None = None
+    district: District | None = None
+    email: str = ""
+    username: str = ""  # chosen by the file; generated from the name when empty
+
+
+def _accounts_create(plans: list[InvitePlan], acting_user: User, *, reason: str) -> list[User]:
+    """Create the invited accounts of `plans` (history, role group and USER_CREATED each) in a few statements."""
+    chosen = {p.username.lower() for p in plans if p.username}
+    generated = iter(usernames_for([(p.first_name, p.last_name) for p in plans if not p.username], chosen))
+    users = []
+    for plan in plans:
+        username = plan.username or next(generated)
+        user = User(
+            username=username,
+            role=plan.role,
+            status=Status.INVITED,
+            facility=plan.facility if plan.role == Role.WORKER else None,
+            district=plan.district if plan.role == Role.SUPERVISOR else None,
+            first_name=plan.first_name,
+            last_name=plan.last_name,
+            mobile=plan.mobile,
+            email=plan.email,
+            is_staff=plan.role in STAFF_ROLES,
+        )
+        user.set_unusable_password()
+        users.append(user)
+    users = bulk_create_with_history(
+        users, User, batch_size=1000, default_user=acting_user, default_change_reason=reason
     )
-    invitation._history_user = acting_user
-    invitation._change_reason = "invitation sent"
-    invitation.save()
-    url = _url(base_url, token)
-    event_record(
-        type=AccountEventType.INVITATION_SENT,
-        actor=acting_user,
-        subject=user,
-        data={"invitation": invitation.pk, "expires_at": invitation.expires_at.isoformat()},
+    groups = dict(Group.objects.filter(name__in={u.role for u in users}).values_list("name", "pk"))
+    membership = User.groups.through
+    membership.objects.bulk_create([membership(user_id=u.pk, group_id=groups[u.role]) for u in users], batch_size=1000)
+    AccountEvent.objects.bulk_create(
+        [
+            AccountEvent(
+                type=AccountEventType.USER_CREATED,
+                actor=acting_user,
+                subject=u,
+                reason=reason,
+                data={"role": u.role, "status": u.status},
+            )
+            for u in users
+        ],
+        batch_size=1000,
     )
-    # The outbox row holds the link until it is sent, then notification_send erases it.
-    notify(
-        user=user,
-        kind="invitation",
-        idempotency_key=f"invitation:{invitation.pk}",
-        context={"url": url, "hours": settings.PRAHARI_INVITATION_HOURS},
+    return users
+
+
+def _links_send(users: list[User], acting_user: User, *, base_url: str) -> list[InvitationSent]:
+    """Open a new link for each invited account (the caller closed any open one) and send it."""
+    now = timezone.now()
+    expires = now + timedelta(hours=settings.PRAHARI_INVITATION_HOURS)
+    tokens = [secrets.token_urlsafe(32) for _ in users]
+    invitations = bulk_create_with_history(
+        [
+            Invitation(user=u, invited_by=acting_user, token_hash=token_hash(t), created_at=now, expires_at=expires)
+            for u, t in zip(users, tokens, strict=True)
+        ],
+        Invitation,
+        batch_size=1000,
+        default_user=acting_user,
+        default_change_reason="invitation sent",
     )
-    return InvitationSent(user, invitation, url)
+    AccountEvent.objects.bulk_create(
+        [
+            AccountEvent(
+                type=AccountEventType.INVITATION_SENT,
+                actor=acting_user,
+                subject=u,
+                data={"invitation": i.pk, "expires_at": expires.isoformat()},
+            )
+            for u, i in zip(users, invitations, strict=True)
+        ],
+        batch_size=1000,
+    )
+    sent = [InvitationSent(u, i, _url(base_url, t)) for u, i, t in zip(users, invitations, tokens, strict=True)]
+    # The outbox rows hold the links until they are sent; notification_send then erases them.
+    notify_many(
+        {
+            "user": s.user,
+            "kind": "invitation",
+            "idempotency_key": f"invitation:{s.invitation.pk}",
+            "context": {"url": s.url, "hours": settings.PRAHARI_INVITATION_HOURS},
+        }
+        for s in sent
+    )
+    return sent
+
+
+def invitations_send(plans: list[InvitePlan], acting_user: User, *, base_url: str, reason: str) -> list[InvitationSent]:
+    """Create the accounts of checked `plans` and send their links: the one writing path of invitations."""
+    return _links_send(_accounts_create(plans, acting_user, reason=reason), acting_user, base_url=base_url)
 
 
 @transaction.atomic
@@ -186,20 +277,8 @@ def invitation_create(
             validate_email(email)
         except ValidationError:
             raise DomainError(_("Enter a valid e-mail address.")) from None
-    user = user_create(
-        username=username_for(first_name, last_name),
-        role=role,
-        acting_user=acting_user,
-        reason="invited",
-        facility=facility if role == Role.WORKER else None,
-        district=district if role == Role.SUPERVISOR else None,
-        status=Status.INVITED,
-        first_name=first_name,
-        last_name=last_name,
-        mobile=mobile,
-        email=email,
-    )
-    return _issue(user, acting_user, base_url=base_url)
+    plan = InvitePlan(first_name, last_name, mobile, role, facility, district, email)
+    return invitations_send([plan], acting_user, base_url=base_url, reason="invited")[0]
 
 
 def _governed_invited(user: User, acting_user: User) -> User:
@@ -228,7 +307,7 @@ def invitation_resend(*, user: User, acting_user: User, base_url: str, ip: str |
     """Close the open link of an invited account (if any) and send a new one."""
     user = _governed_invited(user, acting_user)
     _close_open(user, acting_user, Invitation.State.REVOKED, "replaced by a new link")
-    return _issue(user, acting_user, base_url=base_url)
+    return _links_send([user], acting_user, base_url=base_url)[0]
 
 
 @transaction.atomic
