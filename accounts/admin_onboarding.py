@@ -94,7 +94,7 @@ def invite_view(model_admin, request):
         else:
             messages.success(
                 request,
-                _("%(username)s was invited; the link went to %(mobile)s and expires in %(hours)s hours.")
+                _("Invitation sent to %(username)s at %(mobile)s; the link expires in %(hours)s hours.")
                 % {
                     "username": sent.user.username,
                     "mobile": sent.user.mobile,
