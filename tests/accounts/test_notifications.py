@@ -343,18 +343,22 @@ SAMPLE_CONTEXT = {
     "url": "https://prahari.example.gov.in/accounts/reset/MTIzNDU/c4k3zz-0f9e8d7c6b5a4938/",
     "masked": "+91******3210",
     "action": "removed",
+    "hours": 72,
 }
+# An enrolment link is longer than a reset link (a 43-character token): it must fit too.
+ENROL_URL = "https://prahari.example.gov.in/accounts/enrol/" + "x" * 43 + "/"
 
 
 @pytest.mark.parametrize("language", ["en", "hi"])
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_every_text_fits_one_sms_in_both_languages(kind, language):
-    subject, text = render(kind, SAMPLE_CONTEXT, language)
+    context = {**SAMPLE_CONTEXT, "url": ENROL_URL} if kind == "invitation" else SAMPLE_CONTEXT
+    subject, text = render(kind, context, language)
     assert len(text) <= SMS_MAX_CHARS, f"{kind}/{language}: {len(text)} characters"
     assert "%(" not in text
     assert subject
     if language == "hi":
-        assert text != render(kind, SAMPLE_CONTEXT, "en")[1], f"{kind} has no Hindi translation"
+        assert text != render(kind, context, "en")[1], f"{kind} has no Hindi translation"
         assert text.startswith("प्रहरी:")
 
 
