@@ -11,13 +11,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from simple_history.utils import bulk_update_with_history
 
 from accounts.exceptions import DomainError, IllegalTransition
-from accounts.models import AccountEventType, Status, SuspensionCause, User
+from accounts.models import AccountEvent, AccountEventType, Status, SuspensionCause, User
 from accounts.permissions import can_deactivate, can_reinstate, can_suspend, ensure
 from accounts.services.events import event_record
 from accounts.services.notifications import notify
-from accounts.services.sessions import sessions_end_for_user
+from accounts.services.sessions import sessions_end_for_users
 
 # The whole state machine, in one table: transition → (statuses it may start from, status it ends in).
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -80,26 +81,64 @@ def status_transition(
     now=None,
 ) -> User:
     """Move the locked `user` along `transition`: save with history, end sessions if asked, record the event."""
-    previous = user.status
-    user.status = _check_transition(user, transition)
-    user.suspension_cause = cause
-    user.status_reason = reason
-    user.status_changed_at = now or timezone.now()
-    fields = ["status", "suspension_cause", "status_reason", "status_changed_at"]
-    for name, value in (extra_fields or {}).items():
-        setattr(user, name, value)
-        fields.append(name)
-    user._history_user = acting_user
-    user._change_reason = reason
-    user.save(update_fields=fields)
-    ended = sessions_end_for_user(user=user) if end_sessions else 0
-    data = {"from": previous, "to": user.status}
-    if cause:
-        data["cause"] = cause
-    if end_sessions:
-        data["sessions_ended"] = ended
-    event_record(type=event, actor=acting_user, subject=user, reason=reason, ip=ip, data=data)
-    return user
+    return status_transition_many(
+        [user],
+        transition=transition,
+        acting_user=acting_user,
+        reason=reason,
+        event=event,
+        cause=cause,
+        ip=ip,
+        end_sessions=end_sessions,
+        extra_fields=extra_fields,
+        now=now,
+    )[0]
+
+
+def status_transition_many(
+    users: list[User],
+    *,
+    transition: str,
+    acting_user: User,
+    reason: str,
+    event: AccountEventType,
+    cause: str = "",
+    ip: str | None = None,
+    end_sessions: bool = False,
+    extra_fields: dict | None = None,
+    now=None,
+) -> list[User]:
+    """`status_transition` for many locked accounts in a fixed number of statements (the governance jobs).
+
+    Raises IllegalTransition (and changes nothing) if any account may not take the transition.
+    """
+    if not users:
+        return []
+    now = now or timezone.now()
+    previous = {u.pk: u.status for u in users}
+    fields = ["status", "suspension_cause", "status_reason", "status_changed_at", *(extra_fields or {})]
+    for user in users:
+        user.status = _check_transition(user, transition)
+        user.suspension_cause, user.status_reason, user.status_changed_at = cause, reason, now
+        for name, value in (extra_fields or {}).items():
+            setattr(user, name, value)
+        user._history_user, user._change_reason = acting_user, reason
+    bulk_update_with_history(
+        users, User, fields, batch_size=1000, default_user=acting_user, default_change_reason=reason, default_date=now
+    )
+    ended = sessions_end_for_users(users=users) if end_sessions else {}
+    events = []
+    for user in users:
+        data = {"from": previous[user.pk], "to": user.status}
+        if cause:
+            data["cause"] = cause
+        if end_sessions:
+            data["sessions_ended"] = ended.get(user.pk, 0)
+        events.append(
+            AccountEvent(type=event, actor=acting_user, subject=user, reason=reason, ip_address=ip or None, data=data)
+        )
+    AccountEvent.objects.bulk_create(events, batch_size=1000)
+    return users
 
 
 @transaction.atomic
