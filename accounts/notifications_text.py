@@ -21,6 +21,8 @@ notification's context; `KINDS` lists the context keys each kind needs:
 | invitation              | invited person | url, hours                          |
 | onboarding_pending      | supervisor     | username, code (the device code)    |
 | account_approved        | worker         | —                                   |
+| dormancy_warning        | account owner  | days (until suspension)             |
+| governance_digest       | supervisor     | count, action, names (≤3, ≤60 chars)|
 """
 
 from __future__ import annotations
@@ -145,6 +147,20 @@ KINDS: dict[str, Message] = {
             "code by phone before you approve."
         ),
         needs=("username", "code"),
+    ),
+    "dormancy_warning": Message(
+        subject=_("Prahari: log in to keep your account"),
+        text=_(
+            "Prahari: you have not logged in for a long time. Log in soon: after %(days)s days without a "
+            "login the account is suspended."
+        ),
+        needs=("days",),
+    ),
+    "governance_digest": Message(
+        subject=_("Prahari: accounts in your area changed"),
+        text=_("Prahari: daily checks %(action)s %(count)s of your accounts: %(names)s. See the console."),
+        needs=("count", "action", "names"),
+        choices={"action": {"suspended": _("suspended"), "reminded": _("reminded")}},
     ),
     "account_approved": Message(
         subject=_("Prahari: account approved"),

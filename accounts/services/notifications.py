@@ -96,15 +96,22 @@ def notify(
 
 
 def notify_many(messages: Iterable[Mapping[str, Any]]) -> list[Notification]:
-    """`notify` for many new events at once (bulk onboarding): one INSERT, each row queued after the commit.
+    """`notify` for many events at once (bulk onboarding, governance jobs) in a fixed number of statements.
 
-    Each message holds notify()'s keyword arguments. The events must be new: a key seen before
-    raises IntegrityError (and the caller's transaction rolls back) instead of being skipped.
+    Each message holds notify()'s keyword arguments. As with notify(), a key seen before is skipped
+    (nothing written, nothing sent again). Returns the new rows; each is queued after the commit.
     """
     unsaved = [row for message in messages for row in _outbox_rows(**message)]
-    rows = Notification.objects.bulk_create(unsaved, batch_size=1000)
+    keys = [row.idempotency_key for row in unsaved]
+    seen: set[str] = set()
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start : start + 1000]
+        seen |= set(Notification.objects.filter(idempotency_key__in=chunk).values_list("idempotency_key", flat=True))
+    fresh = [row for row in unsaved if row.idempotency_key not in seen]
+    rows = Notification.objects.bulk_create(fresh, batch_size=1000)
     ids = [row.pk for row in rows]
-    transaction.on_commit(lambda: [_enqueue(pk) for pk in ids])
+    if ids:
+        transaction.on_commit(lambda: [_enqueue(pk) for pk in ids])
     return rows
 
 

@@ -23,3 +23,17 @@ def axes_logs_prune(*, now=None) -> int:
     cooled = now - timedelta(minutes=settings.PRAHARI_LOCKOUT_MINUTES)
     attempts, _ = AccessAttempt.objects.filter(attempt_time__lt=cooled).delete()
     return failures + attempts
+
+
+def history_prune(*, now=None) -> int:
+    """Delete history rows (django-simple-history) older than PRAHARI_HISTORY_RETENTION_DAYS; return how many."""
+    from simple_history.models import registered_models
+
+    cutoff = (now or timezone.now()) - timedelta(days=settings.PRAHARI_HISTORY_RETENTION_DAYS)
+    deleted = 0
+    for model in registered_models.values():
+        if not hasattr(model, "history"):
+            continue  # a many-to-many table's history belongs to its model's
+        count, _ = model.history.filter(history_date__lt=cutoff).delete()
+        deleted += count
+    return deleted

@@ -344,15 +344,21 @@ SAMPLE_CONTEXT = {
     "masked": "+91******3210",
     "action": "removed",
     "hours": 72,
+    "days": 45,
+    "count": 12,
+    "names": "asha.kumari.lko.1234, ravi.verma.lko.2, meena.shukla.lko …",  # as digest_send cuts it
 }
-# An enrolment link is longer than a reset link (a 43-character token): it must fit too.
-ENROL_URL = "https://prahari.example.gov.in/accounts/enrol/" + "x" * 43 + "/"
+KIND_CONTEXT = {
+    # An enrolment link is longer than a reset link (a 43-character token): it must fit too.
+    "invitation": {"url": "https://prahari.example.gov.in/accounts/enrol/" + "x" * 43 + "/"},
+    "governance_digest": {"action": "suspended"},
+}
 
 
 @pytest.mark.parametrize("language", ["en", "hi"])
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_every_text_fits_one_sms_in_both_languages(kind, language):
-    context = {**SAMPLE_CONTEXT, "url": ENROL_URL} if kind == "invitation" else SAMPLE_CONTEXT
+    context = {**SAMPLE_CONTEXT, **KIND_CONTEXT.get(kind, {})}
     subject, text = render(kind, context, language)
     assert len(text) <= SMS_MAX_CHARS, f"{kind}/{language}: {len(text)} characters"
     assert "%(" not in text

@@ -1,0 +1,218 @@
+"""The governance jobs of ARCHITECTURE.md §7: what notices a risky account when nobody is watching.
+
+Each job is a function `(now, dry_run) -> summary dict`, run by `job_run(name)` inside one transaction
+(a crash leaves nothing half-done; the next run converges) under a per-job lock (PostgreSQL advisory
+lock: a second concurrent run exits with "skipped"; SQLite's immediate transactions make it wait,
+then find nothing left to do). Every job is set-based (a fixed number of statements whatever the
+number of accounts) and idempotent (a second run changes nothing and sends nothing). Changes go
+through the lifecycle services as the system actor, with the job named in the reason; supervisors
+get one digest per job run listing their accounts, never one message per account.
+
+`manage.py governance JOB [--dry-run]` and the Celery beat tasks (accounts/tasks.py) both call
+`job_run`. JOB_ORDER is the order of `all`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import AccountEventType, Notification, Role, Status, SuspensionCause, User
+from accounts.services.lifecycle import status_transition_many
+from accounts.services.notifications import notify_many
+from accounts.services.onboarding import invitations_expire
+from accounts.services.retention import axes_logs_prune, history_prune
+from accounts.services.sessions import sessions_clear_expired
+from accounts.services.system import system_user
+
+JobFunction = Callable[..., dict]
+JOBS: dict[str, JobFunction] = {}
+JOB_ORDER = ("invitations", "dormancy", "retention")  # reverification and anomalies join as they land
+DIGEST_NAMES_MAX = 3
+DIGEST_NAMES_CHARS = 60  # the digest is one SMS
+
+
+def job(name: str):
+    def register(function: JobFunction) -> JobFunction:
+        JOBS[name] = function
+        return function
+
+    return register
+
+
+@contextmanager
+def job_lock(name: str):
+    """Yield True inside the job's transaction when this run holds the job's lock, False when another does."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            key = int.from_bytes(hashlib.sha256(f"prahari.job.{name}".encode()).digest()[:8], "big", signed=True)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [key])
+                if not cursor.fetchone()[0]:
+                    yield False
+                    return
+        yield True
+
+
+def job_run(name: str, *, dry_run: bool = False, now: datetime | None = None) -> dict:
+    """Run one job (or "all", in JOB_ORDER) now; return its one-line summary."""
+    if name == "all":
+        return {"job": "all", "dry_run": dry_run, "jobs": [job_run(n, dry_run=dry_run, now=now) for n in JOB_ORDER]}
+    if name not in JOBS:
+        raise KeyError(f"unknown job {name!r}; jobs: {', '.join((*JOB_ORDER, 'all'))}")
+    now = now or timezone.now()
+    with job_lock(name) as held:
+        if not held:
+            return {"job": name, "skipped": "another run of this job holds its lock"}
+        summary = JOBS[name](now=now, dry_run=dry_run)
+        if dry_run:
+            transaction.set_rollback(True)  # a dry run reports what it would do and keeps nothing
+    return {"job": name, "dry_run": dry_run, **summary}
+
+
+# --- Digests --------------------------------------------------------------------------------------------
+
+
+def governors_by_account(users: list[User]) -> dict[int, list[User]]:
+    """{governor id: [their accounts among `users`]} in two queries (workers → their district's
+    supervisors; supervisors → their state's administrators)."""
+    districts = {u.facility.district_id for u in users if u.role == Role.WORKER and u.facility_id}
+    states = {u.district.state_id for u in users if u.role == Role.SUPERVISOR and u.district_id}
+    active = User.objects.filter(is_system=False, is_active=True, status=Status.ACTIVE)
+    supervisors = list(active.filter(role=Role.SUPERVISOR, district_id__in=districts)) if districts else []
+    admins = list(active.filter(role=Role.STATE_ADMIN, state_id__in=states)) if states else []
+    result: dict[int, list[User]] = {}
+    governors: dict[int, User] = {}
+    for user in users:
+        if user.role == Role.WORKER and user.facility_id:
+            mine = [s for s in supervisors if s.district_id == user.facility.district_id]
+        elif user.role == Role.SUPERVISOR and user.district_id:
+            mine = [a for a in admins if a.state_id == user.district.state_id]
+        else:
+            mine = []
+        for governor in mine:
+            if governor.pk != user.pk:
+                governors[governor.pk] = governor
+                result.setdefault(governor.pk, []).append(user)
+    return {governors[pk]: accounts for pk, accounts in result.items()}
+
+
+def digest_send(*, job_name: str, action: str, users: list[User], run_at: datetime) -> int:
+    """One message per governor for this run, naming up to DIGEST_NAMES_MAX of their accounts."""
+    messages = []
+    for governor, accounts in governors_by_account(users).items():
+        names = ", ".join(sorted(u.username for u in accounts)[:DIGEST_NAMES_MAX])
+        if len(accounts) > DIGEST_NAMES_MAX or len(names) > DIGEST_NAMES_CHARS:
+            names = names[: DIGEST_NAMES_CHARS - 2] + " …"
+        messages.append(
+            {
+                "user": governor,
+                "kind": "governance_digest",
+                "idempotency_key": f"digest:{job_name}:{action}:{governor.pk}:{run_at.isoformat()}",
+                "context": {"action": action, "count": len(accounts), "names": names},
+            }
+        )
+    return len(notify_many(messages))
+
+
+# --- Dormancy -------------------------------------------------------------------------------------------
+
+
+@job("dormancy")
+def dormancy(*, now: datetime, dry_run: bool = False) -> dict:
+    """Warn accounts without a full login for PRAHARI_DORMANCY_WARN_DAYS; suspend them at
+    PRAHARI_DORMANCY_SUSPEND_DAYS (sessions end; owners and governors are told).
+
+    The last full login is `last_login`; an account that never logged in counts from its approval
+    (`status_changed_at`) or creation. Superusers (set-up accounts) are left to their own process.
+    """
+    warn_at = now - timedelta(days=settings.PRAHARI_DORMANCY_WARN_DAYS)
+    suspend_at = now - timedelta(days=settings.PRAHARI_DORMANCY_SUSPEND_DAYS)
+    active = User.objects.filter(status=Status.ACTIVE, is_system=False, is_superuser=False).annotate(
+        last_seen=Coalesce("last_login", "status_changed_at", "date_joined")
+    )
+    dormant = list(
+        active.filter(last_seen__lte=suspend_at)
+        .select_related("facility", "district")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )
+    warned = notify_many(
+        {
+            "user": u,
+            "kind": "dormancy_warning",
+            "idempotency_key": f"dormancy_warning:{u.pk}:{u.last_seen.isoformat()}",
+            "context": {"days": settings.PRAHARI_DORMANCY_SUSPEND_DAYS},
+        }
+        for u in active.filter(last_seen__lte=warn_at, last_seen__gt=suspend_at)
+    )
+    suspended = _suspend(
+        dormant,
+        job_name="dormancy",
+        cause=SuspensionCause.DORMANT,
+        reason=f"governance job dormancy: no full login for {settings.PRAHARI_DORMANCY_SUSPEND_DAYS} days",
+        now=now,
+    )
+    return {"warned": len({n.user_id for n in warned}), "suspended": len(suspended)}
+
+
+def _suspend(users: list[User], *, job_name: str, cause: str, reason: str, now: datetime) -> list[User]:
+    """Suspend locked active accounts as the system actor; tell each owner and each governor (digest)."""
+    if not users:
+        return []
+    status_transition_many(
+        users,
+        transition="suspend",
+        acting_user=system_user(),
+        reason=reason,
+        event=AccountEventType.USER_SUSPENDED,
+        cause=cause,
+        end_sessions=True,
+        now=now,
+    )
+    notify_many(
+        {
+            "user": u,
+            "kind": "account_suspended",
+            "idempotency_key": f"account_suspended:{u.pk}:{now.isoformat()}",
+            "context": {},
+        }
+        for u in users
+    )
+    digest_send(job_name=job_name, action="suspended", users=users, run_at=now)
+    return users
+
+
+# --- Invitations and retention ----------------------------------------------------------------------
+
+
+@job("invitations")
+def invitations(*, now: datetime, dry_run: bool = False) -> dict:
+    """Close lapsed invitation links; expire invited accounts left without an open link."""
+    return invitations_expire(acting_user=system_user(), now=now)
+
+
+@job("retention")
+def retention(*, now: datetime, dry_run: bool = False) -> dict:
+    """Prune what policy lets go: django-axes logs, expired sessions, sent or failed outbox rows older
+    than 30 days (their texts are already erased), history rows past PRAHARI_HISTORY_RETENTION_DAYS.
+
+    Never an access event (README: whole months will be dropped once the table is partitioned, with
+    a signed checkpoint) and never a history row inside its retention period.
+    """
+    outbox, _ = Notification.objects.filter(
+        state__in=[Notification.State.SENT, Notification.State.FAILED], created_at__lt=now - timedelta(days=30)
+    ).delete()
+    return {
+        "axes_rows": axes_logs_prune(now=now),
+        "sessions": sessions_clear_expired(),
+        "outbox_rows": outbox,
+        "history_rows": history_prune(now=now),
+    }
