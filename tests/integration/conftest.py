@@ -180,6 +180,59 @@ def start_celery_worker(tmp_path: Path, worker_database_url: str) -> Iterator[St
         print(f"--- Celery worker on {worker.queue} (exit code {code}) ---\n{worker.output()}")
 
 
+@pytest.fixture
+def start_celery_beat(tmp_path: Path, worker_database_url: str) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start `celery -A portal beat` with django-celery-beat's database scheduler on the test database."""
+    beats: list[WorkerProcess] = []
+
+    def start(*, env: Mapping[str, str | None] | None = None) -> WorkerProcess:
+        beat_env = os.environ.copy()
+        beat_env.update(
+            DJANGO_SETTINGS_MODULE="portal.settings.test", DATABASE_URL=worker_database_url, PYTHONUNBUFFERED="1"
+        )
+        for key, value in (env or {}).items():
+            if value is None:
+                beat_env.pop(key, None)
+            else:
+                beat_env[key] = value
+        log_path = tmp_path / f"beat-{len(beats)}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "beat",
+            "--scheduler",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+            "--max-interval",
+            "1",
+            "--pidfile",
+            str(tmp_path / f"beat-{len(beats)}.pid"),
+            "--loglevel",
+            "INFO",
+        ]
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=settings.BASE_DIR,
+                env=beat_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        beat = WorkerProcess(queue="beat", log_path=log_path, process=process)
+        beats.append(beat)
+        return beat
+
+    yield start
+
+    for beat in beats:
+        code = beat.stop()
+        print(f"--- Celery beat (exit code {code}) ---\n{beat.output()}")
+
+
 @dataclass
 class SessionRows:
     expired_key: str
