@@ -18,6 +18,8 @@ notification's context; `KINDS` lists the context keys each kind needs:
 | password_reset_link     | user           | url (minutes: default from settings)|
 | mobile_changed          | old and new no.| masked (masked again here anyway)   |
 | otp_device_changed      | user           | action: "added" or "removed"        |
+| review_due              | account owner  | date (due, DD-MM-YYYY local)        |
+| review_due_governor     | supervisor     | username, date                      |
 """
 
 from __future__ import annotations
@@ -129,6 +131,22 @@ KINDS: dict[str, Message] = {
         ),
         needs=("action",),
         choices={"action": {"added": _("added"), "removed": _("removed")}},
+    ),
+    "review_due": Message(
+        subject=_("Prahari: re-verification due"),
+        text=_(
+            "Prahari: your account's re-verification is due by %(date)s. Ask your supervisor to confirm your "
+            "access, or the account will be suspended."
+        ),
+        needs=("date",),
+    ),
+    "review_due_governor": Message(
+        subject=_("Prahari: re-verification due"),
+        text=_(
+            "Prahari: the re-verification of %(username)s is due by %(date)s. Review the account in the "
+            "console, or it will be suspended."
+        ),
+        needs=("username", "date"),
     ),
 }
 

@@ -185,3 +185,48 @@ def notifications_drain(*, older_than_seconds: int = 60, limit: int = 500) -> in
         except Exception as exc:
             log.warning("notification %s: send failed during drain (%s)", notification_id, type(exc).__name__)
     return sent
+
+
+def notify_many(
+    *,
+    kind: str,
+    items: Iterable[tuple[User, str, Mapping[str, Any]]],
+    channels: Iterable[str] = (Notification.Channel.SMS, Notification.Channel.EMAIL),
+) -> int:
+    """`notify` for a set-based job: one message of `kind` per `(user, idempotency_key, context)` item.
+
+    Two statements whatever the number of items: one INSERT that skips keys seen before, one read of
+    the rows still pending, each queued after the commit (a row queued twice is still sent once:
+    `notification_send` sends only pending rows). Addresses and language come from each user, as in
+    `notify`. Returns how many rows there are (new or existing). Raises like `notify`.
+    """
+    rows: list[Notification] = []
+    for user, idempotency_key, context in items:
+        if not idempotency_key:
+            raise ValueError("notify_many() needs an idempotency_key per item")
+        check_context(kind, context)
+        addresses = {Notification.Channel.SMS: user.mobile, Notification.Channel.EMAIL: user.email}
+        for channel in channels:
+            address = (addresses[channel] or "").strip()
+            if address:
+                rows.append(
+                    Notification(
+                        idempotency_key=_row_key(idempotency_key, channel, address),
+                        user=user,
+                        channel=channel,
+                        to=address,
+                        kind=kind,
+                        language=user.preferred_language or DEFAULT_LANGUAGE,
+                        context=dict(context),
+                    )
+                )
+    if not rows:
+        return 0
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    pending = list(
+        Notification.objects.filter(
+            idempotency_key__in=[r.idempotency_key for r in rows], state=Notification.State.PENDING
+        ).values_list("pk", flat=True)
+    )
+    transaction.on_commit(lambda: [_enqueue(pk) for pk in pending])
+    return len(rows)

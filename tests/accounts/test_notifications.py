@@ -343,11 +343,20 @@ SAMPLE_CONTEXT = {
     "url": "https://prahari.example.gov.in/accounts/reset/MTIzNDU/c4k3zz-0f9e8d7c6b5a4938/",
     "masked": "+91******3210",
     "action": "removed",
+    "date": "15-12-2026",
 }
+# New kinds whose Hindi the lead has not merged into locale/ yet: strict, so the mark must go once it is.
+AWAITING_HINDI = {"review_due", "review_due_governor"}
 
 
-@pytest.mark.parametrize("language", ["en", "hi"])
-@pytest.mark.parametrize("kind", sorted(KINDS))
+def _text_cases():
+    for kind in sorted(KINDS):
+        yield pytest.param(kind, "en", id=f"{kind}-en")
+        waiting = pytest.mark.xfail(kind in AWAITING_HINDI, reason="Hindi not merged yet", strict=True)
+        yield pytest.param(kind, "hi", id=f"{kind}-hi", marks=waiting)
+
+
+@pytest.mark.parametrize(("kind", "language"), _text_cases())
 def test_every_text_fits_one_sms_in_both_languages(kind, language):
     subject, text = render(kind, SAMPLE_CONTEXT, language)
     assert len(text) <= SMS_MAX_CHARS, f"{kind}/{language}: {len(text)} characters"
