@@ -124,3 +124,17 @@ class SMSCodeForm(forms.Form):
         max_length=8,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
+
+
+class ReconfirmForm(OTPForm):
+    """Re-confirmation at login after a review: a fresh code and the undertaking the page showed."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    accept = forms.BooleanField(label=_("I have read the undertaking above and I accept it."))
+    field_order = ["accept", "method", "token", "version"]
+
+    def clean_token(self):
+        token = self.cleaned_data.get("token", "")
+        if not token.strip():
+            raise forms.ValidationError(gettext("Enter the one-time code."))
+        return token
