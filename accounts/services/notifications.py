@@ -207,6 +207,8 @@ def notify_many(
         check_context(kind, context)
         addresses = {Notification.Channel.SMS: user.mobile, Notification.Channel.EMAIL: user.email}
         for channel in channels:
+            if channel not in addresses:
+                raise ValueError(f"Unknown notification channel {channel!r}")
             address = (addresses[channel] or "").strip()
             if address:
                 rows.append(

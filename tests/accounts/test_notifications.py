@@ -356,7 +356,7 @@ def _text_cases():
         yield pytest.param(kind, "hi", id=f"{kind}-hi", marks=waiting)
 
 
-@pytest.mark.parametrize(("kind", "language"), _text_cases())
+@pytest.mark.parametrize(("kind", "language"), list(_text_cases()))
 def test_every_text_fits_one_sms_in_both_languages(kind, language):
     subject, text = render(kind, SAMPLE_CONTEXT, language)
     assert len(text) <= SMS_MAX_CHARS, f"{kind}/{language}: {len(text)} characters"

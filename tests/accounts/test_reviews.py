@@ -401,3 +401,19 @@ def test_reminders_cost_the_same_queries_for_2_or_9_accounts_of_one_facility(wor
             assert review_reminders_send(now=now) == size
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+@pytest.mark.django_db
+def test_notify_many_writes_each_message_once_and_queues_it_after_commit(world, django_capture_on_commit_callbacks):
+    from accounts.services.notifications import notify_many
+
+    items = [(world.worker, "k:1", {"date": "01-06-2026"}), (world.colleague, "k:2", {"date": "01-06-2026"})]
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert notify_many(kind="review_due", items=items) == 4
+    assert notify_many(kind="review_due", items=items) == 4
+    rows = Notification.objects.filter(kind="review_due")
+    assert rows.count() == 4
+    assert {(r.user, r.channel, r.language) for r in rows} >= {(world.worker, "sms", world.worker.preferred_language)}
+    assert len(callbacks) == 1
+    with pytest.raises(KeyError):
+        notify_many(kind="review_due", items=[(world.worker, "k:3", {})])
