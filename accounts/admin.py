@@ -20,10 +20,12 @@ from django.utils.translation import ngettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions, resend_invitation_action
+from accounts.admin_reviews import AccessReviewConsole, ReverificationFilter
 from accounts.exceptions import DomainError
 from accounts.forms import ReasonForm
 from accounts.login.session import step_up_is_fresh
 from accounts.models import (
+    AccessReview,
     AccountEvent,
     Alert,
     District,
@@ -152,11 +154,11 @@ class ReadOnlyConsole:
 
 
 @admin.register(User)
-class UserAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
+class UserAdmin(AccessReviewConsole, ReadOnlyConsole, SimpleHistoryAdmin):
     """Accounts arrive by invitation and change only through the lifecycle actions; never deleted."""
 
     list_display = ("username", "full_name", "role", "status", "suspension_cause", "facility", "last_login")
-    list_filter = ("status", "role", "suspension_cause")
+    list_filter = ("status", "role", "suspension_cause", ReverificationFilter)
     search_fields = ("username", "first_name", "last_name", "mobile")
     actions = [
         approve_onboarding_action,
@@ -182,6 +184,9 @@ class UserAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
         "last_login",
         "date_joined",
         "access_log",
+        "review_due_at",
+        "reconfirm_pending",
+        "review_link",
     )
     fields = (
         ("username", "role"),
@@ -192,6 +197,7 @@ class UserAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
         ("facility", "district", "state"),
         ("last_login", "date_joined"),
         "access_log",
+        ("review_due_at", "reconfirm_pending", "review_link"),
     )
     history_list_display = ("status", "suspension_cause", "status_reason")
 
@@ -309,6 +315,20 @@ class AlertAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
             .filter(subject__in=governable_users(request.user))
             .select_related("subject", "decided_by")
         )
+
+
+@admin.register(AccessReview)
+class AccessReviewAdmin(ReadOnlyConsole, admin.ModelAdmin):
+    """Review decisions are made on each account's review screen; here they are only read."""
+
+    list_display = ("created_at", "user", "decision", "reviewer", "period_start", "period_end")
+    list_filter = ("decision",)
+    search_fields = ("user__username", "reviewer__username", "reason")
+    readonly_fields = ("user", "reviewer", "decision", "reason", "period_start", "period_end", "usage", "created_at")
+
+    def get_queryset(self, request):
+        scoped = super().get_queryset(request).filter(user__in=governable_users(request.user))
+        return scoped.select_related("user", "reviewer")
 
 
 @admin.register(LoginHold)

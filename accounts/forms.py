@@ -161,3 +161,17 @@ class EnrolForm(forms.Form):
         if data.get("password1") and data.get("password1") != data.get("password2"):
             self.add_error("password2", gettext("The two passwords are not the same."))
         return data
+
+
+class ReconfirmForm(OTPForm):
+    """Re-confirmation at login after a review: a fresh code and the undertaking the page showed."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    accept = forms.BooleanField(label=_("I have read the undertaking above and I accept it."))
+    field_order = ["accept", "method", "token", "version"]
+
+    def clean_token(self):
+        token = self.cleaned_data.get("token", "")
+        if not token.strip():
+            raise forms.ValidationError(gettext("Enter the one-time code."))
+        return token

@@ -23,6 +23,8 @@ notification's context; `KINDS` lists the context keys each kind needs:
 | account_approved        | worker         | —                                   |
 | dormancy_warning        | account owner  | days (until suspension)             |
 | governance_digest       | supervisor     | count, action, names (≤3, ≤60 chars)|
+| review_due              | account owner  | date (due, DD-MM-YYYY local)        |
+| review_due_governor     | supervisor     | username, date                      |
 """
 
 from __future__ import annotations
@@ -165,6 +167,22 @@ KINDS: dict[str, Message] = {
     "account_approved": Message(
         subject=_("Prahari: account approved"),
         text=_("Prahari: your account was approved. You can log in now."),
+    ),
+    "review_due": Message(
+        subject=_("Prahari: re-verification due"),
+        text=_(
+            "Prahari: your account's re-verification is due by %(date)s. Ask your supervisor to confirm your "
+            "access, or the account will be suspended."
+        ),
+        needs=("date",),
+    ),
+    "review_due_governor": Message(
+        subject=_("Prahari: re-verification due"),
+        text=_(
+            "Prahari: the re-verification of %(username)s is due by %(date)s. Review the account in the "
+            "console, or it will be suspended."
+        ),
+        needs=("username", "date"),
     ),
 }
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.views import account, enrol, home, login
+from accounts.views import account, enrol, home, login, reconfirm
 
 app_name = "accounts"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", login.logout_view, name="logout"),
     path("enrol/<str:token>/", enrol.enrol, name="enrol"),
     path("step-up/", home.step_up, name="step-up"),
+    path("reconfirm/", reconfirm.review_reconfirm_view, name="review-reconfirm"),
     path("sessions/<str:public_id>/end/", home.session_end_own, name="session-end"),
     path("devices/<int:pk>/revoke/", home.device_revoke_own, name="device-revoke"),
     path("password/", account.password_change, name="password-change"),

@@ -24,17 +24,18 @@ from django.db import connection, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import AccountEventType, Notification, Role, Status, SuspensionCause, User
-from accounts.services.lifecycle import status_transition_many
+from accounts.models import Notification, Role, Status, SuspensionCause, User
+from accounts.services.lifecycle import users_suspend_many
 from accounts.services.notifications import notify_many
 from accounts.services.onboarding import invitations_expire
 from accounts.services.retention import axes_logs_prune, history_prune
+from accounts.services.reviews import review_reminders_send, reviews_overdue_suspend
 from accounts.services.sessions import sessions_clear_expired
 from accounts.services.system import system_user
 
 JobFunction = Callable[..., dict]
 JOBS: dict[str, JobFunction] = {}
-JOB_ORDER = ("invitations", "dormancy", "retention")  # reverification and anomalies join as they land
+JOB_ORDER = ("invitations", "dormancy", "reverification", "retention")  # anomalies joins when it lands
 DIGEST_NAMES_MAX = 3
 DIGEST_NAMES_CHARS = 60  # the digest is one SMS
 
@@ -164,30 +165,38 @@ def dormancy(*, now: datetime, dry_run: bool = False) -> dict:
 
 
 def _suspend(users: list[User], *, job_name: str, cause: str, reason: str, now: datetime) -> list[User]:
-    """Suspend locked active accounts as the system actor; tell each owner and each governor (digest)."""
+    """Suspend locked active accounts as the system actor; owners are told, each governor gets one digest."""
     if not users:
         return []
-    status_transition_many(
-        users,
-        transition="suspend",
-        acting_user=system_user(),
-        reason=reason,
-        event=AccountEventType.USER_SUSPENDED,
-        cause=cause,
-        end_sessions=True,
-        now=now,
-    )
-    notify_many(
-        {
-            "user": u,
-            "kind": "account_suspended",
-            "idempotency_key": f"account_suspended:{u.pk}:{now.isoformat()}",
-            "context": {},
-        }
-        for u in users
-    )
+    users_suspend_many(users, acting_user=system_user(), reason=reason, cause=cause, now=now)
     digest_send(job_name=job_name, action="suspended", users=users, run_at=now)
     return users
+
+
+# --- Re-verification ------------------------------------------------------------------------------------
+
+
+@job("reverification")
+def reverification(*, now: datetime, dry_run: bool = False) -> dict:
+    """Remind accounts (and their governors) 14, 7 and 1 days before their review is due; suspend the
+    overdue ones (cause reverification_overdue) and send each governor one digest of them."""
+    overdue = list(
+        User.objects.filter(status=Status.ACTIVE, is_system=False, review_due_at__lte=now).select_related(
+            "facility", "district"
+        )
+    )
+    reminded = review_reminders_send(now=now)
+    suspended = reviews_overdue_suspend(now=now)
+    done = [
+        u
+        for u in overdue
+        if u.pk
+        in set(
+            User.objects.filter(pk__in=[o.pk for o in overdue], status=Status.SUSPENDED).values_list("pk", flat=True)
+        )
+    ]
+    digest_send(job_name="reverification", action="suspended", users=done, run_at=now)
+    return {"reminded": reminded, "suspended": suspended}
 
 
 # --- Invitations and retention ----------------------------------------------------------------------

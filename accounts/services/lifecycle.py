@@ -17,7 +17,7 @@ from accounts.exceptions import DomainError, IllegalTransition
 from accounts.models import AccountEvent, AccountEventType, Status, SuspensionCause, User
 from accounts.permissions import can_deactivate, can_reinstate, can_suspend, ensure
 from accounts.services.events import event_record
-from accounts.services.notifications import notify
+from accounts.services.notifications import notify_many
 from accounts.services.sessions import sessions_end_for_users
 
 # The whole state machine, in one table: transition → (statuses it may start from, status it ends in).
@@ -107,6 +107,7 @@ def status_transition_many(
     end_sessions: bool = False,
     extra_fields: dict | None = None,
     now=None,
+    event_data: dict[int, dict] | None = None,
 ) -> list[User]:
     """`status_transition` for many locked accounts in a fixed number of statements (the governance jobs).
 
@@ -134,6 +135,7 @@ def status_transition_many(
             data["cause"] = cause
         if end_sessions:
             data["sessions_ended"] = ended.get(user.pk, 0)
+        data.update((event_data or {}).get(user.pk, {}))
         events.append(
             AccountEvent(type=event, actor=acting_user, subject=user, reason=reason, ip_address=ip or None, data=data)
         )
@@ -161,23 +163,47 @@ def user_suspend(
         raise DomainError(_("Unknown suspension cause: %(cause)s.") % {"cause": cause})
     locked = user_lock(user)
     ensure(can_suspend(acting_user, locked), _("You may not suspend this account."))
-    user = status_transition(
-        locked,
+    return users_suspend_many([locked], acting_user=acting_user, reason=reason, cause=SuspensionCause(cause), ip=ip)[0]
+
+
+def users_suspend_many(
+    users: list[User],
+    *,
+    acting_user: User,
+    reason: str,
+    cause: SuspensionCause,
+    ip: str | None = None,
+    now=None,
+    event_data: dict[int, dict] | None = None,
+) -> list[User]:
+    """Suspend locked active accounts for `cause`: history, USER_SUSPENDED (plus `event_data[pk]`), every
+    session ended, each owner told (account_suspended), in a fixed number of statements.
+
+    The caller checked the right to act (user_suspend) or is the system actor (the governance jobs).
+    Raises IllegalTransition, changing nothing, if an account is not active.
+    """
+    users = status_transition_many(
+        users,
         transition="suspend",
         acting_user=acting_user,
         reason=reason,
-        cause=SuspensionCause(cause),
+        cause=cause,
         event=AccountEventType.USER_SUSPENDED,
         ip=ip,
         end_sessions=True,
+        now=now,
+        event_data=event_data,
     )
-    notify(
-        user=user,
-        kind="account_suspended",
-        context={},
-        idempotency_key=f"account_suspended:{user.pk}:{user.status_changed_at.isoformat()}",
+    notify_many(
+        {
+            "user": u,
+            "kind": "account_suspended",
+            "idempotency_key": f"account_suspended:{u.pk}:{u.status_changed_at.isoformat()}",
+            "context": {},
+        }
+        for u in users
     )
-    return user
+    return users
 
 
 @transaction.atomic

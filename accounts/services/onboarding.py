@@ -42,8 +42,6 @@ from accounts.models import (
     RegisteredDevice,
     Role,
     Status,
-    Undertaking,
-    UndertakingAcceptance,
     User,
 )
 from accounts.models.user import mobile_validator
@@ -54,6 +52,7 @@ from accounts.services.events import event_record
 from accounts.services.lifecycle import clean_reason, status_transition, user_lock
 from accounts.services.notifications import notify, notify_many
 from accounts.services.reviews import review_due_from
+from accounts.services.undertakings import undertaking_accept, undertaking_current
 from accounts.services.users import STAFF_ROLES
 
 INVITED_BY_ROLE = {Role.SUPERVISOR: {Role.WORKER}, Role.STATE_ADMIN: {Role.WORKER, Role.SUPERVISOR}}
@@ -370,25 +369,6 @@ def invitations_expire(*, acting_user: User, now: datetime | None = None) -> dic
 # --- Enrolment ------------------------------------------------------------------------------------------
 
 
-def undertaking_current() -> Undertaking:
-    undertaking = Undertaking.objects.order_by("-version").first()
-    if undertaking is None:  # fail closed: nobody enrols without an undertaking to accept
-        raise DomainError(_("Enrolment is not possible right now: no data-use undertaking is published."))
-    return undertaking
-
-
-def undertaking_accept(*, user: User, undertaking: Undertaking, ip: str | None = None) -> UndertakingAcceptance:
-    acceptance = UndertakingAcceptance.objects.create(user=user, undertaking=undertaking, ip_address=ip)
-    event_record(
-        type=AccountEventType.UNDERTAKING_ACCEPTED,
-        actor=user,
-        subject=user,
-        ip=ip,
-        data={"version": undertaking.version},
-    )
-    return acceptance
-
-
 @transaction.atomic
 def enrolment_complete(
     *,
@@ -415,6 +395,8 @@ def enrolment_complete(
     except ValidationError as error:
         raise DomainError(" ".join(error.messages)) from None
     undertaking = undertaking_current()
+    if undertaking is None:  # fail closed: nobody enrols without an undertaking to accept
+        raise DomainError(_("Enrolment is not possible right now: no data-use undertaking is published."))
     if undertaking.version != undertaking_version:
         raise DomainError(_("The undertaking was updated while you were reading it: read it again and accept it."))
     if not otp_confirm(user):

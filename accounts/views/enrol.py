@@ -20,8 +20,9 @@ from accounts.login.device_cookie import device_token_write
 from accounts.request_info import client_ip
 from accounts.services.credentials import sms_device_enrol_confirm, sms_device_enrol_start
 from accounts.services.devices import device_token_new
-from accounts.services.onboarding import enrolment_complete, invitation_for_token, undertaking_current
+from accounts.services.onboarding import enrolment_complete, invitation_for_token
 from accounts.services.otp import totp_enrol_confirm, totp_enrol_start
+from accounts.services.undertakings import undertaking_current
 from accounts.sms import SMSDeliveryError, mask_mobile
 from accounts.views.login import _qr_data_uri
 
@@ -36,10 +37,10 @@ def enrol(request, token: str):
     if invitation is None:
         return render(request, "accounts/enrol_invalid.html", status=410)
     user = invitation.user
-    try:
-        undertaking = undertaking_current()
-    except DomainError as error:
-        return render(request, "accounts/enrol_invalid.html", {"message": str(error)}, status=503)
+    undertaking = undertaking_current()
+    if undertaking is None:  # fail closed
+        message = _("Enrolment is not possible right now: no data-use undertaking is published.")
+        return render(request, "accounts/enrol_invalid.html", {"message": message}, status=503)
     if request.method == "POST" and "send_sms" in request.POST:
         try:
             sms_device_enrol_start(user=user, ip=client_ip(request))

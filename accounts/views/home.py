@@ -6,6 +6,7 @@ import hashlib
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -35,10 +36,17 @@ def home(request):
         for s in UserSession.objects.filter(user=user).select_related("device").order_by("-created_at")
     ]
     devices = RegisteredDevice.objects.filter(user=user).exclude(status=RegisteredDevice.Status.REJECTED)
+    due = user.review_due_at
     return render(
         request,
         "accounts/home.html",
-        {"sessions": sessions, "devices": devices, "access": access_history(user, limit=HOME_ACCESS_ROWS)},
+        {
+            "sessions": sessions,
+            "devices": devices,
+            "access": access_history(user, limit=HOME_ACCESS_ROWS),
+            "review_due": due,
+            "review_due_days": max((due - timezone.now()).days, 0) if due else None,
+        },
     )
 
 

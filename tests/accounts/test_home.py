@@ -37,3 +37,23 @@ def test_nobody_revokes_another_persons_device_from_home(world, client):
     sign_in(client, world.worker)
     assert client.post(f"/accounts/devices/{theirs.pk}/revoke/").status_code == 404
     assert RegisteredDevice.objects.get(pk=theirs.pk).status == "approved"
+
+
+@pytest.mark.django_db
+def test_home_shows_the_re_verification_due_date(world, client):
+    from datetime import timedelta
+
+    from django.template.defaultfilters import date as date_filter
+    from django.utils import timezone
+
+    from accounts.models import User
+
+    sign_in(client, world.worker)
+    assert 'id="review-due"' not in client.get("/").content.decode()  # no date yet: nothing to show
+    due = timezone.now() + timedelta(days=30, hours=1)
+    User.objects.filter(pk=world.worker.pk).update(review_due_at=due)
+    page = client.get("/")
+    assert page.context["review_due_days"] == 30
+    html = page.content.decode()
+    assert 'id="review-due"' in html and "(30 days left)" in html
+    assert date_filter(timezone.localtime(due), "DATE_FORMAT") in html

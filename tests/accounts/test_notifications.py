@@ -347,6 +347,7 @@ SAMPLE_CONTEXT = {
     "days": 45,
     "count": 12,
     "names": "asha.kumari.lko.1234, ravi.verma.lko.2, meena.shukla.lko …",  # as digest_send cuts it
+    "date": "15-12-2026",
 }
 KIND_CONTEXT = {
     # An enrolment link is longer than a reset link (a 43-character token): it must fit too.

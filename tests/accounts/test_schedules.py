@@ -17,3 +17,15 @@ def test_outbox_drain_and_session_cleanup_are_scheduled_to_real_tasks():
         scheduled["accounts.drain_notifications"].interval.every,
         scheduled["accounts.drain_notifications"].interval.period,
     ) == (1, "minutes")
+
+
+@pytest.mark.django_db
+def test_governance_jobs_are_scheduled_to_real_tasks():
+    app.loader.import_default_modules()
+    scheduled = {p.task: p for p in PeriodicTask.objects.filter(enabled=True)}
+    daily = {"dormancy": "1", "reverification": "1", "retention": "3"}  # hour of the day, Asia/Kolkata
+    for job, hour in daily.items():
+        task = scheduled[f"governance.{job}"]
+        assert f"governance.{job}" in app.tasks
+        assert (task.crontab.hour, task.crontab.day_of_month, str(task.crontab.timezone)) == (hour, "*", "Asia/Kolkata")
+    assert scheduled["governance.invitations"].interval.period == "hours"

@@ -1,0 +1,79 @@
+"""Re-confirmation after an access review: a fresh one-time code and the current data-use undertaking.
+
+The gate (`accounts.review_gate`) sends here every request of an account that must re-confirm. A
+wrong code counts toward the lockout like any other failed code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from accounts.exceptions import DomainError
+from accounts.forms import ReconfirmForm
+from accounts.login.session import session_end, step_up_record
+from accounts.request_info import client_ip
+from accounts.services.lockouts import login_failure_record, login_is_locked
+from accounts.services.otp import login_otp_devices, otp_sms_send, otp_verify
+from accounts.services.reviews import reconfirm_required, review_reconfirm
+from accounts.services.undertakings import undertaking_current
+from accounts.views.login import _safe_next
+
+ATTEMPT_KEY = "_prahari_reconfirm_attempt"
+
+
+@never_cache
+@sensitive_post_parameters("token")
+@require_http_methods(["GET", "POST"])
+def review_reconfirm_view(request):
+    user = request.user
+    next_url = _safe_next(request, request.GET.get("next"))
+    undertaking = undertaking_current()
+    if not reconfirm_required(user) or undertaking is None:
+        return redirect(next_url)
+    devices = login_otp_devices(user)
+    attempt = request.session.setdefault(
+        ATTEMPT_KEY, hashlib.sha256(f"reconfirm:{request.session.session_key}".encode()).hexdigest()[:32]
+    )
+    ip = client_ip(request)
+    if request.method == "POST" and "send_sms" in request.POST:
+        try:
+            otp_sms_send(user=user, attempt_id=attempt, ip=ip)
+            messages.info(request, _("A code was sent to your registered mobile number."))
+        except DomainError as error:
+            messages.error(request, str(error))
+        return redirect(request.get_full_path())
+    form = ReconfirmForm(
+        request.POST or None, methods=list(devices), initial={"version": undertaking.version, "method": "totp"}
+    )
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["version"] != undertaking.version:
+            messages.warning(request, _("The undertaking has changed since you opened this page. Read it again."))
+            return redirect(request.get_full_path())
+        method = form.cleaned_data["method"]
+        if otp_verify(user=user, method=method, token=form.cleaned_data["token"], attempt_id=attempt, devices=devices):
+            step_up_record(request)  # a fresh code proven: rotate the session key
+            try:
+                review_reconfirm(user=user, undertaking=undertaking, ip=ip)
+            except DomainError as error:
+                messages.error(request, str(error))
+                return redirect(request.get_full_path())
+            request.session.pop(ATTEMPT_KEY, None)
+            messages.success(request, _("Thank you. Your access is confirmed."))
+            return redirect(next_url)
+        login_failure_record(request, username=user.username, category=f"otp_reconfirm_{method}", user=user, ip=ip)
+        if getattr(request, "axes_locked_out", False) or login_is_locked(request, user.username):
+            session_end(request, reason="locked")
+            messages.error(request, _("Too many failed attempts. You have been signed out."))
+            return redirect("accounts:login")
+        form.add_error("token", _("That code is not right, or it has expired."))
+    text = undertaking.text_hi if (get_language() or "").startswith("hi") else undertaking.text
+    context = {"form": form, "undertaking": undertaking, "text": text, "has_sms": "sms" in devices}
+    return render(request, "accounts/review_reconfirm.html", context)
