@@ -313,3 +313,33 @@ def test_offboarding_ends_sessions_revokes_devices_and_removes_otp(world):
         AccountEventType.USER_DEACTIVATED,
     } <= types
     assert client.get("/", secure=True).status_code == 302
+
+
+def test_enrolment_with_sms_codes_to_the_invited_number(world, sms_outbox):
+    from django_otp.plugins.otp_totp.models import TOTPDevice as App
+
+    from accounts.models import SMSDevice
+
+    sent = invite(world)
+    client = Client()
+    url = f"/accounts/enrol/{token_of(sent)}/"
+    page = client.get(url, secure=True)
+    version = re.search(rb'name="undertaking_version" value="(\d+)"', page.content).group(1).decode()
+    assert client.post(url, {"send_sms": "1"}, secure=True).status_code == 302
+    to, text = sms_outbox[-1]
+    code = re.search(r"\b(\d{6})\b", text).group(1)
+    assert to == "+919876543210"
+    data = {
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+        "method": "sms",
+        "undertaking_version": version,
+        "accept": "on",
+    }
+    wrong = client.post(url, {**data, "token": "000000" if code != "000000" else "111111"}, secure=True)
+    assert b"That code is not right" in wrong.content
+    assert client.post(url, {**data, "token": code}, secure=True).status_code == 200
+    user = User.objects.get(pk=sent.user.pk)
+    assert user.status == Status.PENDING_APPROVAL
+    assert SMSDevice.objects.get(user=user, confirmed=True).number == "+919876543210"
+    assert not App.objects.filter(user=user, confirmed=True).exists()
