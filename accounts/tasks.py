@@ -48,5 +48,6 @@ def _governance_task(job: str):
 
 
 governance_dormancy = _governance_task("dormancy")
+governance_anomalies = _governance_task("anomalies")
 governance_invitations = _governance_task("invitations")
 governance_retention = _governance_task("retention")

@@ -121,7 +121,12 @@ def test_the_command_prints_one_line_of_json(world):
     assert "\n" not in line and json.loads(line)["job"] == "dormancy"
     out = StringIO()
     call_command("governance", "all", stdout=out)
-    assert [j["job"] for j in json.loads(out.getvalue())["jobs"]] == ["invitations", "dormancy", "retention"]
+    assert [j["job"] for j in json.loads(out.getvalue())["jobs"]] == [
+        "invitations",
+        "dormancy",
+        "anomalies",
+        "retention",
+    ]
 
 
 @pytest.mark.postgres
