@@ -299,7 +299,8 @@ def many_ips(scan: Scan) -> list[Hit]:
     """PRAHARI_ANOMALY_IPS_PER_HOUR or more distinct IP addresses within 60 minutes ending at a new event.
 
     SQL has no COUNT(DISTINCT) over a sliding frame: a correlated count per new event, each an index
-    range scan of that account's last hour.
+    range scan of that account's last hour, only for accounts with that many addresses in the whole scan
+    (most accounts use one or two, so most are ruled out by one GROUP BY).
     """
     limit, span = settings.PRAHARI_ANOMALY_IPS_PER_HOUR, 3600.0
     if _pg():
@@ -307,13 +308,19 @@ def many_ips(scan: Scan) -> list[Hit]:
     else:
         in_hour = f"julianday(o.created_at) >= julianday(e.created_at) - {span / DAY!r}"
     sql = f"""
-        WITH ctx AS (
+        WITH candidates AS (
+            SELECT actor_id FROM {EVENTS}
+            WHERE actor_id IN (SELECT actor_id FROM {EVENTS} WHERE id > %(wm)s AND id <= %(hi)s)
+              AND created_at >= %(since)s AND id <= %(hi)s AND ip_address IS NOT NULL
+            GROUP BY actor_id HAVING COUNT(DISTINCT ip_address) >= {int(limit)}
+        ), ctx AS (
             SELECT e.actor_id, {_epoch("e.created_at")} AS t, (
                 SELECT COUNT(DISTINCT o.ip_address) FROM {EVENTS} o
                 WHERE o.actor_id = e.actor_id AND o.id <= %(hi)s AND o.ip_address IS NOT NULL
                   AND o.created_at >= %(since)s AND o.created_at <= e.created_at AND {in_hour}
             ) AS n
             FROM {EVENTS} e WHERE e.id > %(wm)s AND e.id <= %(hi)s AND e.ip_address IS NOT NULL
+              AND e.actor_id IN (SELECT actor_id FROM candidates)
         )
         SELECT actor_id, t, n FROM ctx WHERE n >= {int(limit)} ORDER BY actor_id, t
     """
