@@ -162,7 +162,7 @@ KINDS: dict[str, Message] = {
         subject=_("Prahari: accounts in your area changed"),
         text=_("Prahari: daily checks %(action)s %(count)s of your accounts: %(names)s. See the console."),
         needs=("count", "action", "names"),
-        choices={"action": {"suspended": _("suspended"), "reminded": _("reminded")}},
+        choices={"action": {"suspended": _("suspended"), "reminded": _("reminded"), "flagged": _("flagged")}},
     ),
     "account_approved": Message(
         subject=_("Prahari: account approved"),

@@ -49,5 +49,6 @@ def _governance_task(job: str):
 
 governance_dormancy = _governance_task("dormancy")
 governance_reverification = _governance_task("reverification")
+governance_anomalies = _governance_task("anomalies")
 governance_invitations = _governance_task("invitations")
 governance_retention = _governance_task("retention")

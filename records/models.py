@@ -167,3 +167,26 @@ class AccessChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_id}: {self.seq}"
+
+
+class AnomalyWatermark(models.Model):
+    """How far the `anomalies` job has scored an append-only log: the id of the last event it scored.
+
+    One row per log (`stream`): "access_events" (records.AccessEvent) and "account_events" (failed logins,
+    accounts.AccountEvent). The job moves it in the same transaction as the alerts it raises.
+    """
+
+    class Stream(models.TextChoices):
+        ACCESS_EVENTS = "access_events", _("Access events")
+        ACCOUNT_EVENTS = "account_events", _("Account events")
+
+    stream = models.CharField(_("log"), max_length=20, choices=Stream.choices, primary_key=True)
+    last_id = models.PositiveBigIntegerField(_("last event scored"), default=0)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("anomaly watermark")
+        verbose_name_plural = _("anomaly watermarks")
+
+    def __str__(self) -> str:
+        return f"{self.stream}: {self.last_id}"

@@ -116,6 +116,7 @@ _MIGRATION_DATA = (
     "accounts.migrations.0007_alert_permissions",
     "accounts.migrations.0009_undertaking_v1_and_onboarding_permissions",
     "accounts.migrations.0011_governance_schedules",
+    "accounts.migrations.0012_anomaly_schedule",
     "records.migrations.0004_access_log_view_permission",
 )
 

@@ -9,9 +9,12 @@ alert) and the console; a canary hit also suspends the account, which notifies o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
 from accounts.exceptions import IllegalTransition
 from accounts.models import Alert, User
@@ -22,11 +25,24 @@ from accounts.services.lifecycle import clean_reason
 @transaction.atomic
 def alert_raise(*, rule: str, severity: Alert.Severity, subject: User, evidence: dict, raised_by: User) -> Alert:
     """Record an open alert about `subject`; history names `raised_by` (the system actor for rules)."""
-    alert = Alert(rule=rule, severity=severity, subject=subject, evidence=evidence)
-    alert._history_user = raised_by
-    alert._change_reason = f"raised by rule {rule}"
-    alert.save()
-    return alert
+    return alert_raise_many(
+        [{"rule": rule, "severity": severity, "subject": subject, "evidence": evidence}], raised_by=raised_by
+    )[0]
+
+
+@transaction.atomic
+def alert_raise_many(alerts: Iterable[dict], *, raised_by: User) -> list[Alert]:
+    """`alert_raise` for many alerts (dicts of its arguments, `subject` or `subject_id`) in two statements
+    (the alerts, their history rows), for the governance jobs."""
+    rows = []
+    for fields in alerts:
+        alert = Alert(**fields)
+        alert._history_user = raised_by
+        alert._change_reason = f"raised by rule {alert.rule}"
+        rows.append(alert)
+    if not rows:
+        return []
+    return bulk_create_with_history(rows, Alert, batch_size=1000, default_user=raised_by)
 
 
 def _decide(alert: Alert, *, status: str, acting_user: User, reason: str) -> Alert:

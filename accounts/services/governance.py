@@ -35,7 +35,7 @@ from accounts.services.system import system_user
 
 JobFunction = Callable[..., dict]
 JOBS: dict[str, JobFunction] = {}
-JOB_ORDER = ("invitations", "dormancy", "reverification", "retention")  # anomalies joins when it lands
+JOB_ORDER = ("invitations", "dormancy", "reverification", "anomalies", "retention")
 DIGEST_NAMES_MAX = 3
 DIGEST_NAMES_CHARS = 60  # the digest is one SMS
 
@@ -225,3 +225,8 @@ def retention(*, now: datetime, dry_run: bool = False) -> dict:
         "outbox_rows": outbox,
         "history_rows": history_prune(now=now),
     }
+
+
+# Jobs that live in other apps register here, so that importing governance (the command, the tasks) finds
+# every job. At the end of the module: they import `job` and the helpers above.
+import records.anomalies  # noqa: E402, F401

@@ -43,6 +43,28 @@ PRAHARI_SEARCH_MAX_RESULTS = env_int("PRAHARI_SEARCH_MAX_RESULTS", 10)
 PRAHARI_DAILY_VIEW_BUDGET = env_int("PRAHARI_DAILY_VIEW_BUDGET", 300)
 PRAHARI_DAILY_REVEAL_LIMIT = env_int("PRAHARI_DAILY_REVEAL_LIMIT", 20)
 
+# Anomaly rules (the `anomalies` job, records/anomalies.py): "more than" fires at limit + 1, "or more" at the limit.
+PRAHARI_ANOMALY_BURST_VIEWS = env_int("PRAHARI_ANOMALY_BURST_VIEWS", 60)  # more than this many views…
+PRAHARI_ANOMALY_BURST_MINUTES = env_int("PRAHARI_ANOMALY_BURST_MINUTES", 10)  # …within this many minutes
+PRAHARI_ANOMALY_BASELINE_FACTOR = env_int("PRAHARI_ANOMALY_BASELINE_FACTOR", 5)  # a day above 5× the worker's…
+PRAHARI_ANOMALY_BASELINE_PERCENTILE = env_int("PRAHARI_ANOMALY_BASELINE_PERCENTILE", 95)  # …95th percentile…
+PRAHARI_ANOMALY_BASELINE_DAYS = env_int("PRAHARI_ANOMALY_BASELINE_DAYS", 30)  # …of daily views over 30 days…
+PRAHARI_ANOMALY_BASELINE_MIN_DAYS = env_int("PRAHARI_ANOMALY_BASELINE_MIN_DAYS", 7)  # …with at least 7 active days
+PRAHARI_ANOMALY_OUT_OF_SCOPE_PER_DAY = env_int("PRAHARI_ANOMALY_OUT_OF_SCOPE_PER_DAY", 3)  # or more, per local day
+PRAHARI_ANOMALY_NIGHT_VIEWS = env_int("PRAHARI_ANOMALY_NIGHT_VIEWS", 10)  # more than this many views in one night
+PRAHARI_ANOMALY_NIGHT_START_HOUR = env_int("PRAHARI_ANOMALY_NIGHT_START_HOUR", 22)  # local time (TIME_ZONE)
+PRAHARI_ANOMALY_NIGHT_END_HOUR = env_int("PRAHARI_ANOMALY_NIGHT_END_HOUR", 6)
+PRAHARI_ANOMALY_CADENCE_REQUESTS = env_int("PRAHARI_ANOMALY_CADENCE_REQUESTS", 30)  # this many consecutive requests…
+PRAHARI_ANOMALY_CADENCE_CV_PERCENT = env_int("PRAHARI_ANOMALY_CADENCE_CV_PERCENT", 15)  # …whose gaps vary less than 15%
+PRAHARI_ANOMALY_IPS_PER_HOUR = env_int("PRAHARI_ANOMALY_IPS_PER_HOUR", 3)  # or more distinct IPs within 60 minutes
+# Failed logins: this many or more password or OTP failures of one account within the minutes below. Half the
+# lockout (10 in 15 minutes): it also catches guessing paced to stay under the lockout.
+PRAHARI_ANOMALY_FAILED_LOGINS = env_int("PRAHARI_ANOMALY_FAILED_LOGINS", 5)
+PRAHARI_ANOMALY_FAILED_LOGIN_MINUTES = env_int("PRAHARI_ANOMALY_FAILED_LOGIN_MINUTES", 10)
+PRAHARI_ANOMALY_EVIDENCE_EVENTS = env_int("PRAHARI_ANOMALY_EVIDENCE_EVENTS", 50)  # event ids kept in an alert
+# PostgreSQL: how long a run waits for log writers older than it to commit before it holds back (see the job).
+PRAHARI_ANOMALY_WRITER_WAIT_SECONDS = env_int("PRAHARI_ANOMALY_WRITER_WAIT_SECONDS", 5)
+
 # Access log: the key of its hash chain (set it explicitly in production; default: derived from the secret key)
 PRAHARI_AUDIT_KEY = env_str("PRAHARI_AUDIT_KEY")
 

@@ -125,6 +125,7 @@ def test_the_command_prints_one_line_of_json(world):
         "invitations",
         "dormancy",
         "reverification",
+        "anomalies",
         "retention",
     ]
 

@@ -1,0 +1,128 @@
+"""P4: the dormancy sweep (`governance dormancy`) against one raw SQL UPDATE of the same accounts.
+
+Accounts are made by one set-based INSERT … SELECT generate_series per chunk (PostgreSQL, a progress
+line per chunk): small is 20,000 accounts, full 1,000,000, each with a last login spread over the last
+60 days, so about a quarter of them are past 45 days (suspended) and a quarter between 30 and 45
+(warned). Every column the model declares gets its Python default, so the rows are what the ORM
+would write.
+
+The value is one whole run of the job as a dry run (everything rolled back, so each repetition finds
+the same accounts): selection, locks, the suspensions with history, events, sessions, messages and
+digests. The baseline is one UPDATE … RETURNING of the same accounts' status in a transaction rolled
+back. Goal: ≤ 2×. The notes give the job's statements at this size (the count grows only with the
+batches of 1,000 rows its bulk writes take).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import timedelta
+
+from bench import Result, Skip, django_setup, figure, repetitions
+from bench.anomalies import _progress
+
+SIZES = {"small": 20_000, "full": 1_000_000}
+CHUNK = 100_000
+SPREAD_DAYS = 60
+
+
+def _accounts(count: int, facility_id: int) -> None:
+    """`count` active workers of one facility, last logins spread over SPREAD_DAYS, in set-based inserts."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from accounts.models import Role, Status, User
+
+    fixed = {
+        "password": "!bench",
+        "role": Role.WORKER,
+        "status": Status.ACTIVE,
+        "facility_id": facility_id,
+        "preferred_language": "hi",
+    }
+    columns, values, params = [], [], {}
+    for field in User._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        name = field.column
+        columns.append(name)
+        if name == "username":
+            values.append("'bench.p4.' || s")
+        elif name == "last_login":
+            values.append("%(now)s::timestamptz - make_interval(secs => s::float8 * %(spread)s * 86400 / %(count)s)")
+        elif name in ("date_joined", "status_changed_at"):
+            values.append("%(joined)s::timestamptz")
+        else:
+            default = fixed.get(name, field.get_default())
+            params[name] = field.get_db_prep_save(default, connection)
+            values.append(f"%({name})s")
+    now = timezone.now()
+    params.update(now=now, joined=now - timedelta(days=400), spread=SPREAD_DAYS, count=count)
+    sql = (
+        f"INSERT INTO {User._meta.db_table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(values)} FROM generate_series(%(lo)s, %(hi)s) AS s"
+    )
+    for start in range(0, count, CHUNK):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, {**params, "lo": start + 1, "hi": min(start + CHUNK, count)})
+        _progress("accounts", min(start + CHUNK, count), count)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {User._meta.db_table}")
+
+
+BASELINE = """
+    UPDATE accounts_user SET status = 'suspended', suspension_cause = 'dormant',
+           status_reason = 'dormancy', status_changed_at = %(now)s
+    WHERE status = 'active' AND NOT is_system AND NOT is_superuser
+      AND COALESCE(last_login, status_changed_at, date_joined) <= %(cutoff)s
+    RETURNING id
+"""
+
+
+@figure("P4", "dormancy sweep vs one raw SQL UPDATE of the same accounts", goal=2.0)
+def dormancy_sweep(size: str) -> Result:
+    reps = repetitions(size, small=3, full=1)
+    django_setup()
+    from django.conf import settings
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    if connection.vendor != "postgresql":
+        raise Skip("P4 needs PostgreSQL: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/prahari)")
+    from accounts.services.governance import job_run
+    from bench.records import _place_and_worker
+
+    count = SIZES[size]
+    facility, _supervisor = _place_and_worker("bench.p4.supervisor")
+    _accounts(count, facility.pk)
+    sweeps, updates, summary, queries, suspended = [], [], {}, 0, 0
+    for _ in range(reps):
+        now = timezone.now()
+        cutoff = now - timedelta(days=settings.PRAHARI_DORMANCY_SUSPEND_DAYS)
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(BASELINE, {"now": now, "cutoff": cutoff})
+            suspended = len(cursor.fetchall())
+            transaction.set_rollback(True)
+        updates.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        with CaptureQueriesContext(connection) as captured:
+            summary = job_run("dormancy", dry_run=True, now=now)
+        sweeps.append(time.perf_counter() - started)
+        queries = len(captured)
+    if summary.get("suspended") != suspended:
+        raise RuntimeError(
+            f"the job suspended {summary.get('suspended')}, the UPDATE {suspended}: not the same accounts"
+        )
+    return Result(
+        value=statistics.median(sweeps),
+        baseline=statistics.median(updates),
+        unit="s",
+        size=size,
+        queries=queries,
+        repetitions=reps,
+        notes=f"{count:,} accounts; suspended {summary['suspended']:,}, warned {summary['warned']:,} "
+        f"(the UPDATE: {suspended:,} rows, no history, events, sessions or messages)",
+    )

@@ -1,0 +1,368 @@
+"""The `anomalies` governance job: score new access events (and failed logins) against the anomaly rules.
+
+Each run (accounts.services.governance.job_run: one transaction, one run at a time):
+1. reads where the last run stopped (AnomalyWatermark, one row per log) and where the logs end now
+   (their largest ids, read once);
+2. runs every rule of records/anomaly_rules.py over the new events (one statement per rule);
+3. merges overlapping windows of one account and rule into one hit, drops hits an earlier alert
+   already covers (same rule, account and an overlapping window: re-runs and overlapping windows never
+   alert twice), and raises one Alert per hit as the system actor, with evidence a supervisor can read;
+4. suspends, as the system actor with cause `anomaly`, the active accounts with a high or critical
+   hit (sessions end, owners are told, one digest per governor), and sends governors one digest of
+   the accounts flagged by medium hits;
+5. moves the watermarks to the ends read in step 1, in the same transaction.
+
+No event is skipped: ids are taken from a sequence when a row is inserted, so on PostgreSQL a
+transaction can still be about to commit an id below the largest id already visible. After reading
+the ends, a run therefore waits (up to PRAHARI_ANOMALY_WRITER_WAIT_SECONDS) until no other
+transaction that began before that read still holds a write lock on either log: every id up to the
+ends was taken before the read, by a transaction that began before it and keeps its lock until it
+commits or rolls back, so once they are gone every such id is visible or never will be. The rules run
+after that wait (READ COMMITTED: each statement sees what committed before it). If an old writer
+is still there when the wait ends, the run scores nothing and keeps its watermarks ("held_back"); the
+next run tries again. SQLite has one writer at a time, holding the database lock from its insert to
+its commit, so ids become visible in order there. No event is scored twice: a run scores exactly the
+ids above the watermark and up to the end it read, then moves the watermark there.
+
+Severities (README "Anomaly rules"): high, and suspended at once, for a burst of views (an absolute
+cap no legitimate task reaches) and machine-like cadence (a script); critical for a canary access the
+read path did not already handle. Medium, for a supervisor to judge, for a day far above the
+account's own baseline (vaccination drives are legitimate spikes), out-of-scope attempts (often
+mistyped ids), views at night (night shifts exist), many IP addresses (mobile networks change them)
+and failed-login bursts (more often someone guessing at the account than its owner misbehaving).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Min
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.models import AccountEvent, Alert, Status, SuspensionCause, User
+from accounts.services.alerts import alert_raise_many
+from accounts.services.governance import _suspend, digest_send, job
+from accounts.services.system import system_user
+from records import anomaly_rules as rules
+from records.models import AccessEvent, AnomalyWatermark
+
+Severity = Alert.Severity
+Stream = AnomalyWatermark.Stream
+
+# rule → (severity, what it means: marked for translation, filled with the hit's numbers).
+RULES: dict[str, tuple[Severity, str]] = {
+    "volume_burst": (
+        Severity.HIGH,
+        gettext_lazy("%(count)s record views within %(minutes)s minutes (more than %(threshold)s)."),
+    ),
+    "baseline_spike": (
+        Severity.MEDIUM,
+        gettext_lazy(
+            "%(count)s record views in one day, above %(factor)s× this account's usual busiest days "
+            "(%(baseline)s views, the %(percentile)sth percentile of %(history_days)s days)."
+        ),
+    ),
+    "out_of_scope": (
+        Severity.MEDIUM,
+        gettext_lazy("%(count)s requests for records outside the account's area in one day (%(threshold)s or more)."),
+    ),
+    "night_views": (
+        Severity.MEDIUM,
+        gettext_lazy("%(count)s record views at night (more than %(threshold)s)."),
+    ),
+    "cadence": (
+        Severity.HIGH,
+        gettext_lazy(
+            "%(count)s requests in a row at a machine-like pace: one every %(mean_gap_seconds)s seconds, "
+            "varying by %(gap_variation_percent)s%% (less than %(threshold)s%%)."
+        ),
+    ),
+    "many_ips": (
+        Severity.MEDIUM,
+        gettext_lazy("Requests from %(count)s different IP addresses within an hour (%(threshold)s or more)."),
+    ),
+    "failed_logins": (
+        Severity.MEDIUM,
+        gettext_lazy("%(count)s failed logins or one-time codes within %(minutes)s minutes (%(threshold)s or more)."),
+    ),
+    "canary": (Severity.CRITICAL, gettext_lazy("A canary record was opened.")),
+}
+SCORED_RULES = (
+    rules.volume_burst,
+    rules.baseline_spike,
+    rules.out_of_scope,
+    rules.night_views,
+    rules.cadence,
+    rules.many_ips,
+    rules.failed_logins,
+)
+SUSPENDING = (Severity.HIGH, Severity.CRITICAL)
+
+
+@job("anomalies")
+def anomalies(*, now: datetime, dry_run: bool = False) -> dict:
+    """Score the access and account events logged since the last run; raise alerts, suspend on high ones.
+
+    Side effects: Alert rows (history by the system actor), suspensions with cause `anomaly` (history,
+    USER_SUSPENDED events, sessions ended, `account_suspended` to the owner), governance digests
+    ("suspended", "flagged"), the watermarks moved. A fixed number of statements whatever the number
+    of accounts or events.
+    """
+    marks = _watermarks_lock()
+    hi, account_hi, read_at = _log_ends()
+    if not _older_writers_gone(read_at):
+        return {"held_back": _("a transaction older than this run is still writing the logs"), "events_scored": 0}
+    scan = _scan(marks, hi, account_hi, now)
+    hits = [hit for rule in SCORED_RULES for hit in rule(scan)]  # each runs even on nothing new: a fixed count
+    merged = _unseen(_merge(hits), since=now - timedelta(days=3))
+    new_alerts = [_alert(hit, events) for hit, events in zip(merged, _evidence(merged, scan), strict=True)]
+    canaries, already = _canary_alerts(scan)
+    raised = alert_raise_many([*new_alerts, *canaries], raised_by=system_user())
+    suspended, flagged = _act_on(raised, now=now)
+    _watermarks_move(hi, account_hi)
+    return {
+        "events_scored": scan.count,
+        "account_events_scored": scan.account_count,
+        "alerts": dict(sorted(Counter(a.rule for a in raised).items())),
+        "canary_already_alerted": already,
+        "suspended": suspended,
+        "flagged": flagged,
+    }
+
+
+# --- Watermarks ---------------------------------------------------------------------------------------
+
+
+def _watermarks_lock() -> dict[str, int]:
+    rows = {w.stream: w.last_id for w in AnomalyWatermark.objects.select_for_update().order_by("stream")}
+    missing = [s for s in Stream.values if s not in rows]
+    if missing:  # a database set up before migration 0005 ran its data step (tests flush it), or an empty one
+        AnomalyWatermark.objects.bulk_create([AnomalyWatermark(stream=s) for s in missing], ignore_conflicts=True)
+        rows.update(dict.fromkeys(missing, 0))
+    return rows
+
+
+def _watermarks_move(hi: int, account_hi: int) -> None:
+    now = timezone.now()
+    for stream, last_id in ((Stream.ACCESS_EVENTS, hi), (Stream.ACCOUNT_EVENTS, account_hi)):
+        AnomalyWatermark.objects.filter(stream=stream).update(last_id=last_id, updated_at=now)
+
+
+def _log_ends() -> tuple[int, int, datetime | None]:
+    """The largest id of each log now, and (PostgreSQL) the database clock just after reading them."""
+    events, accounts = AccessEvent._meta.db_table, AccountEvent._meta.db_table
+    clock = ", clock_timestamp()" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT (SELECT MAX(id) FROM {events}), (SELECT MAX(id) FROM {accounts}){clock}")
+        row = cursor.fetchone()
+    return row[0] or 0, row[1] or 0, row[2] if clock else None
+
+
+def _older_writers_gone(read_at: datetime | None) -> bool:
+    """PostgreSQL: wait until no other transaction begun before `read_at` holds a write lock on either log."""
+    if read_at is None:
+        return True
+    tables = ", ".join(f"'{m._meta.db_table}'::regclass" for m in (AccessEvent, AccountEvent))
+    sql = f"""
+        SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'relation' AND l.relation IN ({tables}) AND l.mode = 'RowExclusiveLock'
+          AND l.granted AND l.pid <> pg_backend_pid() AND a.xact_start <= %s
+    """
+    deadline = time.monotonic() + settings.PRAHARI_ANOMALY_WRITER_WAIT_SECONDS
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(sql, [read_at])
+            if cursor.fetchone()[0] == 0:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+
+def _scan(marks: dict[str, int], hi: int, account_hi: int, now: datetime) -> rules.Scan:
+    wm, account_wm = marks[Stream.ACCESS_EVENTS], marks[Stream.ACCOUNT_EVENTS]
+    new = AccessEvent.objects.filter(id__gt=wm, id__lte=hi).aggregate(t=Min("created_at"), n=Count("id"))
+    new_account = AccountEvent.objects.filter(id__gt=account_wm, id__lte=account_hi).aggregate(
+        t=Min("created_at"), n=Count("id")
+    )
+    offset = int(timezone.localtime(now).utcoffset().total_seconds())
+    return rules.Scan(
+        wm, hi, new["t"] or now, account_wm, account_hi, new_account["t"] or now, offset, new["n"], new_account["n"]
+    )
+
+
+# --- Hits → alerts ------------------------------------------------------------------------------------
+
+
+def _merge(hits: list[rules.Hit]) -> list[rules.Hit]:
+    """One hit per run of overlapping windows of one account and rule: the union of the windows, with the
+    peak count (and that window's figures)."""
+    merged: list[rules.Hit] = []
+    for hit in sorted(hits, key=lambda h: (h.rule, h.actor_id, h.start, h.end)):
+        hit.start, hit.end = round(hit.start, 3), round(hit.end, 3)
+        last = merged[-1] if merged else None
+        if last and (last.rule, last.actor_id) == (hit.rule, hit.actor_id) and hit.start <= last.end:
+            last.end = max(last.end, hit.end)
+            if hit.count > last.count:
+                last.count, last.numbers = hit.count, hit.numbers
+        else:
+            merged.append(hit)
+    return merged
+
+
+def _window(evidence: dict) -> tuple[float, float] | None:
+    try:
+        start = datetime.fromisoformat(evidence["window_start"]).timestamp()
+        return round(start, 3), round(datetime.fromisoformat(evidence["window_end"]).timestamp(), 3)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _unseen(hits: list[rules.Hit], *, since: datetime) -> list[rules.Hit]:
+    """Drop hits an alert already covers: same rule and account, overlapping window (one query)."""
+    if not hits:
+        return []
+    earliest = datetime.fromtimestamp(min(h.start for h in hits), tz=UTC) - timedelta(days=2)
+    known = defaultdict(list)
+    for rule, subject, evidence in Alert.objects.filter(
+        rule__in={h.rule for h in hits}, created_at__gte=min(earliest, since)
+    ).values_list("rule", "subject_id", "evidence"):
+        window = _window(evidence or {})
+        if window:
+            known[rule, subject].append(window)
+    return [h for h in hits if not any(start <= h.end and h.start <= end for start, end in known[h.rule, h.actor_id])]
+
+
+def _local(seconds: float) -> str:
+    return timezone.localtime(datetime.fromtimestamp(seconds, tz=UTC)).isoformat(timespec="milliseconds")
+
+
+def _evidence(hits: list[rules.Hit], scan: rules.Scan) -> list[list[tuple]]:
+    """The events behind each hit, in time order: one statement per rule that has hits."""
+    found: list[list[tuple]] = [[] for _hit in hits]
+    by_rule = defaultdict(list)
+    for index, hit in enumerate(hits):
+        by_rule[hit.rule].append(index)
+    for rule, indexes in by_rule.items():
+        chosen = [hits[i] for i in indexes]
+        hi = scan.account_hi if rule == "failed_logins" else scan.hi
+        rows = rules.events_in(
+            rule,
+            accounts=sorted({h.actor_id for h in chosen}),
+            start=datetime.fromtimestamp(min(h.start for h in chosen) - 1, tz=UTC),
+            end=datetime.fromtimestamp(max(h.end for h in chosen) + 1, tz=UTC),
+            hi=hi,
+        )
+        per_account = defaultdict(list)
+        for row in rows:
+            per_account[row[0]].append(row)
+        for i in indexes:
+            hit = hits[i]
+            found[i] = [r for r in per_account[hit.actor_id] if hit.start - 0.001 <= r[2] <= hit.end + 0.001]
+    return found
+
+
+def _stored(text, numbers: dict) -> str:
+    """The evidence's one-line summary, always in English: it is a record, whoever's request runs the job
+    (the console can render the numbers in its reader's language)."""
+    with translation.override("en"):
+        return str(text) % numbers if numbers else str(text)
+
+
+def _alert(hit: rules.Hit, events: list[tuple]) -> dict:
+    severity, text = RULES[hit.rule]
+    keep = settings.PRAHARI_ANOMALY_EVIDENCE_EVENTS
+    numbers = {
+        "count": hit.count,
+        "threshold": hit.threshold,
+        "minutes": _minutes(hit.rule),
+        **hit.numbers,
+    }
+    evidence = {
+        **{k: v for k, v in numbers.items() if v is not None},
+        "window_start": _local(hit.start),
+        "window_end": _local(hit.end),
+        "events_in_window": len(events),
+        "events": [e[1] for e in events[:keep]],
+        "summary": _stored(text, numbers),
+    }
+    if hit.rule in ("many_ips", "failed_logins"):
+        evidence["ips"] = sorted({str(e[3]) for e in events if e[3]})
+    if hit.rule == "failed_logins":
+        evidence["log"] = "account_events"
+    return {"rule": hit.rule, "severity": severity, "subject_id": hit.actor_id, "evidence": evidence}
+
+
+def _minutes(rule: str) -> int | None:
+    return {
+        "volume_burst": settings.PRAHARI_ANOMALY_BURST_MINUTES,
+        "failed_logins": settings.PRAHARI_ANOMALY_FAILED_LOGIN_MINUTES,
+        "many_ips": 60,
+    }.get(rule)
+
+
+def _canary_alerts(scan: rules.Scan) -> tuple[list[dict], int]:
+    """Alerts for new canary accesses that have none yet (the read path raises its own, with the event id,
+    in the same transaction as the access): normally none. Returns (alerts to raise, already alerted)."""
+    events = rules.canary_events(scan)
+    if not events:
+        return [], 0
+    ids = [e[0] for e in events]
+    alerted = set(
+        Alert.objects.filter(rule="canary", evidence__access_event__in=ids).values_list(
+            "evidence__access_event", flat=True
+        )
+    )
+    severity, text = RULES["canary"]
+    alerts = [
+        {
+            "rule": "canary",
+            "severity": severity,
+            "subject_id": actor,
+            "evidence": {
+                "access_event": event_id,
+                "action": action,
+                "beneficiary": beneficiary,
+                "window_start": _local(at),
+                "window_end": _local(at),
+                "events": [event_id],
+                "summary": _stored(text, {}),
+            },
+        }
+        for event_id, actor, at, action, beneficiary in events
+        if event_id not in alerted
+    ]
+    return alerts, len(events) - len(alerts)
+
+
+def _act_on(raised: list[Alert], *, now: datetime) -> tuple[int, int]:
+    """Suspend the active accounts with a high or critical new alert; digest the others to their governors.
+
+    Returns (suspended, flagged) counts.
+    """
+    if not raised:
+        return 0, 0
+    severe = {a.subject_id for a in raised if a.severity in SUSPENDING}
+    subjects = list(
+        User.objects.filter(pk__in={a.subject_id for a in raised}, is_system=False)
+        .select_related("facility", "district")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )
+    to_suspend = [u for u in subjects if u.pk in severe and u.status == Status.ACTIVE]
+    suspended = _suspend(
+        to_suspend,
+        job_name="anomalies",
+        cause=SuspensionCause.ANOMALY,
+        reason="governance job anomalies: high-severity access anomaly (see the account's open alerts)",
+        now=now,
+    )
+    flagged = [u for u in subjects if u.pk not in severe]
+    digest_send(job_name="anomalies", action="flagged", users=flagged, run_at=now)
+    return len(suspended), len(flagged)

@@ -1,0 +1,402 @@
+"""The anomaly rules of SECURITY.md §Record access, each one SQL statement over the events of one run.
+
+Each rule takes a `Scan` (the ids of the new events: `wm` < id ≤ `hi`) and returns `Hit`s: a window of
+one account's activity that crossed the rule's threshold. Only windows that contain a new event are
+returned, but a window is counted over every event in it with id ≤ `hi`, old ones too: 40 views
+scored last run and 21 this run, within 10 minutes, make a burst. Windows of one account that
+overlap are merged (and deduplicated against earlier alerts) by records/anomalies.py.
+
+Set-based: every rule is one statement whatever the number of accounts or events (GROUP BY and window
+functions, on PostgreSQL and on SQLite ≥ 3.28). Times are compared as seconds since the epoch
+(`_epoch`); local days and nights (TIME_ZONE, Asia/Kolkata) are UTC plus the zone's offset at the run,
+which is exact for a zone without daylight saving time, like Asia/Kolkata. Thresholds are the
+PRAHARI_ANOMALY_* settings, written into the SQL as numbers (never from input).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import AccountEvent, AccountEventType
+from records.models import AccessEvent
+
+DAY = 86400.0
+EVENTS = AccessEvent._meta.db_table
+ACCOUNT_EVENTS = AccountEvent._meta.db_table
+FAILED_LOGIN_TYPES = (AccountEventType.LOGIN_FAILED, AccountEventType.OTP_FAILED)
+VIEW = f"action = '{AccessEvent.Action.VIEW}'"
+OUT_OF_SCOPE = f"outcome = '{AccessEvent.Outcome.OUT_OF_SCOPE}'"
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What one run scores: access events `wm` < id ≤ `hi` and account events `account_wm` < id ≤ `account_hi`.
+
+    `since` / `account_since`: the earliest time among those new events (the run's time when there are none).
+    `offset`: seconds from UTC to local time.
+    """
+
+    wm: int
+    hi: int
+    since: datetime
+    account_wm: int
+    account_hi: int
+    account_since: datetime
+    offset: int
+    count: int = 0  # how many new access events
+    account_count: int = 0
+
+
+@dataclass
+class Hit:
+    """One window of one account's activity over a rule's threshold (times in seconds since the epoch)."""
+
+    rule: str
+    actor_id: int
+    start: float
+    end: float
+    count: int
+    threshold: float
+    numbers: dict = field(default_factory=dict)  # rule-specific figures for the evidence
+
+
+# --- SQL dialect: the two spellings this module needs ------------------------------------------------
+
+
+def _pg() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _epoch(column: str) -> str:
+    """Seconds since 1970-01-01 UTC, as a float."""
+    if _pg():
+        return f"CAST(EXTRACT(EPOCH FROM {column}) AS DOUBLE PRECISION)"
+    return f"((julianday({column}) - 2440587.5) * 86400.0)"
+
+
+def _floor(expression: str) -> str:
+    """The integer below a non-negative number (PostgreSQL's CAST rounds; SQLite's truncates)."""
+    return f"CAST(FLOOR({expression}) AS BIGINT)" if _pg() else f"CAST({expression} AS INTEGER)"
+
+
+def _seconds(number: float) -> str:
+    """A number of seconds as a literal a RANGE frame over a float accepts on both databases."""
+    return f"CAST({float(number)!r} AS DOUBLE PRECISION)"
+
+
+def _at(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _rows(sql: str, params: dict) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _params(scan: Scan, lookback: float) -> dict:
+    from datetime import timedelta
+
+    return {"wm": scan.wm, "hi": scan.hi, "since": _at(scan.since - timedelta(seconds=lookback))}
+
+
+def _local_day(column: str, scan: Scan, shift: float = 0.0) -> str:
+    """The local day number (days since 1970-01-01, local) of `column`, moved `shift` seconds later."""
+    return _floor(f"({_epoch(column)} + {scan.offset + shift!r}) / {DAY!r}")
+
+
+# --- Rules over access events -------------------------------------------------------------------------
+
+
+def _sliding_count(scan: Scan, *, rule: str, where: str, span: float, more_than: int) -> list[Hit]:
+    """Windows of `span` seconds ending at a new event (matching `where`) holding more than `more_than` of them."""
+    sql = f"""
+        WITH touched AS (
+            SELECT DISTINCT actor_id FROM {EVENTS} WHERE id > %(wm)s AND id <= %(hi)s AND {where}
+        ), ctx AS (
+            SELECT e.id, e.actor_id, {_epoch("e.created_at")} AS t FROM {EVENTS} e
+            WHERE e.actor_id IN (SELECT actor_id FROM touched) AND e.created_at >= %(since)s
+              AND e.id <= %(hi)s AND e.{where}
+        ), win AS (
+            SELECT id, actor_id, t, COUNT(*) OVER (
+                PARTITION BY actor_id ORDER BY t RANGE BETWEEN {_seconds(span)} PRECEDING AND CURRENT ROW
+            ) AS n FROM ctx
+        )
+        SELECT actor_id, t, n FROM win WHERE id > %(wm)s AND n > {int(more_than)} ORDER BY actor_id, t
+    """
+    return [Hit(rule, actor, t - span, t, n, more_than) for actor, t, n in _rows(sql, _params(scan, span))]
+
+
+def volume_burst(scan: Scan) -> list[Hit]:
+    """More than PRAHARI_ANOMALY_BURST_VIEWS record views within PRAHARI_ANOMALY_BURST_MINUTES."""
+    return _sliding_count(
+        scan,
+        rule="volume_burst",
+        where=VIEW,
+        span=settings.PRAHARI_ANOMALY_BURST_MINUTES * 60,
+        more_than=settings.PRAHARI_ANOMALY_BURST_VIEWS,
+    )
+
+
+def baseline_spike(scan: Scan) -> list[Hit]:
+    """A local day with more views than FACTOR × the account's own PERCENTILE of daily views over the
+    BASELINE_DAYS before it (days with at least one view; only with BASELINE_MIN_DAYS such days).
+
+    The percentile is the nearest-rank one (the value at rank ⌈p·n⌉ of the sorted days), the same on
+    both databases.
+    """
+    days, pct = settings.PRAHARI_ANOMALY_BASELINE_DAYS, settings.PRAHARI_ANOMALY_BASELINE_PERCENTILE
+    factor, min_days = settings.PRAHARI_ANOMALY_BASELINE_FACTOR, settings.PRAHARI_ANOMALY_BASELINE_MIN_DAYS
+    sql = f"""
+        WITH touched AS (
+            SELECT DISTINCT actor_id, {_local_day("created_at", scan)} AS d FROM {EVENTS}
+            WHERE id > %(wm)s AND id <= %(hi)s AND {VIEW}
+        ), daily AS (
+            SELECT e.actor_id, {_local_day("e.created_at", scan)} AS d, COUNT(*) AS n FROM {EVENTS} e
+            WHERE e.actor_id IN (SELECT actor_id FROM touched) AND e.created_at >= %(since)s
+              AND e.id <= %(hi)s AND e.{VIEW}
+            GROUP BY e.actor_id, {_local_day("e.created_at", scan)}
+        ), history AS (
+            SELECT t.actor_id, t.d, h.n,
+                   ROW_NUMBER() OVER (PARTITION BY t.actor_id, t.d ORDER BY h.n) AS r,
+                   COUNT(*) OVER (PARTITION BY t.actor_id, t.d) AS k
+            FROM touched t JOIN daily h ON h.actor_id = t.actor_id AND h.d >= t.d - {int(days)} AND h.d < t.d
+        ), baseline AS (
+            SELECT actor_id, d, n AS p, k FROM history
+            WHERE r * 100 >= {int(pct)} * k AND (r - 1) * 100 < {int(pct)} * k
+        )
+        SELECT t.actor_id, t.d, today.n, b.p, b.k
+        FROM touched t
+        JOIN daily today ON today.actor_id = t.actor_id AND today.d = t.d
+        JOIN baseline b ON b.actor_id = t.actor_id AND b.d = t.d
+        WHERE b.k >= {int(min_days)} AND today.n > {int(factor)} * b.p
+        ORDER BY t.actor_id, t.d
+    """
+    hits = []
+    for actor, day, n, p95, history_days in _rows(sql, _params(scan, (days + 1) * DAY)):
+        start = day * DAY - scan.offset
+        hits.append(
+            Hit(
+                "baseline_spike",
+                actor,
+                start,
+                start + DAY - 0.001,
+                n,
+                factor * p95,
+                {"percentile": pct, "baseline": p95, "factor": factor, "history_days": history_days},
+            )
+        )
+    return hits
+
+
+def _fixed_window_count(
+    scan: Scan, *, rule: str, where: str, shift: float, inside: float, threshold: int, at_least: bool
+) -> list[Hit]:
+    """Count events matching `where` per account and local day (moved `shift` seconds later, keeping the
+    first `inside` seconds of it), for days holding a new such event; keep those over the threshold."""
+    day = _local_day("created_at", scan, shift)
+    local = f"({_epoch('created_at')} + {scan.offset + shift!r})"
+    in_window = f"{local} - {day} * {DAY!r} < {float(inside)!r}"
+    compare = ">=" if at_least else ">"
+    sql = f"""
+        WITH touched AS (
+            SELECT DISTINCT actor_id, {day} AS d FROM {EVENTS}
+            WHERE id > %(wm)s AND id <= %(hi)s AND {where} AND {in_window}
+        ), counted AS (
+            SELECT actor_id, {day} AS d, COUNT(*) AS n FROM {EVENTS}
+            WHERE actor_id IN (SELECT actor_id FROM touched) AND created_at >= %(since)s AND id <= %(hi)s
+              AND {where} AND {in_window}
+            GROUP BY actor_id, {day}
+        )
+        SELECT c.actor_id, c.d, c.n FROM counted c JOIN touched t ON t.actor_id = c.actor_id AND t.d = c.d
+        WHERE c.n {compare} {int(threshold)} ORDER BY c.actor_id, c.d
+    """
+    hits = []
+    for actor, d, n in _rows(sql, _params(scan, 2 * DAY)):
+        start = d * DAY - scan.offset - shift
+        hits.append(Hit(rule, actor, start, start + inside - 0.001, n, threshold))
+    return hits
+
+
+def out_of_scope(scan: Scan) -> list[Hit]:
+    """PRAHARI_ANOMALY_OUT_OF_SCOPE_PER_DAY or more out-of-scope requests in one local day."""
+    return _fixed_window_count(
+        scan,
+        rule="out_of_scope",
+        where=OUT_OF_SCOPE,
+        shift=0.0,
+        inside=DAY,
+        threshold=settings.PRAHARI_ANOMALY_OUT_OF_SCOPE_PER_DAY,
+        at_least=True,
+    )
+
+
+def night_views(scan: Scan) -> list[Hit]:
+    """More than PRAHARI_ANOMALY_NIGHT_VIEWS views in one night (NIGHT_START_HOUR to NIGHT_END_HOUR, local).
+
+    A night is keyed by the day it ends on: the day moved (24 − start) hours later begins at the night's start.
+    """
+    start, end = settings.PRAHARI_ANOMALY_NIGHT_START_HOUR, settings.PRAHARI_ANOMALY_NIGHT_END_HOUR
+    return _fixed_window_count(
+        scan,
+        rule="night_views",
+        where=VIEW,
+        shift=(24 - start) * 3600.0,
+        inside=((end - start) % 24) * 3600.0,
+        threshold=settings.PRAHARI_ANOMALY_NIGHT_VIEWS,
+        at_least=False,
+    )
+
+
+def cadence(scan: Scan) -> list[Hit]:
+    """PRAHARI_ANOMALY_CADENCE_REQUESTS consecutive requests (any action, any outcome) whose gaps have a
+    coefficient of variation (population standard deviation / mean) below CADENCE_CV_PERCENT.
+
+    "Consecutive" follows the account's chain (`actor_seq`), so the window is exact whatever the pace.
+    Variance is E[g²] − E[g]² (SQLite has no STDDEV); all-zero gaps count as machine-like too.
+    """
+    requests, cv = settings.PRAHARI_ANOMALY_CADENCE_REQUESTS, settings.PRAHARI_ANOMALY_CADENCE_CV_PERCENT / 100
+    gaps = requests - 1
+    sql = f"""
+        WITH touched AS (
+            SELECT actor_id, MIN(actor_seq) AS first_seq FROM {EVENTS}
+            WHERE id > %(wm)s AND id <= %(hi)s GROUP BY actor_id
+        ), ctx AS (
+            SELECT e.id, e.actor_id, e.actor_seq, {_epoch("e.created_at")} AS t FROM {EVENTS} e
+            JOIN touched n ON n.actor_id = e.actor_id AND e.actor_seq > n.first_seq - {int(requests)}
+            WHERE e.id <= %(hi)s
+        ), gapped AS (
+            SELECT id, actor_id, actor_seq, t,
+                   t - LAG(t) OVER (PARTITION BY actor_id ORDER BY actor_seq) AS g,
+                   LAG(t, {int(gaps)}) OVER (PARTITION BY actor_id ORDER BY actor_seq) AS t0
+            FROM ctx
+        ), stats AS (
+            SELECT id, actor_id, t, t0,
+                   COUNT(g) OVER w AS k, AVG(g) OVER w AS mean, AVG(g * g) OVER w AS square
+            FROM gapped
+            WINDOW w AS (
+                PARTITION BY actor_id ORDER BY actor_seq ROWS BETWEEN {int(gaps) - 1} PRECEDING AND CURRENT ROW
+            )
+        )
+        SELECT actor_id, t0, t, mean, square - mean * mean FROM stats
+        WHERE id > %(wm)s AND k = {int(gaps)}
+          AND (square <= 0 OR square - mean * mean < {cv * cv!r} * mean * mean)
+        ORDER BY actor_id, t
+    """
+    hits = []
+    for actor, t0, t, mean, variance in _rows(sql, {"wm": scan.wm, "hi": scan.hi}):
+        spread = (max(variance, 0.0) ** 0.5 / mean) if mean > 0 else 0.0
+        numbers = {"mean_gap_seconds": round(mean, 3), "gap_variation_percent": round(100 * spread, 1)}
+        hits.append(Hit("cadence", actor, t0, t, requests, cv * 100, numbers))
+    return hits
+
+
+def many_ips(scan: Scan) -> list[Hit]:
+    """PRAHARI_ANOMALY_IPS_PER_HOUR or more distinct IP addresses within 60 minutes ending at a new event.
+
+    SQL has no COUNT(DISTINCT) over a sliding frame: a correlated count per new event, each an index
+    range scan of that account's last hour, only for accounts with that many addresses in the whole scan
+    (most accounts use one or two, so most are ruled out by one GROUP BY).
+    """
+    limit, span = settings.PRAHARI_ANOMALY_IPS_PER_HOUR, 3600.0
+    if _pg():
+        in_hour = f"o.created_at >= e.created_at - INTERVAL '{int(span)} seconds'"
+    else:
+        in_hour = f"julianday(o.created_at) >= julianday(e.created_at) - {span / DAY!r}"
+    sql = f"""
+        WITH candidates AS (
+            SELECT actor_id FROM {EVENTS}
+            WHERE actor_id IN (SELECT actor_id FROM {EVENTS} WHERE id > %(wm)s AND id <= %(hi)s)
+              AND created_at >= %(since)s AND id <= %(hi)s AND ip_address IS NOT NULL
+            GROUP BY actor_id HAVING COUNT(DISTINCT ip_address) >= {int(limit)}
+        ), ctx AS (
+            SELECT e.actor_id, {_epoch("e.created_at")} AS t, (
+                SELECT COUNT(DISTINCT o.ip_address) FROM {EVENTS} o
+                WHERE o.actor_id = e.actor_id AND o.id <= %(hi)s AND o.ip_address IS NOT NULL
+                  AND o.created_at >= %(since)s AND o.created_at <= e.created_at AND {in_hour}
+            ) AS n
+            FROM {EVENTS} e WHERE e.id > %(wm)s AND e.id <= %(hi)s AND e.ip_address IS NOT NULL
+              AND e.actor_id IN (SELECT actor_id FROM candidates)
+        )
+        SELECT actor_id, t, n FROM ctx WHERE n >= {int(limit)} ORDER BY actor_id, t
+    """
+    return [Hit("many_ips", actor, t - span, t, n, limit) for actor, t, n in _rows(sql, _params(scan, span))]
+
+
+def canary_events(scan: Scan) -> list[tuple[int, int, float, str, int | None]]:
+    """New canary accesses: (event id, actor, time, action, beneficiary). The read path alerts on them at once."""
+    sql = f"""
+        SELECT id, actor_id, {_epoch("created_at")}, action, beneficiary_id FROM {EVENTS}
+        WHERE id > %(wm)s AND id <= %(hi)s AND outcome = '{AccessEvent.Outcome.CANARY}' ORDER BY id
+    """
+    return _rows(sql, {"wm": scan.wm, "hi": scan.hi})
+
+
+# --- Rules over account events ------------------------------------------------------------------------
+
+
+def failed_logins(scan: Scan) -> list[Hit]:
+    """PRAHARI_ANOMALY_FAILED_LOGINS or more failed passwords or OTP codes of one account within
+    PRAHARI_ANOMALY_FAILED_LOGIN_MINUTES (accounts.AccountEvent, its own watermark)."""
+    from datetime import timedelta
+
+    limit, span = settings.PRAHARI_ANOMALY_FAILED_LOGINS, settings.PRAHARI_ANOMALY_FAILED_LOGIN_MINUTES * 60
+    types = ", ".join(str(int(t)) for t in FAILED_LOGIN_TYPES)
+    sql = f"""
+        WITH touched AS (
+            SELECT DISTINCT subject_id FROM {ACCOUNT_EVENTS}
+            WHERE id > %(wm)s AND id <= %(hi)s AND type IN ({types}) AND subject_id IS NOT NULL
+        ), ctx AS (
+            SELECT a.id, a.subject_id, {_epoch("a.created_at")} AS t FROM {ACCOUNT_EVENTS} a
+            WHERE a.subject_id IN (SELECT subject_id FROM touched) AND a.type IN ({types})
+              AND a.created_at >= %(since)s AND a.id <= %(hi)s
+        ), win AS (
+            SELECT id, subject_id, t, COUNT(*) OVER (
+                PARTITION BY subject_id ORDER BY t RANGE BETWEEN {_seconds(span)} PRECEDING AND CURRENT ROW
+            ) AS n FROM ctx
+        )
+        SELECT subject_id, t, n FROM win WHERE id > %(wm)s AND n >= {int(limit)} ORDER BY subject_id, t
+    """
+    params = {
+        "wm": scan.account_wm,
+        "hi": scan.account_hi,
+        "since": _at(scan.account_since - timedelta(seconds=span)),
+    }
+    return [Hit("failed_logins", subject, t - span, t, n, limit) for subject, t, n in _rows(sql, params)]
+
+
+# --- The events behind the hits -----------------------------------------------------------------------
+
+# Which events each rule counts, for the evidence: (table, account column, condition).
+EVIDENCE_SOURCES = {
+    "volume_burst": (EVENTS, "actor_id", VIEW),
+    "baseline_spike": (EVENTS, "actor_id", VIEW),
+    "night_views": (EVENTS, "actor_id", VIEW),
+    "out_of_scope": (EVENTS, "actor_id", OUT_OF_SCOPE),
+    "cadence": (EVENTS, "actor_id", "1 = 1"),
+    "many_ips": (EVENTS, "actor_id", "ip_address IS NOT NULL"),
+    "failed_logins": (
+        ACCOUNT_EVENTS,
+        "subject_id",
+        f"type IN ({', '.join(str(int(t)) for t in FAILED_LOGIN_TYPES)})",
+    ),
+}
+
+
+def events_in(rule: str, *, accounts: list[int], start: datetime, end: datetime, hi: int) -> list[tuple]:
+    """(account, event id, time, IP) of the events `rule` counts for `accounts` between `start` and `end`
+    (ids ≤ `hi`), in time order: one statement for all the hits of a rule."""
+    table, column, where = EVIDENCE_SOURCES[rule]
+    marks = ", ".join(["%s"] * len(accounts))
+    sql = f"""
+        SELECT {column}, id, {_epoch("created_at")}, ip_address FROM {table}
+        WHERE {column} IN ({marks}) AND created_at >= %s AND created_at <= %s AND id <= %s AND {where}
+        ORDER BY {column}, created_at, id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*accounts, _at(start), _at(end), hi])
+        return cursor.fetchall()
