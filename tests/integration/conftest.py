@@ -116,6 +116,34 @@ class WorkerProcess:
 StartWorker = Callable[..., WorkerProcess]
 
 
+def _celery_process(
+    arguments: list[str], *, database_url: str, env: Mapping[str, str | None] | None, log_path: Path, queue: str
+) -> WorkerProcess:
+    """Start `celery -A portal <arguments>` with the test settings and database; output to `log_path`.
+
+    `env` overrides the inherited environment (os.environ, which holds the test settings' secret key);
+    a value of None removes the variable.
+    """
+    process_env = os.environ.copy()
+    process_env.update(DJANGO_SETTINGS_MODULE="portal.settings.test", DATABASE_URL=database_url, PYTHONUNBUFFERED="1")
+    for key, value in (env or {}).items():
+        if value is None:
+            process_env.pop(key, None)
+        else:
+            process_env[key] = value
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", *arguments],
+            cwd=settings.BASE_DIR,
+            env=process_env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C on pytest does not reach it; the fixture's finalizer stops it
+        )
+    return WorkerProcess(queue=queue, log_path=log_path, process=process)
+
+
 @pytest.fixture
 def start_celery_worker(tmp_path: Path, worker_database_url: str) -> Iterator[StartWorker]:
     """Start `celery -A portal worker` on one queue, with the test database; stopped after the test.
@@ -127,48 +155,10 @@ def start_celery_worker(tmp_path: Path, worker_database_url: str) -> Iterator[St
     workers: list[WorkerProcess] = []
 
     def start(*, queue: str, env: Mapping[str, str | None] | None = None) -> WorkerProcess:
-        worker_env = os.environ.copy()
-        worker_env.update(
-            DJANGO_SETTINGS_MODULE="portal.settings.test",
-            DATABASE_URL=worker_database_url,
-            PYTHONUNBUFFERED="1",
-        )
-        for key, value in (env or {}).items():
-            if value is None:
-                worker_env.pop(key, None)
-            else:
-                worker_env[key] = value
+        arguments = ["worker", "--pool", "solo", "-Q", queue, "--hostname", f"{queue}@%h"]
+        arguments += ["--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
         log_path = tmp_path / f"worker-{len(workers)}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "--pool",
-            "solo",
-            "-Q",
-            queue,
-            "--hostname",
-            f"{queue}@%h",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-        ]
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=settings.BASE_DIR,
-                env=worker_env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C on pytest does not reach the worker; the finalizer stops it
-            )
-        worker = WorkerProcess(queue=queue, log_path=log_path, process=process)
+        worker = _celery_process(arguments, database_url=worker_database_url, env=env, log_path=log_path, queue=queue)
         workers.append(worker)
         return worker
 
@@ -186,43 +176,11 @@ def start_celery_beat(tmp_path: Path, worker_database_url: str) -> Iterator[Call
     beats: list[WorkerProcess] = []
 
     def start(*, env: Mapping[str, str | None] | None = None) -> WorkerProcess:
-        beat_env = os.environ.copy()
-        beat_env.update(
-            DJANGO_SETTINGS_MODULE="portal.settings.test", DATABASE_URL=worker_database_url, PYTHONUNBUFFERED="1"
-        )
-        for key, value in (env or {}).items():
-            if value is None:
-                beat_env.pop(key, None)
-            else:
-                beat_env[key] = value
-        log_path = tmp_path / f"beat-{len(beats)}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "beat",
-            "--scheduler",
-            "django_celery_beat.schedulers:DatabaseScheduler",
-            "--max-interval",
-            "1",
-            "--pidfile",
-            str(tmp_path / f"beat-{len(beats)}.pid"),
-            "--loglevel",
-            "INFO",
-        ]
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=settings.BASE_DIR,
-                env=beat_env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        beat = WorkerProcess(queue="beat", log_path=log_path, process=process)
+        n = len(beats)
+        arguments = ["beat", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--max-interval", "1"]
+        arguments += ["--pidfile", str(tmp_path / f"beat-{n}.pid"), "--loglevel", "INFO"]
+        log_path = tmp_path / f"beat-{n}.log"
+        beat = _celery_process(arguments, database_url=worker_database_url, env=env, log_path=log_path, queue="beat")
         beats.append(beat)
         return beat
 
