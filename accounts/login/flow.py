@@ -27,8 +27,8 @@ from accounts.services.lockouts import (
     login_failures_reset,
     login_is_held,
     login_is_locked,
+    user_by_pk,
     user_by_username,
-    users_with_hold_flag,
 )
 from accounts.services.notifications import notify
 
@@ -98,7 +98,7 @@ def pending_get(request) -> Pending | None:
     if timezone.now() - started > timedelta(minutes=settings.PRAHARI_LOGIN_ATTEMPT_MINUTES):
         pending_clear(request)
         return None
-    user = users_with_hold_flag().filter(pk=data.get("user")).first()
+    user = user_by_pk(data.get("user"))
     return Pending(user=user, attempt_id=data["attempt"]) if user else None
 
 
