@@ -137,8 +137,9 @@ class Outcome:
 def finish(request, pending: Pending, *, otp_device, device_token: str | None) -> Outcome:
     """Both factors are proven: check the account, then the device, then start the session.
 
-    One transaction: the session, its events and the device stamp land together (and one commit
-    instead of a dozen keeps the gate's own cost small beside the password hash).
+    One transaction: the end of the older sessions, the events and the device stamp land together
+    (and one commit instead of a dozen keeps the gate's own cost small beside the password hash).
+    The new session's row, with the user, is written once by the session middleware's save.
     """
     pending_clear(request)
     user, ip = pending.user, client_ip(request)
