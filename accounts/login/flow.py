@@ -61,7 +61,8 @@ def password_check(request, *, username: str, password: str) -> User | None:
         _equalise_timing(password)
         login_failure_record(request, username=username, category=category, user=user, ip=ip)
         return None
-    authenticated = authenticate(request, username=user.username if user else username, password=password)
+    # With the account already read, GateAccountBackend checks the password on it (no second read).
+    authenticated = authenticate(request, username=user.username if user else username, password=password, account=user)
     if authenticated is None:
         if getattr(request, "axes_locked_out", False):
             category = "locked"

@@ -129,6 +129,7 @@ else:
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first, as django-axes requires
+    "accounts.login.backends.GateAccountBackend",  # the login's password check on the account it read
     "django.contrib.auth.backends.ModelBackend",
 ]
 PASSWORD_HASHERS = [

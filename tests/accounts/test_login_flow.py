@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -320,3 +322,30 @@ def test_a_rotated_session_is_written_once(world, client, approved, phone):
             assert post_code(client, totp_now(phone)).status_code == 302
     writes = [q["sql"].split()[0] for q in queries.captured_queries if '"accounts_usersession"' in q["sql"]]
     assert writes.count("INSERT") == 1 and "UPDATE" not in writes
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("username", "password", "reads"),
+    [
+        ("asha", PASSWORD, 1),
+        ("asha", "not the password at all", 1),
+        ("ASHA", PASSWORD, 1),
+        ("nobody-here", PASSWORD, 2),  # ModelBackend looks too, and hashes for the time an account would take
+    ],
+)
+def test_the_password_step_hashes_once_and_reads_a_known_account_once(
+    world, client, approved, username, password, reads
+):
+    """Right or wrong, known or not: one password hash (the same time); an account that exists is read once."""
+    hashes = []
+    original = MD5PasswordHasher.encode
+
+    def encode(hasher, *args, **kwargs):
+        hashes.append(1)
+        return original(hasher, *args, **kwargs)
+
+    with CaptureQueriesContext(connection) as queries, mock.patch.object(MD5PasswordHasher, "encode", encode):
+        post_password(client, username, password)
+    assert len(hashes) == 1
+    assert len([q for q in queries.captured_queries if q["sql"].startswith('SELECT "accounts_user"."id"')]) == reads
