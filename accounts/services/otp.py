@@ -47,9 +47,14 @@ def _login_otp_queryset(user: User, method: str | None):
     return None
 
 
-def login_otp_device(user: User, method: str | None) -> Device | None:
-    """The device `login_otp_devices(user)` would give for `method`, read alone (one query; backup codes two)."""
+def login_otp_device(user: User, method: str | None, *, id_only: bool = False) -> Device | None:
+    """The device `login_otp_devices(user)` would give for `method`, read alone (one query; backup codes two).
+
+    `id_only`: read only its id, which is all `otp_verify` needs (it reads the device again, locked).
+    """
     queryset = _login_otp_queryset(user, method)
+    if queryset is not None and id_only:
+        queryset = queryset.only("pk", "user")  # and its owner: django_otp.login checks it
     device = queryset.first() if queryset is not None else None
     if method == "backup" and device is not None and not device.token_set.exists():
         return None  # every backup code is used up

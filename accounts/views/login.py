@@ -86,10 +86,10 @@ def login_otp(request):
     pending = flow.pending_get(request)
     if pending is None:
         return _restart(request, _("Your sign-in expired. Please start again."))
-    # A posted code names its method: only that device is read to check it (one query instead of one
-    # per method); the account's other methods are read when the page is shown.
+    # A posted code names its method: only that device's id is read (otp_verify reads the device itself),
+    # one query instead of one per method; the account's other methods are read when the page is shown.
     posted = request.POST.get("method") if request.method == "POST" else None
-    chosen = login_otp_device(pending.user, posted) if posted else None
+    chosen = login_otp_device(pending.user, posted, id_only=True) if posted else None
     devices = {posted: chosen} if chosen is not None else login_otp_devices(pending.user)
     if not devices:
         return redirect("accounts:login-enrol")
