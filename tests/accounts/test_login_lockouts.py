@@ -3,6 +3,7 @@ supervisor unlock, notices, the per-IP refusal (credential stuffing), and what d
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -302,3 +303,22 @@ def test_a_lock_check_is_one_query_with_our_parameters(world, rf, django_assert_
     AxesProxyHandler.update_request(request)
     with django_assert_num_queries(1):
         assert not login_is_locked(request, "asha")
+
+
+@pytest.mark.django_db
+def test_a_login_leaves_expired_attempts_to_the_next_failure_which_does_not_count_them(world, approved, phone, caplog):
+    """Our axes handler skips axes' clean-up of expired attempts at a login (and still logs the login):
+    axes deletes them anyway before it counts a failure, so a failure long ago never adds to a new one."""
+    other = Client()
+    fail(other, username="ravi", ip=IP_B)
+    AccessAttempt.objects.filter(username="ravi").update(
+        failures_since_start=9, attempt_time=timezone.now() - LOCK - timedelta(minutes=1)
+    )
+    with later(), caplog.at_level(logging.INFO, logger="axes"):
+        assert password_passes(approved)  # asha signs in (and stays: a logout cleans up too)
+        assert approved.post(CODE, {"method": "totp", "token": totp_now(phone)})["Location"] == "/"
+    assert "AXES: Successful login by" in caplog.text
+    assert AccessAttempt.objects.filter(username="ravi", failures_since_start=9).exists()  # left for later
+    fail(other, username="ravi", ip=IP_B)
+    assert list(AccessAttempt.objects.filter(username="ravi").values_list("failures_since_start", flat=True)) == [1]
+    assert locks(world.colleague) == 0
