@@ -33,6 +33,10 @@ class OTPForm(forms.Form):
 
     def __init__(self, *args, methods: list[str], **kwargs):
         super().__init__(*args, **kwargs)
+        self.offer(methods)
+
+    def offer(self, methods: list[str]) -> None:
+        """The methods to choose from: the account's devices (`login_otp_devices`)."""
         self.fields["method"].choices = [(m, OTP_METHOD_LABELS[m]) for m in methods]
 
 

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends.base import CreateError
 from django.contrib.sessions.backends.db import SessionStore as DBStore
 from django.utils import timezone
 
@@ -15,6 +16,8 @@ SESSION_DEVICE_KEY = "_prahari_device"  # the RegisteredDevice this session is b
 
 
 class SessionStore(DBStore):
+    _insert_on_save = False  # set by cycle_key: the new key has no row yet
+
     @classmethod
     def get_model_class(cls):
         from accounts.models import UserSession
@@ -49,3 +52,29 @@ class SessionStore(DBStore):
                 return
             session_key = self.session_key
         self.model.objects.filter(session_key=session_key).delete()
+
+    def cycle_key(self):
+        """A new key for the same data, written once: the old row goes now, the new one with the response.
+
+        Django's cycle_key INSERTs a row for the new key at once, and the session middleware UPDATEs
+        that row again with what the view went on to store (at login: the user, device and times).
+        Here the new key is chosen at once (`session_key` names it from now on) and the one save that
+        follows INSERTs it. If the request never saves (a 5xx), the old key is gone all the same.
+        """
+        data = self._session
+        key = self.session_key
+        self._session_key = self._get_new_session_key()
+        self._session_cache = data
+        self._insert_on_save = True
+        self.modified = True
+        if key:
+            self.delete(key)
+
+    def save(self, must_create=False):
+        if self._insert_on_save:
+            self._insert_on_save = False
+            try:
+                return super().save(must_create=True)
+            except CreateError:
+                return self.create()  # the new key was taken meanwhile (never seen in practice): another one
+        return super().save(must_create=must_create)

@@ -27,8 +27,8 @@ from accounts.services.lockouts import (
     login_failures_reset,
     login_is_held,
     login_is_locked,
+    user_by_pk,
     user_by_username,
-    users_with_hold_flag,
 )
 from accounts.services.notifications import notify
 
@@ -61,7 +61,8 @@ def password_check(request, *, username: str, password: str) -> User | None:
         _equalise_timing(password)
         login_failure_record(request, username=username, category=category, user=user, ip=ip)
         return None
-    authenticated = authenticate(request, username=user.username if user else username, password=password)
+    # With the account already read, GateAccountBackend checks the password on it (no second read).
+    authenticated = authenticate(request, username=user.username if user else username, password=password, account=user)
     if authenticated is None:
         if getattr(request, "axes_locked_out", False):
             category = "locked"
@@ -98,7 +99,7 @@ def pending_get(request) -> Pending | None:
     if timezone.now() - started > timedelta(minutes=settings.PRAHARI_LOGIN_ATTEMPT_MINUTES):
         pending_clear(request)
         return None
-    user = users_with_hold_flag().filter(pk=data.get("user")).first()
+    user = user_by_pk(data.get("user"))
     return Pending(user=user, attempt_id=data["attempt"]) if user else None
 
 
@@ -137,8 +138,9 @@ class Outcome:
 def finish(request, pending: Pending, *, otp_device, device_token: str | None) -> Outcome:
     """Both factors are proven: check the account, then the device, then start the session.
 
-    One transaction: the session, its events and the device stamp land together (and one commit
-    instead of a dozen keeps the gate's own cost small beside the password hash).
+    One transaction: the end of the older sessions, the events and the device stamp land together
+    (and one commit instead of a dozen keeps the gate's own cost small beside the password hash).
+    The new session's row, with the user, is written once by the session middleware's save.
     """
     pending_clear(request)
     user, ip = pending.user, client_ip(request)

@@ -42,7 +42,9 @@ def device_find(*, user: User, token: str | None) -> RegisteredDevice | None:
     """The device this browser's token registered for `user`, whatever its status, or None."""
     if not token:
         return None
-    return RegisteredDevice.objects.filter(user=user, token_hash=device_token_hash(token)).first()
+    # (user, token_hash) is unique: no ORDER BY, which .first() would add from the model's ordering.
+    found = list(RegisteredDevice.objects.filter(user=user, token_hash=device_token_hash(token)).order_by()[:1])
+    return found[0] if found else None
 
 
 def _new_code(user: User) -> str:

@@ -16,7 +16,7 @@ from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import F, FilteredRelation, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,15 +29,25 @@ from accounts.services.notifications import notify
 
 
 def users_with_hold_flag():
-    """Accounts annotated with `held_now` (an open LoginHold), so the login reads both in one query."""
-    open_hold = LoginHold.objects.filter(user=OuterRef("pk"), cleared_at__isnull=True)
-    return User.objects.filter(is_system=False).annotate(held_now=Exists(open_hold))
+    """Accounts annotated with `open_hold_id` (their open LoginHold, or None), so the login reads both in one query.
+
+    A LEFT JOIN on the one open hold a user can have (`one_open_hold_per_user`): the same answer as an
+    EXISTS subquery, at about half its cost to build.
+    """
+    open_hold = FilteredRelation("login_holds", condition=Q(login_holds__cleared_at__isnull=True))
+    return User.objects.filter(is_system=False).annotate(open_hold=open_hold, open_hold_id=F("open_hold__id"))
 
 
 def user_by_username(username: str | None) -> User | None:
     if not username:
         return None
     return users_with_hold_flag().filter(username__iexact=username).first()
+
+
+def user_by_pk(pk: int | str | None) -> User | None:
+    """The account `pk` (never the system actor), with its hold flag; None if there is none."""
+    found = list(users_with_hold_flag().filter(pk=pk)[:1])  # a pk is unique: no ORDER BY as .first() would add
+    return found[0] if found else None
 
 
 def ip_is_blocked(ip: str | None, *, now=None) -> bool:
@@ -61,11 +71,11 @@ def ip_is_blocked(ip: str | None, *, now=None) -> bool:
 
 
 def login_is_held(user: User | None) -> bool:
-    """An open LoginHold bars `user` (read from `held_now` when the user came from `users_with_hold_flag`)."""
+    """An open LoginHold bars `user` (read from `open_hold_id` when the user came from `users_with_hold_flag`)."""
     if user is None:
         return False
-    if hasattr(user, "held_now"):
-        return user.held_now
+    if hasattr(user, "open_hold_id"):
+        return user.open_hold_id is not None
     return LoginHold.objects.filter(user=user, cleared_at__isnull=True).exists()
 
 
@@ -91,8 +101,15 @@ def login_failure_record(request, *, username: str, category: str, user: User | 
 
 
 def login_failures_reset(*, user: User) -> int:
-    """A full login (password and code) wipes the failure count of `user` from every IP (one DELETE)."""
-    deleted, _ = AccessAttempt.objects.filter(username__iexact=user.username).delete()
+    """A full login (password and code) wipes the failure count of `user` from every IP.
+
+    Usually there is none: one EXISTS answers that, cheaper than the DELETE, which reads every row
+    first (axes listens for their deletion).
+    """
+    attempts = AccessAttempt.objects.filter(username__iexact=user.username)
+    if not attempts.exists():
+        return 0
+    deleted, _ = attempts.delete()
     return deleted
 
 

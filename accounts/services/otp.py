@@ -34,22 +34,40 @@ BACKUP_DEVICE_NAME = "backup codes"
 TOTP_DEVICE_NAME = "authenticator app"
 
 
+def _login_otp_queryset(user: User, method: str | None):
+    """The confirmed devices of `method` a login may use, the one to use first; None for no such method."""
+    if method == "totp":
+        return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk")
+    if method == "sms":
+        return SMSDevice.objects.filter(user=user, confirmed=True).order_by("pk")
+    if method == "email" and settings.PRAHARI_OTP_EMAIL_ENABLED:  # off by default: NIST 63B rev 4 forbids it
+        return EmailDevice.objects.filter(user=user, confirmed=True).order_by("pk")
+    if method == "backup":
+        return StaticDevice.objects.filter(user=user, confirmed=True, name=BACKUP_DEVICE_NAME).order_by("pk")
+    return None
+
+
+def login_otp_device(user: User, method: str | None, *, id_only: bool = False) -> Device | None:
+    """The device `login_otp_devices(user)` would give for `method`, read alone (one query; backup codes two).
+
+    `id_only`: read only its id, which is all `otp_verify` needs (it reads the device again, locked).
+    """
+    queryset = _login_otp_queryset(user, method)
+    if queryset is not None and id_only:
+        queryset = queryset.only("pk", "user")  # and its owner: django_otp.login checks it
+    device = queryset.first() if queryset is not None else None
+    if method == "backup" and device is not None and not device.token_set.exists():
+        return None  # every backup code is used up
+    return device
+
+
 def login_otp_devices(user: User) -> dict[str, Device]:
     """The confirmed OTP devices a login may use, by method (e-mail codes only with PRAHARI_OTP_EMAIL_ENABLED)."""
     devices: dict[str, Device] = {}
-    totp = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
-    if totp:
-        devices["totp"] = totp
-    sms = SMSDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
-    if sms:
-        devices["sms"] = sms
-    if settings.PRAHARI_OTP_EMAIL_ENABLED:  # off by default: NIST 63B rev 4 forbids e-mail as an OTP channel
-        email = EmailDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
-        if email:
-            devices["email"] = email
-    backup = StaticDevice.objects.filter(user=user, confirmed=True, name=BACKUP_DEVICE_NAME).first()
-    if backup and backup.token_set.exists():
-        devices["backup"] = backup
+    for method in METHODS:
+        device = login_otp_device(user, method)
+        if device is not None:
+            devices[method] = device
     return devices
 
 
@@ -60,9 +78,10 @@ def otp_verify(
 
     TOTP: django-otp refuses a code already used (`last_t`) and throttles. SMS: the code must
     belong to this login attempt, and after PRAHARI_SMS_CODE_TRIES failures it is burned.
-    Backup: the code is hashed, then matched once. `devices`: the caller's `login_otp_devices(user)`.
+    Backup: the code is hashed, then matched once. `devices`: the caller's `login_otp_devices(user)`, or
+    the part of it it has read; without it only the device of `method` is read.
     """
-    device = (devices if devices is not None else login_otp_devices(user)).get(method)
+    device = devices.get(method) if devices is not None else login_otp_device(user, method)
     token = "".join((token or "").split())
     if device is None or not token:
         return None

@@ -24,6 +24,7 @@ from accounts.login.device_cookie import device_token_read, device_token_write
 from accounts.login.session import session_end
 from accounts.request_info import client_ip
 from accounts.services.otp import (
+    login_otp_device,
     login_otp_devices,
     otp_email_send,
     otp_sms_send,
@@ -85,11 +86,14 @@ def login_otp(request):
     pending = flow.pending_get(request)
     if pending is None:
         return _restart(request, _("Your sign-in expired. Please start again."))
-    devices = login_otp_devices(pending.user)
+    # A posted code names its method: only that device's id is read (otp_verify reads the device itself),
+    # one query instead of one per method; the account's other methods are read when the page is shown.
+    posted = request.POST.get("method") if request.method == "POST" else None
+    chosen = login_otp_device(pending.user, posted, id_only=True) if posted else None
+    devices = {posted: chosen} if chosen is not None else login_otp_devices(pending.user)
     if not devices:
         return redirect("accounts:login-enrol")
-    methods = list(devices)
-    form = OTPForm(request.POST or None, methods=methods)
+    form = OTPForm(request.POST or None, methods=list(devices))
     if request.method == "POST" and "send_email" in request.POST:
         try:
             otp_email_send(user=pending.user, ip=client_ip(request))
@@ -121,6 +125,9 @@ def login_otp(request):
             form.add_error("token", _("That code is not right, or it has expired."))
         else:
             return _finish(request, pending, device)
+    if chosen is not None:  # the page is shown again: with every method the account has
+        devices = login_otp_devices(pending.user)
+        form.offer(list(devices))
     context = {"form": form, "has_sms": "sms" in devices, "has_email": "email" in devices}
     return render(request, "accounts/login_otp.html", context)
 

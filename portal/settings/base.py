@@ -130,6 +130,7 @@ else:
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first, as django-axes requires
+    "accounts.login.backends.GateAccountBackend",  # the login's password check on the account it read
     "django.contrib.auth.backends.ModelBackend",
 ]
 PASSWORD_HASHERS = [
@@ -218,7 +219,7 @@ DEVICE_COOKIE_NAME = "prahari_device"
 DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600
 PASSWORD_RESET_TIMEOUT = 30 * 60
 AXES_ENABLED = env_bool("AXES_ENABLED", default=True)
-AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_HANDLER = "accounts.login.lockouts.AxesHandler"  # the database handler, one query per lock check
 AXES_FAILURE_LIMIT = PRAHARI_LOCKOUT_FAILURES  # noqa: F405
 AXES_COOLOFF_TIME = PRAHARI_LOCKOUT_MINUTES / 60  # noqa: F405  (hours)
 AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.hashers import MD5PasswordHasher
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -285,5 +289,63 @@ def test_suspension_ends_a_signed_in_session(world, client, approved, phone):
 @pytest.mark.django_db
 def test_a_full_login_stays_within_its_query_budget(world, client, approved, phone, django_assert_max_num_queries):
     """The gate's own cost beside the password hash is mostly queries (bench P1): keep their number down."""
-    with later(31), django_assert_max_num_queries(45):  # 42 here (a signed-out session is rotated first)
+    with later(31), django_assert_max_num_queries(31):  # 28 here (a signed-out session is rotated first)
         assert full_login(client, world.worker, phone).status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_session_key_changes_at_the_password_and_at_the_code(world, client, approved, phone):
+    """No session fixation: a key the browser held before either step stops working, and has no row left."""
+    session = client.session
+    session["language_seen"] = "hi"  # an anonymous session that exists before the password
+    session.save()
+    keys = [session.session_key]
+    with later(31):
+        assert post_password(client, world.worker.username).status_code == 302
+        keys.append(client.cookies[settings.SESSION_COOKIE_NAME].value)
+        assert post_code(client, totp_now(phone)).status_code == 302
+        keys.append(client.cookies[settings.SESSION_COOKIE_NAME].value)
+    assert len(set(keys)) == 3
+    assert not UserSession.objects.filter(session_key__in=keys[:2]).exists()
+    row = UserSession.objects.get(session_key=keys[2])
+    assert row.user == world.worker and row.device is not None
+    assert row.get_decoded()["language_seen"] == "hi"  # rotation keeps the data, only the key changes
+    assert signed_in_as(client) == "asha"
+
+
+@pytest.mark.django_db
+def test_a_rotated_session_is_written_once(world, client, approved, phone):
+    """The new key's row is INSERTed once, with the user, when the response is made (no INSERT then UPDATE)."""
+    with later(31):
+        assert post_password(client, world.worker.username).status_code == 302
+        with CaptureQueriesContext(connection) as queries:
+            assert post_code(client, totp_now(phone)).status_code == 302
+    writes = [q["sql"].split()[0] for q in queries.captured_queries if '"accounts_usersession"' in q["sql"]]
+    assert writes.count("INSERT") == 1 and "UPDATE" not in writes
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("username", "password", "reads"),
+    [
+        ("asha", PASSWORD, 1),
+        ("asha", "not the password at all", 1),
+        ("ASHA", PASSWORD, 1),
+        ("nobody-here", PASSWORD, 2),  # ModelBackend looks too, and hashes for the time an account would take
+    ],
+)
+def test_the_password_step_hashes_once_and_reads_a_known_account_once(
+    world, client, approved, username, password, reads
+):
+    """Right or wrong, known or not: one password hash (the same time); an account that exists is read once."""
+    hashes = []
+    original = MD5PasswordHasher.encode
+
+    def encode(hasher, *args, **kwargs):
+        hashes.append(1)
+        return original(hasher, *args, **kwargs)
+
+    with CaptureQueriesContext(connection) as queries, mock.patch.object(MD5PasswordHasher, "encode", encode):
+        post_password(client, username, password)
+    assert len(hashes) == 1
+    assert len([q for q in queries.captured_queries if q["sql"].startswith('SELECT "accounts_user"."id"')]) == reads

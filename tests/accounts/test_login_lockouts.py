@@ -3,17 +3,21 @@ supervisor unlock, notices, the per-IP refusal (credential stuffing), and what d
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
+from axes.handlers.database import AxesDatabaseHandler
+from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.test import Client
 from django.utils import timezone
 from freezegun import freeze_time
 
 from accounts.exceptions import DomainError, NotPermitted
+from accounts.login.lockouts import AxesHandler, widest_parameter_sets
 from accounts.models import AccountEvent, AccountEventType, LoginHold, Notification
-from accounts.services.lockouts import lockout_clear
+from accounts.services.lockouts import lockout_clear, login_is_locked
 from tests.accounts.test_login_flow import (
     CODE,
     PASSWORD,
@@ -231,3 +235,90 @@ def test_axes_keeps_no_success_log_and_never_a_password_or_code(world, approved,
         assert secret not in str(failures)
         assert secret not in str(list(AccountEvent.objects.values("reason", "data")))
     assert AccessLog.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("sets", "widest"),
+    [
+        ([{"username": "a"}, {"username": "a", "ip_address": "1"}], [{"username": "a"}]),
+        ([{"username": "a", "ip_address": "1"}, {"username": "a"}], [{"username": "a"}]),
+        ([{"ip_address": "1"}, {"username": "a"}], [{"ip_address": "1"}, {"username": "a"}]),
+        ([{"username": None}, {"username": None, "ip_address": "1"}], [{"username": None}]),
+        ([{"username": "a"}, {"username": "a"}], [{"username": "a"}]),
+        (
+            [{"username": "a", "ip_address": "1"}, {"username": "b"}],
+            [{"username": "a", "ip_address": "1"}, {"username": "b"}],
+        ),
+    ],
+)
+def test_only_the_widest_lockout_parameter_sets_are_queried(sets, widest):
+    assert widest_parameter_sets(sets) == widest
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "parameters", [["username", ["username", "ip_address"]], ["ip_address", "username"], [["username", "ip_address"]]]
+)
+def test_our_axes_handler_counts_and_resets_exactly_as_axes_does(world, rf, settings, parameters):
+    """The same largest failure sum and the same rows deleted as django-axes' own database handler."""
+    settings.AXES_LOCKOUT_PARAMETERS = parameters
+
+    def attempts():
+        AccessAttempt.objects.all().delete()
+        for username, ip, failures in [("asha", IP_A, 3), ("asha", IP_B, 4), ("ravi", IP_A, 6), ("ravi", IP_C, 1)]:
+            AccessAttempt.objects.create(
+                username=username,
+                ip_address=ip,
+                user_agent="UA",
+                failures_since_start=failures,
+                get_data="",
+                post_data="",
+            )
+
+    def request(ip):
+        request = rf.post("/accounts/login/", REMOTE_ADDR=ip, HTTP_USER_AGENT="UA")
+        AxesProxyHandler.update_request(request)
+        return request
+
+    attempts()
+    ours, axes = AxesHandler(), AxesDatabaseHandler()
+    for username in ("asha", "ravi", "nobody"):
+        for ip in (IP_A, IP_B, IP_C):
+            credentials = {"username": username}
+            expected = axes.get_failures(request(ip), credentials)
+            assert ours.get_failures(request(ip), credentials) == expected, (username, ip)
+    for username in ("asha", "ravi"):
+        for ip in (IP_A, IP_C):
+            attempts()
+            axes.reset_user_attempts(request(ip), {"username": username})
+            expected = set(AccessAttempt.objects.values_list("username", "ip_address"))
+            attempts()
+            ours.reset_user_attempts(request(ip), {"username": username})
+            assert set(AccessAttempt.objects.values_list("username", "ip_address")) == expected
+
+
+@pytest.mark.django_db
+def test_a_lock_check_is_one_query_with_our_parameters(world, rf, django_assert_num_queries):
+    request = rf.post("/accounts/login/", REMOTE_ADDR=IP_A)
+    AxesProxyHandler.update_request(request)
+    with django_assert_num_queries(1):
+        assert not login_is_locked(request, "asha")
+
+
+@pytest.mark.django_db
+def test_a_login_leaves_expired_attempts_to_the_next_failure_which_does_not_count_them(world, approved, phone, caplog):
+    """Our axes handler skips axes' clean-up of expired attempts at a login (and still logs the login):
+    axes deletes them anyway before it counts a failure, so a failure long ago never adds to a new one."""
+    other = Client()
+    fail(other, username="ravi", ip=IP_B)
+    AccessAttempt.objects.filter(username="ravi").update(
+        failures_since_start=9, attempt_time=timezone.now() - LOCK - timedelta(minutes=1)
+    )
+    with later(), caplog.at_level(logging.INFO, logger="axes"):
+        assert password_passes(approved)  # asha signs in (and stays: a logout cleans up too)
+        assert approved.post(CODE, {"method": "totp", "token": totp_now(phone)})["Location"] == "/"
+    assert "AXES: Successful login by" in caplog.text
+    assert AccessAttempt.objects.filter(username="ravi", failures_since_start=9).exists()  # left for later
+    fail(other, username="ravi", ip=IP_B)
+    assert list(AccessAttempt.objects.filter(username="ravi").values_list("failures_since_start", flat=True)) == [1]
+    assert locks(world.colleague) == 0

@@ -293,6 +293,26 @@ def test_email_codes_are_not_offered_by_default(world, approved, mobile):
 
 
 @pytest.mark.django_db
+def test_a_refused_code_shows_the_page_again_with_every_method(world, approved, phone, mobile):
+    """The code step reads only the chosen method's device to check a code: the page shown again still
+    offers every method, and a method the account lacks is a form error, not a counted failure."""
+    backup_codes_generate(user=world.worker)
+    start(approved)
+    response = post_code(approved, wrong(totp_now(phone)), "totp")
+    assert refused(response)
+    methods = [value for value, _label in response.context["form"].fields["method"].choices]
+    assert methods == ["totp", "sms", "backup"]
+    assert response.context["has_sms"] and 'name="send_sms"' in response.content.decode()
+    assert AccessAttempt.objects.get(username="asha").failures_since_start == 1
+    SMSDevice.objects.filter(user=world.worker).delete()
+    response = approved.post(CODE, {"method": "sms", "token": "123456"})
+    assert response.status_code == 200 and "method" in response.context["form"].errors
+    methods = [value for value, _label in response.context["form"].fields["method"].choices]
+    assert methods == ["totp", "backup"] and not response.context["has_sms"]
+    assert AccessAttempt.objects.get(username="asha").failures_since_start == 1
+
+
+@pytest.mark.django_db
 def test_an_account_without_an_authenticator_must_enrol_first_and_reaches_nothing_else(world, client):
     ravi = world.colleague
     assert not TOTPDevice.objects.filter(user=ravi).exists()
