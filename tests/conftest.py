@@ -146,3 +146,13 @@ def _migration_data_after_flush(request):
     apps = MigrationExecutor(connection).loader.project_state().apps
     for module in _MIGRATION_DATA:
         import_module(module).forwards(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _undertaking_version_forgotten():
+    """Each test starts without a remembered undertaking version (a rolled-back test may have published one)."""
+    from accounts.services.undertakings import undertaking_version_forget
+
+    undertaking_version_forget()
+    yield
+    undertaking_version_forget()

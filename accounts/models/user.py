@@ -100,6 +100,9 @@ class User(AbstractUser):
     review_due_at = models.DateTimeField(_("re-verification due"), null=True, blank=True, db_index=True)
     reconfirm_pending = models.BooleanField(_("re-confirmation pending"), default=False)
     review_reminder_days = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    # The newest data-use undertaking version this account accepted (kept by undertaking_accept), so the
+    # re-confirmation gate compares two numbers instead of querying on every request.
+    undertaking_version = models.PositiveIntegerField(_("undertaking accepted"), null=True, blank=True, editable=False)
     is_system = models.BooleanField(
         _("system actor"),
         default=False,

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Q, Subquery
+from django.db.models import Count, Max, Q
 from django.db.models.functions import ExtractHour
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -43,7 +43,7 @@ from accounts.services.events import event_record
 from accounts.services.lifecycle import clean_reason, user_suspend, users_suspend_many
 from accounts.services.notifications import notify_many
 from accounts.services.system import system_user
-from accounts.services.undertakings import undertaking_accept, undertaking_current
+from accounts.services.undertakings import undertaking_accept, undertaking_current, undertaking_current_version
 
 # Off-hours for the reviewer's summary, as the anomaly rules count them (SECURITY.md §Record access).
 LOCAL_TZ = ZoneInfo("Asia/Kolkata")
@@ -219,15 +219,17 @@ def review_revoke(*, user: User, acting_user: User, reason: str, ip: str | None 
 def reconfirm_required(user: User) -> bool:
     """Whether `user` must re-confirm before anything else: a review asked for it, or a newer undertaking exists.
 
-    The version rule compares with the account's latest acceptance; an account that never accepted
-    any version is brought here by its first attestation (enrolment records the first acceptance).
-    One query at most.
+    The version rule compares the newest version the account accepted (`undertaking_version`) with
+    the newest published one (remembered per process, see undertakings.py); an account that never
+    accepted any version is brought here by its first attestation (enrolment records the first
+    acceptance). No query in the common case.
     """
     if user.reconfirm_pending:
         return True
-    accepted = UndertakingAcceptance.objects.filter(user=user).order_by("-undertaking__version")
-    latest = accepted.values("undertaking__version")[:1]
-    return Undertaking.objects.filter(version__gt=Subquery(latest)).exists()  # no acceptance: NULL, never newer
+    if user.undertaking_version is None:
+        return False
+    current = undertaking_current_version()
+    return current is not None and current > user.undertaking_version
 
 
 @transaction.atomic

@@ -113,7 +113,9 @@ def test_the_undertaking_must_be_accepted(attested, world):
 
 @pytest.mark.django_db
 def test_a_newer_undertaking_forces_reconfirmation_without_a_review(world, client):
-    UndertakingAcceptance.objects.create(user=world.worker, undertaking=Undertaking.objects.get(version=1))
+    from accounts.services.undertakings import undertaking_accept
+
+    undertaking_accept(user=world.worker, undertaking=Undertaking.objects.get(version=1))
     sign_in(client, world.worker)
     assert client.get("/").status_code == 200
     Undertaking.objects.create(version=2, text="Version two: new rules.", text_hi="संस्करण दो")
@@ -159,3 +161,22 @@ def test_the_gate_fails_closed_when_the_check_cannot_be_made(world, client, monk
 def test_the_gate_leaves_anonymous_visitors_to_the_login(client):
     assert client.get("/")["Location"].startswith("/accounts/login/")
     assert User.objects.filter(reconfirm_pending=True).count() == 0
+
+
+@pytest.mark.django_db
+def test_the_gate_check_needs_no_query_once_the_newest_version_is_remembered(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.services.reviews import reconfirm_required
+    from accounts.services.undertakings import undertaking_accept
+
+    undertaking_accept(user=world.worker, undertaking=Undertaking.objects.get(version=1))
+    assert world.worker.undertaking_version == 1
+    with CaptureQueriesContext(connection) as cold:
+        assert reconfirm_required(world.worker) is False
+    with CaptureQueriesContext(connection) as warm:
+        assert reconfirm_required(world.worker) is False
+    assert (len(cold), len(warm)) == (1, 0)
+    Undertaking.objects.create(version=2, text="Two.", text_hi="दो")  # publishing forgets the remembered version
+    assert reconfirm_required(world.worker) is True
