@@ -39,7 +39,8 @@ def shoot(page, name: str) -> None:
 
 
 def no_sideways_scroll(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # Against the phone's width, not innerWidth: a mobile browser widens its layout viewport to fit the content.
+    return page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 def test_worker_searches_opens_and_reveals_on_a_phone(world, live_server, new_context):
@@ -70,6 +71,11 @@ def test_worker_searches_opens_and_reveals_on_a_phone(world, live_server, new_co
     expect(page.locator(".revealed")).to_have_text(record.id_number)
     assert no_sideways_scroll(page)
     shoot(page, "records-phone-revealed")
+
+    page.goto(f"{live_server.url}/")  # home lists the look-ups, sessions and devices: still no sideways scroll
+    expect(page.get_by_role("heading", name="Your recent look-ups")).to_be_visible()
+    assert no_sideways_scroll(page)
+    shoot(page, "records-phone-home")
 
     assert list(
         AccessEvent.objects.filter(actor=world.worker).order_by("actor_seq").values_list("action", "outcome")
