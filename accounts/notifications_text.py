@@ -24,7 +24,6 @@ notification's context; `KINDS` lists the context keys each kind needs:
 | dormancy_warning        | account owner  | days (until suspension)             |
 | governance_digest       | supervisor     | count, action, names (≤3, ≤60 chars)|
 | review_due              | account owner  | date (due, DD-MM-YYYY local)        |
-| review_due_governor     | supervisor     | username, date                      |
 """
 
 from __future__ import annotations
@@ -175,14 +174,6 @@ KINDS: dict[str, Message] = {
             "access, or the account will be suspended."
         ),
         needs=("date",),
-    ),
-    "review_due_governor": Message(
-        subject=_("Prahari: re-verification due"),
-        text=_(
-            "Prahari: the re-verification of %(username)s is due by %(date)s. Review the account in the "
-            "console, or it will be suspended."
-        ),
-        needs=("username", "date"),
     ),
 }
 

@@ -178,14 +178,15 @@ def _suspend(users: list[User], *, job_name: str, cause: str, reason: str, now: 
 
 @job("reverification")
 def reverification(*, now: datetime, dry_run: bool = False) -> dict:
-    """Remind accounts (and their governors) 14, 7 and 1 days before their review is due; suspend the
-    overdue ones (cause reverification_overdue) and send each governor one digest of them."""
+    """Remind accounts 14, 7 and 1 days before their review is due; suspend the overdue ones (cause
+    reverification_overdue); each governor gets one digest of the reminded and one of the suspended."""
     overdue = list(
         User.objects.filter(status=Status.ACTIVE, is_system=False, review_due_at__lte=now).select_related(
             "facility", "district"
         )
     )
     reminded = review_reminders_send(now=now)
+    digest_send(job_name="reverification", action="reminded", users=reminded, run_at=now)
     suspended = reviews_overdue_suspend(now=now)
     done = [
         u
@@ -196,7 +197,7 @@ def reverification(*, now: datetime, dry_run: bool = False) -> dict:
         )
     ]
     digest_send(job_name="reverification", action="suspended", users=done, run_at=now)
-    return {"reminded": reminded, "suspended": suspended}
+    return {"reminded": len(reminded), "suspended": suspended}
 
 
 # --- Invitations and retention ----------------------------------------------------------------------

@@ -38,7 +38,7 @@ from accounts.models import (
     User,
 )
 from accounts.permissions import can_attest, ensure
-from accounts.scoping import governable_users, governors_of
+from accounts.scoping import governable_users
 from accounts.services.events import event_record
 from accounts.services.lifecycle import clean_reason, user_suspend, users_suspend_many
 from accounts.services.notifications import notify_many
@@ -294,28 +294,19 @@ def _reminders_due(now: datetime, system: User):
     return governable_users(system).filter(due, status=Status.ACTIVE).select_for_update(of=("self",)).order_by("pk")
 
 
-def _governors_by_jurisdiction(users: list[User]) -> dict[tuple, list[User]]:
-    """`governors_of` once per place (role, facility, district), not once per account."""
-    found: dict[tuple, list[User]] = {}
-    for user in users:
-        key = (user.role, user.facility_id, user.district_id)
-        if key not in found:
-            found[key] = list(governors_of(user))
-    return found
-
-
-def review_reminders_send(*, now: datetime | None = None) -> int:
-    """Remind each active account due within 14, 7 or 1 days (PRAHARI_REVERIFY_REMINDER_DAYS), and its governors.
+def review_reminders_send(*, now: datetime | None = None) -> list[User]:
+    """Remind each active account due within 14, 7 or 1 days (PRAHARI_REVERIFY_REMINDER_DAYS).
 
     One reminder per threshold and due date, never twice: `review_reminder_days` keeps the last
     threshold sent (history by the system actor) and each message has an idempotency key. An account
     that jumps a threshold (the job did not run) gets only the current one. Records REVIEW_REMINDED.
     Set-based: per batch, one selection, one update with history, one insert of events, and the
-    outbox rows; governors are looked up once per place. Returns how many accounts were reminded.
+    outbox rows. Returns the accounts reminded (the reverification job tells their governors in one
+    digest each, never one message per account).
     """
     now = now or timezone.now()
     system = system_user()
-    reminded = 0
+    reminded: list[User] = []
     while True:
         with transaction.atomic():
             batch = list(_reminders_due(now, system)[:JOB_BATCH])
@@ -327,7 +318,7 @@ def review_reminders_send(*, now: datetime | None = None) -> int:
     return reminded
 
 
-def _remind(users: list[User], *, now: datetime, system: User) -> int:
+def _remind(users: list[User], *, now: datetime, system: User) -> list[User]:
     bands = _reminder_bands(now)
     for user in users:
         user.review_reminder_days = next(d for d, after, until in bands if after < user.review_due_at <= until)
@@ -342,19 +333,16 @@ def _remind(users: list[User], *, now: datetime, system: User) -> int:
         )
         for user in users
     )
-    governors = _governors_by_jurisdiction(users)
-    owners, supervisors = [], []
-    for user in users:
-        key = f"review_due:{user.pk}:{user.review_due_at:%Y%m%d%H%M%S}:{user.review_reminder_days}"
-        date = _local_date(user.review_due_at)
-        owners.append((user, key, {"date": date}))
-        for governor in governors[(user.role, user.facility_id, user.district_id)]:
-            supervisors.append((governor, f"{key}:{governor.pk}", {"username": user.username, "date": date}))
     notify_many(
-        [{"user": u, "kind": "review_due", "idempotency_key": k, "context": c} for u, k, c in owners]
-        + [{"user": u, "kind": "review_due_governor", "idempotency_key": k, "context": c} for u, k, c in supervisors]
+        {
+            "user": user,
+            "kind": "review_due",
+            "idempotency_key": f"review_due:{user.pk}:{user.review_due_at:%Y%m%d%H%M%S}:{user.review_reminder_days}",
+            "context": {"date": _local_date(user.review_due_at)},
+        }
+        for user in users
     )
-    return len(users)
+    return users
 
 
 def reviews_overdue_suspend(*, now: datetime | None = None) -> int:

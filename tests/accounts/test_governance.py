@@ -156,3 +156,21 @@ def test_two_runs_at_once_only_one_acts(world):
         thread.join(30)
     assert result["first"] is True and result["second"]["skipped"]
     assert "suspended" in job_run("dormancy")  # the lock is free again
+
+
+def test_reverification_reminds_owners_and_sends_each_governor_one_digest(world):
+    now = timezone.now()
+    due = now + timedelta(days=10)  # inside the 14-day reminder
+    User.objects.filter(pk__in=[world.worker.pk, world.colleague.pk]).update(review_due_at=due)
+    User.objects.filter(pk=world.district_worker.pk).update(review_due_at=now - timedelta(hours=1))  # overdue
+    summary = job_run("reverification", now=now)
+    assert (summary["reminded"], summary["suspended"]) == (2, 1)
+    assert Notification.objects.filter(kind="review_due", channel="sms").count() == 2
+    digests = Notification.objects.filter(kind="governance_digest", channel="sms")
+    reminded = sorted((d.user.username, d.context["count"]) for d in digests if d.context["action"] == "reminded")
+    assert reminded == [("dio.lucknow", 2), ("dio2.lucknow", 2)]  # one message each for both accounts
+    suspended = sorted(d.user.username for d in digests if d.context["action"] == "suspended")
+    assert suspended == ["dio.lucknow", "dio2.lucknow"]
+    world.district_worker.refresh_from_db()
+    assert world.district_worker.suspension_cause == SuspensionCause.REVERIFICATION_OVERDUE
+    assert job_run("reverification", now=now)["reminded"] == 0  # nothing twice
