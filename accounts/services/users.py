@@ -58,3 +58,18 @@ def user_create(
         data={"role": role, "status": status},
     )
     return user
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    """Remember the language `user` chose (pages after their next login, and their messages, use it).
+
+    A value outside settings.LANGUAGES is ignored. History names the user as the one who chose.
+    """
+    from django.conf import settings
+
+    if language not in dict(settings.LANGUAGES) or language == user.preferred_language:
+        return user
+    user.preferred_language = language
+    user._history_user, user._change_reason = user, "language chosen"
+    user.save(update_fields=["preferred_language"])
+    return user

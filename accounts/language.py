@@ -1,0 +1,33 @@
+"""The language switch that remembers: the cookie for this browser, the account for the next login and messages."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
+
+from accounts.services.users import user_language_set
+
+
+def language_cookie_write(response, language: str) -> None:
+    if language in dict(settings.LANGUAGES):
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )
+
+
+@login_not_required
+@require_POST
+def language_switch(request):
+    """Django's set_language (cookie, redirect to `next`); a signed-in account also keeps the choice."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        user_language_set(user=request.user, language=language)
+    return response
