@@ -7,7 +7,7 @@ check the viewer's right again.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django import forms
@@ -27,9 +27,14 @@ from accounts.models import AccessReview, Status, User
 from accounts.permissions import can_attest
 from accounts.request_info import client_ip
 from accounts.scoping import governable_users
-from accounts.services.reviews import review_attest, review_period_start, review_revoke, review_usage
-
-DUE_SOON_DAYS = 14
+from accounts.services.reviews import (
+    DUE_SOON_DAYS,
+    review_attest,
+    review_period_start,
+    review_revoke,
+    review_usage,
+    reviews_due_soon,
+)
 
 
 class ReviewDecisionForm(ReasonForm):
@@ -51,9 +56,7 @@ class ReverificationFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         now = timezone.now()
         if self.value() == "soon":
-            return queryset.filter(
-                status=Status.ACTIVE, review_due_at__gt=now, review_due_at__lte=now + timedelta(days=DUE_SOON_DAYS)
-            )
+            return reviews_due_soon(queryset, now=now)
         if self.value() == "overdue":
             return queryset.filter(status__in=[Status.ACTIVE, Status.SUSPENDED], review_due_at__lte=now)
         return queryset

@@ -17,6 +17,7 @@ class PrahariAdminSite(OTPAdminSite):
     site_header = _("Prahari — supervisor console")
     site_title = _("Prahari")
     index_title = _("Governance")
+    index_template = "admin/prahari_index.html"
 
     def __init__(self, name: str = "admin"):
         super().__init__(name)
@@ -26,6 +27,12 @@ class PrahariAdminSite(OTPAdminSite):
         """One door for everyone: the console signs in through the login flow (password, OTP, device)."""
         target = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index", current_app=self.name)
         return redirect(f"{reverse('accounts:login')}?{urlencode({REDIRECT_FIELD_NAME: target})}")
+
+    def index(self, request, extra_context=None):
+        """The dashboard of the viewer's jurisdiction above the list of models."""
+        from accounts.services.dashboard import dashboard_for
+
+        return super().index(request, {**(extra_context or {}), "dashboard": dashboard_for(request.user)})
 
     def password_change(self, request, extra_context=None):
         """The console's "change password" is the portal's own (it ends the other sessions and notifies)."""

@@ -50,6 +50,17 @@ LOCAL_TZ = ZoneInfo("Asia/Kolkata")
 OFF_HOURS_FROM, OFF_HOURS_UNTIL = 22, 6
 
 
+DUE_SOON_DAYS = 14  # the console's "due soon": the first reminder's horizon
+
+
+def reviews_due_soon(users, *, now: datetime | None = None):
+    """The active accounts among `users` whose re-verification falls due within DUE_SOON_DAYS (not yet overdue)."""
+    now = now or timezone.now()
+    return users.filter(
+        status=Status.ACTIVE, review_due_at__gt=now, review_due_at__lte=now + timedelta(days=DUE_SOON_DAYS)
+    )
+
+
 def review_period_days(user: User) -> int:
     if user.role == Role.WORKER:
         return settings.PRAHARI_REVERIFY_DAYS_WORKER
