@@ -1,4 +1,4 @@
-"""The language switch that remembers: the cookie for this browser, the account for the next login and messages."""
+"""The language switch that remembers: a year-long cookie for this browser, and the account (for its messages)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,6 @@ from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
 from accounts.services.users import user_language_set
-
-
-def language_cookie_write(response, language: str) -> None:
-    if language in dict(settings.LANGUAGES):
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            language,
-            max_age=settings.LANGUAGE_COOKIE_AGE,
-            secure=settings.LANGUAGE_COOKIE_SECURE,
-            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
-        )
 
 
 @login_not_required

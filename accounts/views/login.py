@@ -19,7 +19,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.exceptions import DomainError
 from accounts.forms import CodeForm, OTPForm, PasswordForm
-from accounts.language import language_cookie_write
 from accounts.login import flow
 from accounts.login.device_cookie import device_token_read, device_token_write
 from accounts.login.session import session_end
@@ -140,7 +139,6 @@ def _finish(request, pending, otp_device):
         if outcome.sessions_ended:
             messages.warning(request, _("You were signed in elsewhere: that earlier session has been ended."))
         response = redirect(_safe_next(request, next_url))
-        language_cookie_write(response, outcome.user.preferred_language)  # the language the person chose last
     elif outcome.kind == "account_state":
         response = render(request, "accounts/login_account_state.html", {"account": outcome.user}, status=403)
     else:

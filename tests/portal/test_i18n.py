@@ -70,6 +70,7 @@ def test_the_language_switch_remembers_the_choice_on_the_account(client, world):
     User.objects.filter(pk=world.worker.pk).update(preferred_language="en")
     response = client.post("/i18n/setlang/", {"language": "hi", "next": "/"})
     assert response.status_code == 302 and response.cookies["django_language"].value == "hi"
+    assert response.cookies["django_language"]["max-age"] == 365 * 24 * 60 * 60  # kept after the browser closes
     world.worker.refresh_from_db()
     assert world.worker.preferred_language == "hi"
     history = world.worker.history.latest("history_date")
@@ -78,21 +79,3 @@ def test_the_language_switch_remembers_the_choice_on_the_account(client, world):
     client.post("/i18n/setlang/", {"language": "xx", "next": "/"})  # not a language of the portal: ignored
     world.worker.refresh_from_db()
     assert world.worker.preferred_language == "hi"
-
-
-@pytest.mark.django_db
-def test_a_new_browser_gets_the_accounts_language_at_login(client, world):
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from accounts.services.devices import device_approve
-    from tests.accounts.test_login_flow import full_login, later
-
-    type(world.worker).objects.filter(pk=world.worker.pk).update(preferred_language="hi")
-    app = TOTPDevice.objects.create(user=world.worker, name="app", confirmed=True)
-    full_login(client, world.worker, app)  # a new browser: its device waits for approval
-    device = world.worker.registered_devices.get(status="pending")
-    device_approve(device=device, acting_user=world.supervisor, reason="code read by phone")
-    with later(31):
-        response = full_login(client, world.worker, app)
-        assert response.status_code == 302 and response.cookies["django_language"].value == "hi"
-        assert '<html lang="hi">' in client.get("/").content.decode()
