@@ -9,9 +9,8 @@ from __future__ import annotations
 from functools import partial
 from urllib.parse import urlencode
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Case, Value, When
-from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -19,11 +18,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_common import actions_report, step_up_redirect
 from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions, resend_invitation_action
 from accounts.admin_reviews import AccessReviewConsole, ReverificationFilter
 from accounts.exceptions import DomainError
 from accounts.forms import ReasonForm
-from accounts.login.session import step_up_is_fresh
 from accounts.models import (
     AccessReview,
     AccountEvent,
@@ -51,23 +50,19 @@ def _reasoned_action(service, name: str, description, done_message, *, target: s
     """
 
     def action(modeladmin, request, queryset):
-        if not step_up_is_fresh(request):
-            modeladmin.message_user(
-                request, _("Confirm it is you with a fresh one-time code, then repeat the action."), messages.WARNING
-            )
-            return redirect(f"{reverse('accounts:step-up')}?{urlencode({'next': request.get_full_path()})}")
+        if (bounce := step_up_redirect(request)) is not None:
+            return bounce
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            done = 0
+            done, refused = 0, []
             for obj in queryset:
                 try:
                     reason = form.cleaned_data["reason"]
                     service(**{target: obj}, acting_user=request.user, reason=reason, ip=client_ip(request))
                     done += 1
                 except DomainError as error:
-                    modeladmin.message_user(request, f"{obj}: {error}", messages.ERROR)
-            if done:
-                modeladmin.message_user(request, done_message % {"count": done}, messages.SUCCESS)
+                    refused.append(f"{obj}: {error}")
+            actions_report(modeladmin, request, done=done, done_message=done_message, refused=refused)
             return None
         context = {
             **modeladmin.admin_site.each_context(request),

@@ -8,13 +8,11 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext_lazy
 
+from accounts.admin_common import actions_report, step_up_redirect
 from accounts.exceptions import DomainError
-from accounts.login.session import step_up_is_fresh
 from accounts.models import District, Facility, Role
 from accounts.request_info import client_ip
 from accounts.scoping import governable_facilities
@@ -27,14 +25,6 @@ from accounts.services.onboarding import (
     onboarding_reject,
 )
 from accounts.services.onboarding_csv import invitations_import
-
-
-def step_up_redirect(request):
-    """None when a fresh OTP was proven; else a redirect to the step-up page that comes back here."""
-    if step_up_is_fresh(request):
-        return None
-    messages.warning(request, _("Confirm it is you with a fresh one-time code, then repeat the action."))
-    return redirect(f"{reverse('accounts:step-up')}?{urlencode({'next': request.get_full_path()})}")
 
 
 class InviteForm(forms.Form):
@@ -178,19 +168,15 @@ def invite_file_view(model_admin, request):
 def resend_invitation_action(model_admin, request, queryset):
     if (bounce := step_up_redirect(request)) is not None:
         return bounce
-    sent = 0
+    sent, refused = 0, []
     for user in queryset:
         try:
             invitation_resend(user=user, acting_user=request.user, base_url=request.build_absolute_uri("/"))
             sent += 1
         except DomainError as error:
-            model_admin.message_user(request, f"{user}: {error}", messages.ERROR)
-    if sent:
-        model_admin.message_user(
-            request,
-            ngettext_lazy("%(count)d link sent.", "%(count)d links sent.", sent) % {"count": sent},
-            messages.SUCCESS,
-        )
+            refused.append(f"{user}: {error}")
+    done_message = ngettext_lazy("%(count)d link sent.", "%(count)d links sent.", "count")
+    actions_report(model_admin, request, done=sent, done_message=done_message, refused=refused)
     return None
 
 

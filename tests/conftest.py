@@ -156,3 +156,15 @@ def _undertaking_version_forgotten():
     undertaking_version_forget()
     yield
     undertaking_version_forget()
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """A request through LocaleMiddleware leaves its language active in the thread: each test starts in the
+    default language (LANGUAGE_CODE), whatever the test before it asked for."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)

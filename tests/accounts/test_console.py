@@ -143,3 +143,25 @@ def test_the_console_cannot_edit_an_account_outside_the_services(world, client):
     assert response.status_code == 403
     world.worker.refresh_from_db()
     assert world.worker.first_name != "Changed"
+
+
+@pytest.mark.django_db
+def test_a_bulk_action_reports_per_row_in_one_message(world, client):
+    from accounts.services.lifecycle import user_suspend
+
+    user_suspend(user=world.colleague, acting_user=world.supervisor, reason="on leave")
+    console = _console_client(client, world.supervisor)
+    response = console.post(
+        "/admin/accounts/user/",
+        {
+            "action": "reinstate",
+            "_selected_action": [world.worker.pk, world.colleague.pk],
+            "apply": "1",
+            "reason": "back at work",
+        },
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "1 account reinstated; 1 refused: " in page
+    assert "(asha): This account cannot be reinstated: it is active." in page
+    assert page.count('class="warning"') == 1  # one message, a warning: some done, some refused

@@ -1,0 +1,36 @@
+"""Pieces every console action shares: the step-up bounce and the one-line report of a bulk action."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from accounts.login.session import step_up_is_fresh
+
+
+def step_up_redirect(request):
+    """None when a fresh OTP was proven; else a redirect to the step-up page that comes back here."""
+    if step_up_is_fresh(request):
+        return None
+    messages.warning(request, _("Confirm it is you with a fresh one-time code, then repeat the action."))
+    return redirect(f"{reverse('accounts:step-up')}?{urlencode({'next': request.get_full_path()})}")
+
+
+def actions_report(model_admin, request, *, done: int, done_message, refused: list[str]) -> None:
+    """One message for a bulk action: "12 accounts suspended; 1 refused: asha: You may not …"."""
+    parts = [str(done_message % {"count": done}).rstrip(".")] if done else []
+    if refused:
+        reasons = "; ".join(r.rstrip(".") for r in refused)
+        parts.append(
+            ngettext("%(count)d refused: %(reasons)s", "%(count)d refused: %(reasons)s", len(refused))
+            % {"count": len(refused), "reasons": reasons}
+        )
+    if not parts:
+        return
+    level = messages.SUCCESS if not refused else (messages.WARNING if done else messages.ERROR)
+    model_admin.message_user(request, "; ".join(parts) + ".", level)
