@@ -24,7 +24,7 @@ from accounts.services.onboarding import (
     onboarding_approve,
     onboarding_reject,
 )
-from accounts.services.onboarding_csv import invitations_import
+from accounts.services.onboarding_csv import MAX_BYTES, invitations_import
 
 
 class InviteForm(forms.Form):
@@ -134,7 +134,7 @@ def invite_file_view(model_admin, request):
             report = invitations_import(
                 acting_user=request.user,
                 facility=data["facility"],
-                data=data["file"].read(),
+                data=data["file"].read(MAX_BYTES + 1),  # never more than the limit into memory
                 import_valid_rows=data["import_valid_rows"],
                 base_url=request.build_absolute_uri("/"),
                 ip=client_ip(request),

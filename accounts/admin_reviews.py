@@ -8,7 +8,6 @@ check the viewer's right again.
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -20,9 +19,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_common import step_up_redirect
 from accounts.exceptions import DomainError
 from accounts.forms import ReasonForm
-from accounts.login.session import step_up_is_fresh
 from accounts.models import AccessReview, Status, User
 from accounts.permissions import can_attest
 from accounts.request_info import client_ip
@@ -81,9 +80,8 @@ class AccessReviewConsole:
         account = account.first()
         if account is None:
             raise Http404  # the same answer for "no such account" and "not yours"
-        if not step_up_is_fresh(request):
-            self.message_user(request, _("Confirm it is you with a fresh one-time code."), messages.WARNING)
-            return redirect(f"{reverse('accounts:step-up')}?{urlencode({'next': request.get_full_path()})}")
+        if (bounce := step_up_redirect(request)) is not None:
+            return bounce
         form = ReviewDecisionForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             done = self._decide(request, account, form)

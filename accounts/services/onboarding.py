@@ -30,6 +30,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_otp import devices_for_user
 from simple_history.utils import bulk_create_with_history
 
 from accounts.exceptions import DomainError, NotPermitted
@@ -401,6 +402,8 @@ def enrolment_complete(
         raise DomainError(_("The undertaking was updated while you were reading it: read it again and accept it."))
     if not otp_confirm(user):
         raise DomainError(_("That code is not right, or it has expired."))
+    for unused in devices_for_user(user, confirmed=False):  # the authenticator the person did not choose
+        unused.delete()
     user.set_password(password)
     user.save(update_fields=["password"])
     invitation.state, invitation.used_at = Invitation.State.USED, timezone.now()

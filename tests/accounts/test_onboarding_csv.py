@@ -137,3 +137,14 @@ def test_the_console_upload_page(client, world):
     far = SimpleUploadedFile("staff.csv", (HEADER + rows(1, 10)).encode(), content_type="text/csv")
     page = client.post(url, {"facility": world.far_facility.pk, "file": far})
     assert b"Select a valid choice" in page.content and invited() == 3
+
+
+def test_an_oversized_upload_is_a_form_error_not_a_crash(client, world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from accounts.services.onboarding_csv import MAX_BYTES
+
+    sign_in(client, world.supervisor)
+    big = SimpleUploadedFile("staff.csv", (HEADER + "x" * (MAX_BYTES + 10)).encode(), content_type="text/csv")
+    page = client.post(reverse("admin:accounts_user_invite_file"), {"facility": world.facility.pk, "file": big})
+    assert page.status_code == 200 and b"larger than 5 MB" in page.content and invited() == 0
