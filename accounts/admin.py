@@ -16,9 +16,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
-from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.admin_common import actions_report, step_up_redirect
+from accounts.admin_history import GovernedHistoryAdmin
 from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions, resend_invitation_action
 from accounts.admin_reviews import AccessReviewConsole, ReverificationFilter
 from accounts.exceptions import DomainError
@@ -149,7 +149,7 @@ class ReadOnlyConsole:
 
 
 @admin.register(User)
-class UserAdmin(AccessReviewConsole, ReadOnlyConsole, SimpleHistoryAdmin):
+class UserAdmin(AccessReviewConsole, ReadOnlyConsole, GovernedHistoryAdmin):
     """Accounts arrive by invitation and change only through the lifecycle actions; never deleted."""
 
     list_display = ("username", "full_name", "role", "status", "suspension_cause", "facility", "last_login")
@@ -194,7 +194,6 @@ class UserAdmin(AccessReviewConsole, ReadOnlyConsole, SimpleHistoryAdmin):
         "access_log",
         ("review_due_at", "reconfirm_pending", "review_link"),
     )
-    history_list_display = ("status", "suspension_cause", "status_reason")
 
     @admin.display(description=_("name"), ordering="first_name")
     def full_name(self, obj: User) -> str:
@@ -219,7 +218,7 @@ class UserAdmin(AccessReviewConsole, ReadOnlyConsole, SimpleHistoryAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
+class InvitationAdmin(ReadOnlyConsole, GovernedHistoryAdmin):
     """Links are opened, re-sent and revoked from the account list's actions; here they are only read."""
 
     list_display = ("user", "state", "created_at", "expires_at", "used_at", "invited_by", "closed_by")
@@ -237,7 +236,7 @@ class InvitationAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
 
 
 @admin.register(RegisteredDevice)
-class RegisteredDeviceAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
+class RegisteredDeviceAdmin(ReadOnlyConsole, GovernedHistoryAdmin):
     """Devices waiting for a decision come first; the code is what the worker reads out on the phone."""
 
     list_display = ("code", "user", "label", "status", "first_ip", "created_at", "last_seen_at", "decided_by")
@@ -287,7 +286,7 @@ dismiss_alert_action = _reasoned_action(
 
 
 @admin.register(Alert)
-class AlertAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
+class AlertAdmin(ReadOnlyConsole, GovernedHistoryAdmin):
     list_display = ("created_at", "severity", "rule", "subject", "status", "decided_by")
     list_filter = ("status", "severity", "rule")
     actions = [confirm_alert_action, dismiss_alert_action]
@@ -351,7 +350,7 @@ class AccountEventAdmin(ReadOnlyConsole, admin.ModelAdmin):
         )
 
 
-class _ReadOnlyForStaff(SimpleHistoryAdmin):
+class _ReadOnlyForStaff(GovernedHistoryAdmin):
     """Jurisdictions are set up by superusers; supervisors see their own part, read-only."""
 
     def has_change_permission(self, request, obj=None):

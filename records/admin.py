@@ -1,10 +1,18 @@
-"""The access log in the supervisor console: read-only, and only of the accounts the viewer governs."""
+"""Records in the supervisor console: the access log of the accounts the viewer governs, and the history
+of changes to records in the viewer's scope. Both read-only; neither shows a record's contents."""
 
 from django.contrib import admin
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyConsole
+from accounts.admin_history import GovernedHistoryAdmin
 from accounts.scoping import governable_users
-from records.models import AccessEvent
+from records.models import AccessEvent, Beneficiary
+from records.services import HISTORY_HIDDEN, HISTORY_MASKS, record_changes_for_viewer
 
 
 @admin.register(AccessEvent)
@@ -37,3 +45,37 @@ class AccessEventAdmin(ReadOnlyConsole, admin.ModelAdmin):
             .filter(actor__in=governable_users(request.user))
             .select_related("actor", "beneficiary", "device")
         )
+
+
+@admin.register(Beneficiary)
+class BeneficiaryAdmin(ReadOnlyConsole, GovernedHistoryAdmin):
+    """Records changed after registration, each with its history of changes (masked): never a record read.
+
+    There is no page of a record's contents here: reading one goes through /records/ (scoped, counted,
+    logged). The list names records by reference id and facility only; search takes an exact reference id.
+    """
+
+    list_display = ("reference_id", "facility", "created_at", "changed_at", "history_link")
+    list_display_links = None
+    search_fields = ("=reference_id",)
+    show_full_result_count = False
+    history_masks = HISTORY_MASKS
+    history_hidden_fields = HISTORY_HIDDEN
+
+    def get_queryset(self, request):
+        return record_changes_for_viewer(request.user).select_related("facility")
+
+    @admin.display(description=_("last changed"), ordering="changed_at")
+    def changed_at(self, obj: Beneficiary):
+        return obj.changed_at
+
+    @admin.display(description=_("history of changes"))
+    def history_link(self, obj: Beneficiary) -> str:
+        url = reverse("admin:records_beneficiary_history", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Who changed what, and why"))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """No page of a record's contents: its history of changes instead, if the viewer may see it."""
+        if self.get_object(request, object_id) is None:
+            raise Http404
+        return redirect("admin:records_beneficiary_history", object_id)

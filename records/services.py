@@ -471,3 +471,57 @@ def access_history(user: User, *, limit: int = 20) -> list[AccessEvent]:
         .select_related("beneficiary")
         .order_by("-created_at", "-actor_seq")[:limit]
     )
+
+
+# --- The console's history of changes to records (not a record read) ----------------------------
+# The console never reads a record: no name, identity number, mobile or dose is shown there, so no
+# access event is written and no budget spent. It lists the records in the viewer's scope that were
+# changed after registration, and each one's history of changes with identity fields masked as on the
+# record page, the name reduced to initials, year of birth and gender withheld, and the canary flag
+# never shown (a supervisor who knew the canaries could avoid them).
+
+
+def records_in_scope(user: User) -> models.QuerySet[Beneficiary]:
+    """The records `user` may read: the rule of `in_scope` as a queryset (none for anyone else)."""
+    records = Beneficiary.objects.all()
+    if user.is_system or not user.is_active:
+        return records.none()
+    if user.role == Role.WORKER and user.facility_id:
+        if settings.PRAHARI_RECORD_SCOPE == "district":
+            return records.filter(facility__district_id=user.facility.district_id)
+        return records.filter(facility_id=user.facility_id)
+    if user.role == Role.SUPERVISOR and user.district_id:
+        return records.filter(facility__district_id=user.district_id)
+    if user.role == Role.STATE_ADMIN and user.state_id:
+        return records.filter(facility__district__state_id=user.state_id)
+    return records.none()
+
+
+def record_changes_for_viewer(user: User) -> models.QuerySet[Beneficiary]:
+    """Records in `user`'s scope changed after registration, most recently changed first (`changed_at`)."""
+    versions = Beneficiary.history.model.objects.filter(id=models.OuterRef("pk"), history_type="~")
+    return (
+        records_in_scope(user)
+        .filter(models.Exists(versions))
+        .annotate(changed_at=models.Subquery(versions.order_by("-history_date").values("history_date")[:1]))
+        .order_by("-changed_at")
+    )
+
+
+def mask_name(name: str) -> str:
+    """Initials only: "Asha Devi" → "A. D."."""
+    return " ".join(f"{part[0]}." for part in (name or "").split())
+
+
+def _withheld(value) -> str:
+    return _("(not shown)")
+
+
+HISTORY_MASKS = {
+    "name": mask_name,
+    "id_number": mask_id_number,
+    "mobile": mask_mobile,
+    "year_of_birth": _withheld,
+    "gender": _withheld,
+}
+HISTORY_HIDDEN = frozenset({"is_canary"})
