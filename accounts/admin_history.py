@@ -32,6 +32,7 @@ from django.utils.formats import date_format
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import DeletedObject
 
 # Never shown on a history page, whatever a model tracks (most are excluded from history already).
 SECRET_FIELDS = frozenset({"password", "token_hash", "key", "bin_key", "secret", "otp_secret", "last_login"})
@@ -57,16 +58,16 @@ class HistoryEntry:
 
 def display_value(model_field: models.Field, value: Any) -> str:
     """A stored value as people read it, in the active language."""
-    if value is None or value == "":
-        return EMPTY
+    if value is None or value == "" or (isinstance(value, DeletedObject) and value.pk is None):
+        return EMPTY  # an empty foreign key comes out of simple_history's diff as a "deleted" object
     if model_field.choices:
         return str(dict(model_field.flatchoices).get(value, value))
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, datetime):
-        return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+        return date_format(timezone.localtime(value), "DATETIME_FORMAT")
     if isinstance(value, date):
-        return date_format(value, "SHORT_DATE_FORMAT")
+        return date_format(value, "DATE_FORMAT")
     return Truncator(str(value)).chars(MAX_VALUE_CHARS)
 
 
@@ -85,13 +86,14 @@ def history_entries(
     """Entries for the first `limit` of `records` (newest first); records[limit], if there, is only the
     version before the last entry, for its diff."""
     masks = masks or {}
+    order = {f.name: index for index, f in enumerate(model._meta.fields)}  # the model's order, not A-Z
     entries = []
     for index, record in enumerate(records[:limit]):
         previous = records[index + 1] if index + 1 < len(records) else None
         changes = []
         if previous is not None and record.history_type != "+":
             delta = record.diff_against(previous, foreign_keys_are_objs=True)
-            for change in delta.changes:
+            for change in sorted(delta.changes, key=lambda c: order.get(c.field, len(order))):
                 if change.field in SECRET_FIELDS or change.field in hidden:
                     continue
                 model_field = model._meta.get_field(change.field)
@@ -101,7 +103,7 @@ def history_entries(
         entries.append(
             HistoryEntry(
                 when=record.history_date,
-                who=user.username if user is not None else EMPTY,
+                who=str(user) if user is not None else EMPTY,
                 reason=record.history_change_reason or "",
                 kind=_kind(record),
                 changes=changes,

@@ -43,7 +43,7 @@ def test_a_suspension_shows_when_who_why_and_each_changed_field(client, world):
     assert "Suspension cause: — → Suspended by a supervisor" in page  # the choice's label, not "manual"
     assert "Reason for the current status: — → shared her password with her son" in page
     entries = response.context["entries"]
-    assert entries[0].who == "dio.lucknow" and entries[0].reason == "shared her password with her son"
+    assert entries[0].who == str(world.supervisor) and entries[0].reason == "shared her password with her son"
     assert {c.label for c in entries[0].changes} >= {"Status", "Suspension cause"}
 
 
@@ -61,7 +61,7 @@ def test_changes_by_the_scheduled_jobs_name_the_system_actor(client, world):
     user_suspend(user=world.worker, acting_user=system_user(), reason="dormancy: 45 days", cause="dormant")
     sign_in(client, world.supervisor)
     entry = client.get(history_url(world.worker)).context["entries"][0]
-    assert entry.who == "prahari-system" and entry.reason == "dormancy: 45 days"
+    assert entry.who == "Prahari system (prahari-system)" and entry.reason == "dormancy: 45 days"
 
 
 def test_no_secret_is_ever_shown(client, world):
@@ -76,6 +76,7 @@ def test_no_secret_is_ever_shown(client, world):
     assert world.worker.password not in user_page and "argon2" not in user_page and "Password" not in user_page
     device_page = text(client.get(history_url(device)))
     assert "Status: Pending approval → Approved" in device_page
+    assert f"Decided by: — → {world.supervisor}" in device_page  # an empty foreign key reads "—"
     assert "ab" * 32 not in device_page
 
 
