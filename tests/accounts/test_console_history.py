@@ -146,3 +146,23 @@ def test_an_account_nobody_changed_through_a_service_still_has_a_page(client, wo
     assert response.status_code == 200
     assert [e.kind for e in response.context["entries"]] == ["Created"]
     assert User.objects.get(pk=world.worker.pk).history.count() == 1
+
+
+def test_access_and_account_events_are_read_only_for_a_superuser_too(client, world):
+    from accounts.models import AccountEvent
+    from records.audit import access_event_append
+    from records.models import AccessEvent
+
+    root = User.objects.create_superuser("root", "root@example.in", "a long root passphrase")
+    access = access_event_append(actor=world.worker, action="view", outcome="allowed", purpose="due_dose")
+    account = AccountEvent.objects.create(type=100, actor=world.supervisor, subject=world.worker, reason="as it was")
+    sign_in(client, root)
+    for obj, app, field, value in ((access, "records", "purpose", "changed"), (account, "accounts", "reason", "x")):
+        name = obj._meta.model_name
+        change = reverse(f"admin:{app}_{name}_change", args=[obj.pk])
+        assert client.get(change).status_code == 200  # readable
+        assert client.post(change, {field: value}).status_code == 403
+        assert client.post(reverse(f"admin:{app}_{name}_delete", args=[obj.pk]), {"post": "yes"}).status_code == 403
+        assert client.get(reverse(f"admin:{app}_{name}_add")).status_code == 403
+    assert AccessEvent.objects.get(pk=access.pk).purpose == "due_dose"
+    assert AccountEvent.objects.get(pk=account.pk).reason == "as it was"

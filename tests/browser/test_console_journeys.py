@@ -113,6 +113,14 @@ def test_reinstate_after_a_fresh_code_then_read_who_and_why(world, live_server, 
     expect(newest.locator(".changes")).to_contain_text("Suspension cause: Suspended by a supervisor → —")
     expect(console.locator("#change-history tbody tr").nth(1).locator(".reason")).to_have_text("phone reported lost")
     shoot(console, "console-reinstated-history")
+
+    # 4. The same page in Hindi: field names and choice labels in the viewer's language.
+    console.select_option("#console-language", "hi")
+    console.locator("#language-form button").click()
+    newest = console.locator("#change-history tbody tr").first
+    expect(newest.locator(".changes")).to_contain_text("स्थिति: निलंबित → सक्रिय")
+    expect(console.locator("#content h1")).to_contain_text("परिवर्तन इतिहास")
+    shoot(console, "console-reinstated-history-hindi")
     assert violations == []
 
 
