@@ -58,6 +58,7 @@ class BeneficiaryAdmin(ReadOnlyConsole, GovernedHistoryAdmin):
     list_display = ("reference_id", "facility", "created_at", "changed_at", "history_link")
     list_display_links = None
     search_fields = ("=reference_id",)
+    search_help_text = _("An exact 14-digit reference id.")
     show_full_result_count = False
     history_masks = HISTORY_MASKS
     history_hidden_fields = HISTORY_HIDDEN
@@ -73,6 +74,10 @@ class BeneficiaryAdmin(ReadOnlyConsole, GovernedHistoryAdmin):
     def history_link(self, obj: Beneficiary) -> str:
         url = reverse("admin:records_beneficiary_history", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, _("Who changed what, and why"))
+
+    def changelist_view(self, request, extra_context=None):
+        title = _("Records changed after registration")
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """No page of a record's contents: its history of changes instead, if the viewer may see it."""
