@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.admin_common import actions_report, step_up_redirect
+from accounts.admin_common import CappedPaginator, actions_report, step_up_redirect
 from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions, resend_invitation_action
 from accounts.admin_reviews import AccessReviewConsole, ReverificationFilter
 from accounts.exceptions import DomainError
@@ -166,6 +166,8 @@ class UserAdmin(AccessReviewConsole, ReadOnlyConsole, SimpleHistoryAdmin):
         revoke_invitation_action,
     ]
     change_list_template = "admin/accounts/user/change_list.html"
+    paginator = CappedPaginator
+    show_full_result_count = False  # a district's every account is not worth counting twice on each page
     readonly_fields = (
         "username",
         "role",
