@@ -68,3 +68,15 @@ def local_today(now: datetime) -> date:
 
 def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
+
+
+DAYS_KEPT = 90  # the dashboard shows 30 days and the current week; the events themselves are never pruned
+WEEKS_KEPT = 8
+
+
+def view_tallies_prune(*, now: datetime) -> int:
+    """Delete tallies older than the console shows (the counts can be rebuilt from the access log)."""
+    today = local_today(now)
+    days, _ = DistrictViewDay.objects.filter(day__lt=today - timedelta(days=DAYS_KEPT)).delete()
+    weeks, _ = ReaderViewWeek.objects.filter(week__lt=week_start(today) - timedelta(weeks=WEEKS_KEPT)).delete()
+    return days + weeks

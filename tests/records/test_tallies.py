@@ -68,3 +68,17 @@ def test_a_dry_run_counts_nothing(world):
     log(world.worker, n=2)
     job_run("anomalies", dry_run=True)
     assert tallies() == ({}, {})
+
+
+def test_retention_drops_tallies_older_than_the_console_shows(world):
+    now = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+    old_day, kept_day = date(2026, 8, 26), date(2026, 8, 27)  # 91 and 90 days before 25 November
+    old_week, kept_week = date(2026, 9, 21), date(2026, 9, 28)  # 9 and 8 weeks before the week of 23 November
+    for day in (old_day, kept_day):
+        DistrictViewDay.objects.create(district=world.district, day=day, role="worker", views=1)
+    for week in (old_week, kept_week):
+        ReaderViewWeek.objects.create(district=world.district, week=week, actor=world.worker, role="worker", views=1)
+    summary = job_run("retention", now=now)
+    assert summary["view_tally_rows"] == 2
+    assert list(DistrictViewDay.objects.values_list("day", flat=True)) == [kept_day]
+    assert list(ReaderViewWeek.objects.values_list("week", flat=True)) == [kept_week]
