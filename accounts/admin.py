@@ -370,19 +370,28 @@ class _ReadOnlyForStaff(SimpleHistoryAdmin):
 class StateAdmin(_ReadOnlyForStaff):
     list_display = ("code", "name", "name_hi")
 
+    def get_queryset(self, request):
+        states = super().get_queryset(request)
+        if request.user.is_superuser:  # sets up states before their districts and facilities exist
+            return states
+        return states.filter(districts__facilities__in=governable_facilities(request.user)).distinct()
+
 
 @admin.register(District)
 class DistrictAdmin(_ReadOnlyForStaff):
     list_display = ("code", "name", "name_hi", "state")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(facilities__in=governable_facilities(request.user)).distinct()
+        districts = super().get_queryset(request)
+        if request.user.is_superuser:  # sets up districts before their facilities exist
+            return districts
+        return districts.filter(facilities__in=governable_facilities(request.user)).distinct()
 
 
 @admin.register(Facility)
 class FacilityAdmin(_ReadOnlyForStaff):
     list_display = ("code", "name", "name_hi", "kind", "district")
-    list_filter = ("kind", "district")
+    list_filter = ("kind", ("district", admin.RelatedOnlyFieldListFilter))  # only the viewer's districts
     search_fields = ("code", "name")
 
     def get_queryset(self, request):
