@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyConsole
+from accounts.admin_common import CappedPaginator
 from accounts.admin_history import GovernedHistoryAdmin
 from accounts.scoping import governable_users
 from records.models import AccessEvent, Beneficiary
@@ -22,6 +23,7 @@ class AccessEventAdmin(ReadOnlyConsole, admin.ModelAdmin):
     search_fields = ("actor__username",)
     date_hierarchy = "created_at"
     show_full_result_count = False  # the log is large; a full count on every page is not worth it
+    paginator = CappedPaginator  # nor is a count of all its matching rows
     readonly_fields = (
         "created_at",
         "actor",

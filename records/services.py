@@ -499,7 +499,7 @@ def records_in_scope(user: User) -> models.QuerySet[Beneficiary]:
 
 def record_changes_for_viewer(user: User) -> models.QuerySet[Beneficiary]:
     """Records in `user`'s scope changed after registration, most recently changed first (`changed_at`)."""
-    changes = Beneficiary.history.model.objects.filter(history_type="~")  # a partial index (records/0007)
+    changes = Beneficiary.history.model.objects.filter(history_type="~")  # a partial index (records/0008)
     last_change = changes.filter(id=models.OuterRef("pk")).order_by("-history_date").values("history_date")[:1]
     return (
         records_in_scope(user)

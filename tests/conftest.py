@@ -118,7 +118,7 @@ _MIGRATION_DATA = (
     "accounts.migrations.0011_governance_schedules",
     "accounts.migrations.0012_anomaly_schedule",
     "records.migrations.0004_access_log_view_permission",
-    "records.migrations.0006_beneficiary_history_view_permission",
+    "records.migrations.0007_beneficiary_history_view_permission",
 )
 
 

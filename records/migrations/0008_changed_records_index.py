@@ -12,7 +12,7 @@ INDEX = "records_historicalbeneficiary_changed"
 
 
 class Migration(migrations.Migration):
-    dependencies = [("records", "0006_beneficiary_history_view_permission")]
+    dependencies = [("records", "0007_beneficiary_history_view_permission")]
     operations = [
         migrations.RunSQL(
             f"CREATE INDEX {INDEX} ON records_historicalbeneficiary (id, history_date) WHERE history_type = '~'",

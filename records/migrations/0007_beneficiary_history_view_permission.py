@@ -22,5 +22,5 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("records", "0005_anomaly_watermark")]
+    dependencies = [("records", "0006_view_tallies")]
     operations = [migrations.RunPython(forwards, backwards)]
