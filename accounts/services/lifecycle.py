@@ -7,7 +7,11 @@ AccountEvent, and ends the user's sessions where access shrinks. Any refusal rai
 
 from __future__ import annotations
 
-from django.db import transaction
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,8 +21,9 @@ from accounts.exceptions import DomainError, IllegalTransition
 from accounts.models import AccountEvent, AccountEventType, Status, SuspensionCause, User
 from accounts.permissions import can_deactivate, can_reinstate, can_suspend, ensure
 from accounts.services.events import event_record
-from accounts.services.notifications import notify_many
+from accounts.services.notifications import _enqueue_on_commit, notify_many, outbox_insert_sql
 from accounts.services.sessions import sessions_end_for_users
+from accounts.services.setsql import isoformat_sql, queryset_sql, set_based
 
 # The whole state machine, in one table: transition → (statuses it may start from, status it ends in).
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -204,6 +209,99 @@ def users_suspend_many(
         for u in users
     )
     return users
+
+
+@transaction.atomic
+def users_suspend_matching(
+    users: QuerySet[User],
+    *,
+    acting_user: User,
+    reason: str,
+    cause: SuspensionCause,
+    now=None,
+    event_dates: Mapping[str, str] | None = None,
+    batch_size: int = 500,
+) -> list[int]:
+    """Suspend every active account that `users` selects, as `users_suspend_many` does (history, the
+    USER_SUSPENDED event, sessions ended, owners told), and return their ids in ascending order.
+
+    `event_dates` adds {key: the account's datetime field `value`, in ISO format} to each event. The
+    accounts are locked in id order. On PostgreSQL it is one statement whatever their number; elsewhere
+    batches of `batch_size` accounts go through `users_suspend_many`. For the system actor (the jobs).
+    """
+    now = now or timezone.now()
+    selected = users.filter(status=Status.ACTIVE).select_for_update(of=("self",)).order_by("pk")
+    if set_based():
+        return _suspend_set_based(
+            selected, acting_user=acting_user, reason=reason, cause=cause, now=now, event_dates=event_dates or {}
+        )
+    done: list[int] = []
+    while batch := list(selected[:batch_size]):
+        users_suspend_many(
+            batch,
+            acting_user=acting_user,
+            reason=reason,
+            cause=cause,
+            now=now,
+            event_data={u.pk: {k: getattr(u, f).isoformat() for k, f in (event_dates or {}).items()} for u in batch},
+        )
+        done += [u.pk for u in batch]
+        if len(batch) < batch_size:
+            break
+    return done
+
+
+def _suspend_set_based(
+    selected: QuerySet[User], *, acting_user: User, reason: str, cause: str, now, event_dates: Mapping[str, str]
+) -> list[int]:
+    """`users_suspend_many` for the accounts `selected` locks, in one PostgreSQL statement of chained
+    data-modifying CTEs: the UPDATE … RETURNING feeds the history rows (what bulk_update_with_history
+    writes: every tracked column, '~', the date, actor and reason), the session deletion, the events
+    (with the sessions ended) and the outbox rows, so the accounts are read once."""
+    select, params = queryset_sql(selected.values_list("pk"))
+    sql = [
+        f"WITH picked (id) AS ({select}), changed AS (",
+        "UPDATE accounts_user AS u SET status = %s, suspension_cause = %s, status_reason = %s, status_changed_at = %s",
+        "FROM picked WHERE u.id = picked.id RETURNING u.*)",
+    ]
+    params += [Status.SUSPENDED, cause, reason, now]
+    if getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        tracked = [f.column for f in User.history.model.tracked_fields]
+        sql += [
+            f", history AS (INSERT INTO {User.history.model._meta.db_table}",
+            f"({', '.join(tracked)}, history_date, history_change_reason, history_type, history_user_id)",
+            f"SELECT {', '.join(f'changed.{c}' for c in tracked)}, %s, %s, '~', %s "  # noqa: S608 (model's columns)
+            "FROM changed ORDER BY changed.id)",
+        ]
+        params += [now, reason, acting_user.pk]
+    extra = "".join(f" || jsonb_build_object(%s::text, {isoformat_sql(f'changed.{f}')})" for f in event_dates.values())
+    sql += [
+        ", ended AS (DELETE FROM accounts_usersession AS s USING changed WHERE s.user_id = changed.id",
+        "RETURNING s.user_id)",
+        ", events AS (INSERT INTO accounts_accountevent",
+        "(type, actor_id, subject_id, reason, ip_address, data, created_at)",
+        "SELECT %s, %s, changed.id, %s, NULL,",
+        "jsonb_build_object('from', %s::text, 'to', %s::text, 'cause', %s::text,",
+        f"'sessions_ended', COALESCE(ended.n, 0)){extra}, %s",
+        "FROM changed LEFT JOIN (SELECT user_id, count(*) AS n FROM ended GROUP BY user_id) AS ended",
+        "ON ended.user_id = changed.id ORDER BY changed.id)",
+    ]
+    params += [int(AccountEventType.USER_SUSPENDED), acting_user.pk, reason, Status.ACTIVE, Status.SUSPENDED, cause]
+    params += [*event_dates, timezone.now()]  # created_at: auto_now_add, as bulk_create stamps it
+    outbox, outbox_params = outbox_insert_sql(
+        "changed",
+        kind="account_suspended",
+        key_sql="'account_suspended:' || src.id || ':' || %s",
+        key_params=[now.isoformat()],
+        context={},
+    )
+    sql += [f", outbox AS ({outbox})", "SELECT ARRAY(SELECT id FROM changed ORDER BY id), ARRAY(SELECT id FROM outbox)"]
+    params += outbox_params
+    with connection.cursor() as cursor:
+        cursor.execute("\n".join(sql), params)
+        suspended, notifications = cursor.fetchone()
+    _enqueue_on_commit(sorted(notifications))
+    return suspended
 
 
 @transaction.atomic
