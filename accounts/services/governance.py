@@ -145,7 +145,7 @@ _DIGEST_GROUPS = """
         FROM accounts_user AS u
         LEFT JOIN accounts_facility AS f ON f.id = u.facility_id
         LEFT JOIN accounts_district AS d ON d.id = u.district_id
-        WHERE u.id = ANY(%s)
+        WHERE u.id = ANY(%s::bigint[])
     ), governor AS (
         SELECT id, role, district_id, state_id FROM accounts_user
         WHERE NOT is_system AND is_active AND status = %s AND role IN (%s, %s)

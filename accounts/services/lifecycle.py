@@ -23,7 +23,7 @@ from accounts.permissions import can_deactivate, can_reinstate, can_suspend, ens
 from accounts.services.events import event_record
 from accounts.services.notifications import _enqueue_on_commit, notify_many, outbox_insert_sql
 from accounts.services.sessions import sessions_end_for_users
-from accounts.services.setsql import isoformat_sql, queryset_sql, set_based
+from accounts.services.setsql import isoformat_sql, own_table_where, queryset_sql, set_based
 
 # The whole state machine, in one table: transition → (statuses it may start from, status it ends in).
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -225,9 +225,9 @@ def users_suspend_matching(
     """Suspend every active account that `users` selects, as `users_suspend_many` does (history, the
     USER_SUSPENDED event, sessions ended, owners told), and return their ids in ascending order.
 
-    `event_dates` adds {key: the account's datetime field `value`, in ISO format} to each event. The
-    accounts are locked in id order. On PostgreSQL it is one statement whatever their number; elsewhere
-    batches of `batch_size` accounts go through `users_suspend_many`. For the system actor (the jobs).
+    `event_dates` adds {key: the account's datetime field `value`, in ISO format} to each event. On
+    PostgreSQL it is one statement whatever their number; elsewhere the accounts are locked in id order
+    and go through `users_suspend_many` in batches of `batch_size`. For the system actor (the jobs).
     """
     now = now or timezone.now()
     selected = users.filter(status=Status.ACTIVE).select_for_update(of=("self",)).order_by("pk")
@@ -258,13 +258,20 @@ def _suspend_set_based(
     data-modifying CTEs: the UPDATE … RETURNING feeds the history rows (what bulk_update_with_history
     writes: every tracked column, '~', the date, actor and reason), the session deletion, the events
     (with the sessions ended) and the outbox rows, so the accounts are read once."""
-    select, params = queryset_sql(selected.values_list("pk"))
-    sql = [
-        f"WITH picked (id) AS ({select}), changed AS (",
-        "UPDATE accounts_user AS u SET status = %s, suspension_cause = %s, status_reason = %s, status_changed_at = %s",
-        "FROM picked WHERE u.id = picked.id RETURNING u.*)",
-    ]
-    params += [Status.SUSPENDED, cause, reason, now]
+    assignments = "SET status = %s, suspension_cause = %s, status_reason = %s, status_changed_at = %s"
+    where = own_table_where(selected)
+    if where:
+        # One UPDATE … WHERE: it locks each row and re-checks the condition on its latest version itself.
+        sql = [f"WITH changed AS (UPDATE accounts_user {assignments} WHERE {where[0]} RETURNING accounts_user.*)"]
+        params = [Status.SUSPENDED, cause, reason, now, *where[1]]
+    else:
+        # A selection across tables: lock the accounts first (FOR UPDATE re-checks the whole selection).
+        select, params = queryset_sql(selected.values_list("pk"))
+        sql = [
+            f"WITH picked (id) AS ({select}), changed AS (UPDATE accounts_user AS u {assignments}",
+            "FROM picked WHERE u.id = picked.id RETURNING u.*)",
+        ]
+        params += [Status.SUSPENDED, cause, reason, now]
     if getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
         tracked = [f.column for f in User.history.model.tracked_fields]
         sql += [

@@ -9,6 +9,7 @@ an outbox row's key), so that both paths store the same values. Other databases 
 
 from __future__ import annotations
 
+from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -28,6 +29,19 @@ def set_based() -> bool:
 def queryset_sql(queryset: QuerySet) -> tuple[str, list]:
     """The SELECT text and parameters of `queryset` (FOR UPDATE included when it selects for update)."""
     sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    return sql, list(params)
+
+
+def own_table_where(queryset: QuerySet) -> tuple[str, list] | None:
+    """The WHERE text and parameters of `queryset` when it reads only its model's table (columns named
+    "table"."column", fit for an UPDATE of that table); None when it joins others or selects nothing."""
+    query = queryset.query
+    if query.is_empty() or sum(1 for count in query.alias_refcount.values() if count) != 1:
+        return None
+    try:
+        sql, params = query.get_compiler(using=queryset.db).compile(query.where)
+    except (EmptyResultSet, FullResultSet):
+        return None
     return sql, list(params)
 
 
