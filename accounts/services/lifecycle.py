@@ -7,6 +7,7 @@ AccountEvent, and ends the user's sessions where access shrinks. Any refusal rai
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from django.conf import settings
@@ -288,12 +289,15 @@ def _suspend_set_based(
         ", events AS (INSERT INTO accounts_accountevent",
         "(type, actor_id, subject_id, reason, ip_address, data, created_at)",
         "SELECT %s, %s, changed.id, %s, NULL,",
-        "jsonb_build_object('from', %s::text, 'to', %s::text, 'cause', %s::text,",
-        f"'sessions_ended', COALESCE(ended.n, 0)){extra}, %s",
+        # Two constants and a small object only where sessions ended: cheaper than building each row's.
+        "CASE WHEN ended.n IS NULL THEN %s::jsonb",
+        f"ELSE %s::jsonb || jsonb_build_object('sessions_ended', ended.n) END{extra}, %s",
         "FROM changed LEFT JOIN (SELECT user_id, count(*) AS n FROM ended GROUP BY user_id) AS ended",
         "ON ended.user_id = changed.id ORDER BY changed.id)",
     ]
-    params += [int(AccountEventType.USER_SUSPENDED), acting_user.pk, reason, Status.ACTIVE, Status.SUSPENDED, cause]
+    data = {"from": Status.ACTIVE.value, "to": Status.SUSPENDED.value, "cause": str(cause)}
+    params += [int(AccountEventType.USER_SUSPENDED), acting_user.pk, reason]
+    params += [json.dumps({**data, "sessions_ended": 0}), json.dumps(data)]
     params += [*event_dates, timezone.now()]  # created_at: auto_now_add, as bulk_create stamps it
     outbox, outbox_params = outbox_insert_sql(
         "changed",

@@ -186,7 +186,7 @@ def outbox_insert_sql(
         CROSS JOIN LATERAL (VALUES (1, %s, btrim(src.mobile, %s)), (2, %s, btrim(src.email, %s)))
             AS address (position, channel, value)
         CROSS JOIN LATERAL (SELECT ({key_sql}) || ':' || address.channel || ':' || address.value) AS row_key (text)
-        WHERE address.value <> ''
+        WHERE (src.mobile <> '' OR src.email <> '') AND address.value <> ''
         ORDER BY src.id, address.position
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING id, user_id"""  # noqa: S608
