@@ -31,7 +31,7 @@ from accounts.services.onboarding import invitations_expire
 from accounts.services.retention import axes_logs_prune, history_prune
 from accounts.services.reviews import review_reminders_send, reviews_overdue_suspend_ids
 from accounts.services.sessions import sessions_clear_expired
-from accounts.services.setsql import set_based
+from accounts.services.setsql import ids_text, set_based
 from accounts.services.system import system_user
 
 JobFunction = Callable[..., dict]
@@ -127,7 +127,7 @@ def digest_send_for_ids(*, job_name: str, action: str, ids: list[int], run_at: d
         cursor.execute(
             _DIGEST_GROUPS,
             [
-                *(ids, Status.ACTIVE, Role.SUPERVISOR, Role.STATE_ADMIN, DIGEST_NAMES_MAX),
+                *(ids_text(ids), Status.ACTIVE, Role.SUPERVISOR, Role.STATE_ADMIN, DIGEST_NAMES_MAX),
                 *(Role.WORKER, Role.SUPERVISOR, Role.SUPERVISOR, Role.STATE_ADMIN),
             ],
         )
@@ -145,7 +145,7 @@ _DIGEST_GROUPS = """
         FROM accounts_user AS u
         LEFT JOIN accounts_facility AS f ON f.id = u.facility_id
         LEFT JOIN accounts_district AS d ON d.id = u.district_id
-        WHERE u.id = ANY(%s::bigint[])
+        WHERE u.id = ANY(string_to_array(%s, ',')::bigint[])
     ), governor AS (
         SELECT id, role, district_id, state_id FROM accounts_user
         WHERE NOT is_system AND is_active AND status = %s AND role IN (%s, %s)

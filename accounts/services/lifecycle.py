@@ -24,7 +24,7 @@ from accounts.permissions import can_deactivate, can_reinstate, can_suspend, ens
 from accounts.services.events import event_record
 from accounts.services.notifications import _enqueue_on_commit, notify_many, outbox_insert_sql
 from accounts.services.sessions import sessions_end_for_users
-from accounts.services.setsql import isoformat_sql, own_table_where, queryset_sql, set_based
+from accounts.services.setsql import ids_list, isoformat_sql, own_table_where, queryset_sql, set_based
 
 # The whole state machine, in one table: transition → (statuses it may start from, status it ends in).
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -306,13 +306,17 @@ def _suspend_set_based(
         key_params=[now.isoformat()],
         context={},
     )
-    sql += [f", outbox AS ({outbox})", "SELECT ARRAY(SELECT id FROM changed ORDER BY id), ARRAY(SELECT id FROM outbox)"]
+    sql += [
+        f", outbox AS ({outbox})",
+        "SELECT array_to_string(ARRAY(SELECT id FROM changed ORDER BY id), ','),",
+        "array_to_string(ARRAY(SELECT id FROM outbox ORDER BY id), ',')",
+    ]
     params += outbox_params
     with connection.cursor() as cursor:
         cursor.execute("\n".join(sql), params)
         suspended, notifications = cursor.fetchone()
-    _enqueue_on_commit(sorted(notifications))
-    return suspended
+    _enqueue_on_commit(ids_list(notifications))
+    return ids_list(suspended)
 
 
 @transaction.atomic

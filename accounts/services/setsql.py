@@ -34,6 +34,17 @@ def queryset_sql(queryset: QuerySet) -> tuple[str, list]:
     return sql, list(params)
 
 
+# Ids travel as one comma-separated text (psycopg adapts a list of 5,000 ints element by element, in
+# Python: 10 ms; a text is one value): `ANY(string_to_array(%s, ',')::bigint[])` with ids_text(ids).
+def ids_text(ids: list[int]) -> str:
+    return ",".join(map(str, ids))
+
+
+def ids_list(text: str | None) -> list[int]:
+    """The ids of an `array_to_string(ARRAY(SELECT id …), ',')` column."""
+    return [int(pk) for pk in text.split(",")] if text else []
+
+
 def own_table_where(queryset: QuerySet) -> tuple[str, list] | None:
     """The WHERE text and parameters of `queryset` when it reads only its model's table (columns named
     "table"."column", fit for an UPDATE of that table); None when it joins others or selects nothing."""
