@@ -256,49 +256,13 @@ def _suspend_set_based(
     selected: QuerySet[User], *, acting_user: User, reason: str, cause: str, now, event_dates: Mapping[str, str]
 ) -> list[int]:
     """`users_suspend_many` for the accounts `selected` locks, in one PostgreSQL statement of chained
-    data-modifying CTEs: the UPDATE … RETURNING feeds the history rows (what bulk_update_with_history
-    writes: every tracked column, '~', the date, actor and reason), the session deletion, the events
-    (with the sessions ended) and the outbox rows, so the accounts are read once."""
-    assignments = "SET status = %s, suspension_cause = %s, status_reason = %s, status_changed_at = %s"
-    where = own_table_where(selected)
-    if where:
-        # One UPDATE … WHERE: it locks each row and re-checks the condition on its latest version itself.
-        sql = [f"WITH changed AS (UPDATE accounts_user {assignments} WHERE {where[0]} RETURNING accounts_user.*)"]
-        params = [Status.SUSPENDED, cause, reason, now, *where[1]]
-    else:
-        # A selection across tables: lock the accounts first (FOR UPDATE re-checks the whole selection).
-        select, params = queryset_sql(selected.values_list("pk"))
-        sql = [
-            f"WITH picked (id) AS ({select}), changed AS (UPDATE accounts_user AS u {assignments}",
-            "FROM picked WHERE u.id = picked.id RETURNING u.*)",
-        ]
-        params += [Status.SUSPENDED, cause, reason, now]
+    data-modifying CTEs: the UPDATE … RETURNING (`changed`) feeds the history rows, the session
+    deletion, the events (with the sessions ended) and the outbox rows, so the accounts are read once.
+    Rows are written in no particular order (sorting them cost more than anything reads from it)."""
+    parts = [_suspend_update_sql(selected, cause=cause, reason=reason, now=now, also=event_dates.values())]
     if getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
-        tracked = [f.column for f in User.history.model.tracked_fields]
-        sql += [
-            f", history AS (INSERT INTO {User.history.model._meta.db_table}",
-            f"({', '.join(tracked)}, history_date, history_change_reason, history_type, history_user_id)",
-            f"SELECT {', '.join(f'changed.{c}' for c in tracked)}, %s, %s, '~', %s "  # noqa: S608 (model's columns)
-            "FROM changed ORDER BY changed.id)",
-        ]
-        params += [now, reason, acting_user.pk]
-    extra = "".join(f" || jsonb_build_object(%s::text, {isoformat_sql(f'changed.{f}')})" for f in event_dates.values())
-    sql += [
-        ", ended AS (DELETE FROM accounts_usersession AS s USING changed WHERE s.user_id = changed.id",
-        "RETURNING s.user_id)",
-        ", events AS (INSERT INTO accounts_accountevent",
-        "(type, actor_id, subject_id, reason, ip_address, data, created_at)",
-        "SELECT %s, %s, changed.id, %s, NULL,",
-        # Two constants and a small object only where sessions ended: cheaper than building each row's.
-        "CASE WHEN ended.n IS NULL THEN %s::jsonb",
-        f"ELSE %s::jsonb || jsonb_build_object('sessions_ended', ended.n) END{extra}, %s",
-        "FROM changed LEFT JOIN (SELECT user_id, count(*) AS n FROM ended GROUP BY user_id) AS ended",
-        "ON ended.user_id = changed.id ORDER BY changed.id)",
-    ]
-    data = {"from": Status.ACTIVE.value, "to": Status.SUSPENDED.value, "cause": str(cause)}
-    params += [int(AccountEventType.USER_SUSPENDED), acting_user.pk, reason]
-    params += [json.dumps({**data, "sessions_ended": 0}), json.dumps(data)]
-    params += [*event_dates, timezone.now()]  # created_at: auto_now_add, as bulk_create stamps it
+        parts.append(_history_insert_sql(acting_user=acting_user, reason=reason, now=now))
+    parts.append(_suspend_events_sql(acting_user=acting_user, reason=reason, cause=cause, event_dates=event_dates))
     outbox, outbox_params = outbox_insert_sql(
         "changed",
         kind="account_suspended",
@@ -306,17 +270,72 @@ def _suspend_set_based(
         key_params=[now.isoformat()],
         context={},
     )
-    sql += [
-        f", outbox AS ({outbox})",
-        "SELECT array_to_string(ARRAY(SELECT id FROM changed ORDER BY id), ','),",
-        "array_to_string(ARRAY(SELECT id FROM outbox ORDER BY id), ',')",
-    ]
-    params += outbox_params
+    parts.append((f"outbox AS ({outbox})", outbox_params))
+    sql = "WITH " + "\n, ".join(part for part, _params in parts)
+    sql += "\nSELECT array_to_string(ARRAY(SELECT id FROM changed ORDER BY id), ','),"
+    sql += " array_to_string(ARRAY(SELECT id FROM outbox ORDER BY id), ',')"
     with connection.cursor() as cursor:
-        cursor.execute("\n".join(sql), params)
+        cursor.execute(sql, [param for _part, params in parts for param in params])
         suspended, notifications = cursor.fetchone()
     _enqueue_on_commit(ids_list(notifications))
     return ids_list(suspended)
+
+
+def _suspend_update_sql(selected: QuerySet[User], *, cause: str, reason: str, now, also) -> tuple[str, list]:
+    """The `changed` CTE: the UPDATE … RETURNING of the accounts (their tracked columns and `also`)."""
+    columns = [f.column for f in User.history.model.tracked_fields]
+    columns += [c for c in ("id", "mobile", "email", "preferred_language", *also) if c not in columns]
+    assignments = "SET status = %s, suspension_cause = %s, status_reason = %s, status_changed_at = %s"
+    values = [Status.SUSPENDED, cause, reason, now]
+    where = own_table_where(selected)
+    if where:
+        # One UPDATE … WHERE: it locks each row and re-checks the condition on its latest version itself.
+        returning = ", ".join(f"accounts_user.{c}" for c in columns)
+        return f"changed AS (UPDATE accounts_user {assignments} WHERE {where[0]} RETURNING {returning})", [
+            *values,
+            *where[1],
+        ]
+    # A selection across tables: lock the accounts first (FOR UPDATE re-checks the whole selection).
+    select, params = queryset_sql(selected.values_list("pk"))
+    returning = ", ".join(f"u.{c}" for c in columns)
+    sql = f"""picked (id) AS ({select}),
+        changed AS (UPDATE accounts_user AS u {assignments} FROM picked WHERE u.id = picked.id RETURNING {returning})"""
+    return sql, [*params, *values]
+
+
+def _history_insert_sql(*, acting_user: User, reason: str, now) -> tuple[str, list]:
+    """What bulk_update_with_history writes for each changed account: every tracked column, '~', the
+    date, the actor and the reason."""
+    history = User.history.model
+    tracked = [f.column for f in history.tracked_fields]
+    sql = f"""history AS (INSERT INTO {history._meta.db_table}
+        ({", ".join(tracked)}, history_date, history_change_reason, history_type, history_user_id)
+        SELECT {", ".join(f"changed.{c}" for c in tracked)}, %s, %s, '~', %s FROM changed)"""  # noqa: S608 (columns)
+    return sql, [now, reason, acting_user.pk]
+
+
+def _suspend_events_sql(
+    *, acting_user: User, reason: str, cause: str, event_dates: Mapping[str, str]
+) -> tuple[str, list]:
+    """`ended` (the sessions deleted) and `events`: USER_SUSPENDED with from, to, cause, sessions
+    ended and `event_dates` in ISO format, as status_transition_many records it."""
+    data = {"from": Status.ACTIVE.value, "to": Status.SUSPENDED.value, "cause": str(cause)}
+    extra = "".join(f" || jsonb_build_object(%s::text, {isoformat_sql(f'changed.{f}')})" for f in event_dates.values())
+    # Two constants, and a small object only where sessions ended: cheaper than building each row's.
+    sql = f"""ended AS (
+            DELETE FROM accounts_usersession AS s USING changed WHERE s.user_id = changed.id RETURNING s.user_id
+        ),
+        events AS (
+            INSERT INTO accounts_accountevent (type, actor_id, subject_id, reason, ip_address, data, created_at)
+            SELECT %s, %s, changed.id, %s, NULL,
+                CASE WHEN ended.n IS NULL THEN %s::jsonb
+                ELSE %s::jsonb || jsonb_build_object('sessions_ended', ended.n) END{extra}, %s
+            FROM changed
+            LEFT JOIN (SELECT user_id, count(*) AS n FROM ended GROUP BY user_id) AS ended ON ended.user_id = changed.id
+        )"""  # noqa: S608 (the text added is isoformat_sql's of model columns)
+    params = [int(AccountEventType.USER_SUSPENDED), acting_user.pk, reason]
+    params += [json.dumps({**data, "sessions_ended": 0}), json.dumps(data), *event_dates]
+    return sql, [*params, timezone.now()]  # created_at: auto_now_add, as bulk_create stamps it
 
 
 @transaction.atomic
