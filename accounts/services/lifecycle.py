@@ -232,6 +232,8 @@ def users_suspend_matching(
     """
     now = now or timezone.now()
     selected = users.filter(status=Status.ACTIVE).select_for_update(of=("self",)).order_by("pk")
+    if selected.query.is_empty():
+        return []
     if set_based():
         return _suspend_set_based(
             selected, acting_user=acting_user, reason=reason, cause=cause, now=now, event_dates=event_dates or {}

@@ -167,6 +167,13 @@ def test_a_selection_across_tables_suspends_the_same_on_both_paths(postgres, wor
         assert orm[part] == sql[part], part
 
 
+def test_suspending_an_empty_selection_does_nothing(world):
+    none = users_suspend_matching(
+        User.objects.none(), acting_user=world.system, reason="nobody", cause=SuspensionCause.MANUAL
+    )
+    assert none == [] and not AccountEvent.objects.exists()
+
+
 @pytest.mark.postgres
 def test_the_set_based_suspension_queues_its_messages_after_the_commit(
     postgres, world, monkeypatch, django_capture_on_commit_callbacks
