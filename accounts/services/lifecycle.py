@@ -22,7 +22,7 @@ from accounts.exceptions import DomainError, IllegalTransition
 from accounts.models import AccountEvent, AccountEventType, Status, SuspensionCause, User
 from accounts.permissions import can_deactivate, can_reinstate, can_suspend, ensure
 from accounts.services.events import event_record
-from accounts.services.notifications import _enqueue_on_commit, notify_many, outbox_insert_sql
+from accounts.services.notifications import enqueue_after_commit, notify_many, outbox_insert_sql
 from accounts.services.sessions import sessions_end_for_users
 from accounts.services.setsql import ids_list, isoformat_sql, own_table_where, queryset_sql, set_based
 
@@ -279,7 +279,7 @@ def _suspend_set_based(
     with connection.cursor() as cursor:
         cursor.execute(sql, [param for _part, params in parts for param in params])
         suspended, notifications = cursor.fetchone()
-    _enqueue_on_commit(ids_list(notifications))
+    enqueue_after_commit(ids_list(notifications))
     return ids_list(suspended)
 
 

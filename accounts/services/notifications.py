@@ -112,11 +112,12 @@ def notify_many(messages: Iterable[Mapping[str, Any]]) -> list[Notification]:
         seen |= set(Notification.objects.filter(idempotency_key__in=chunk).values_list("idempotency_key", flat=True))
     fresh = [row for row in unsaved if row.idempotency_key not in seen]
     rows = Notification.objects.bulk_create(fresh, batch_size=1000)
-    _enqueue_on_commit([row.pk for row in rows])
+    enqueue_after_commit([row.pk for row in rows])
     return rows
 
 
-def _enqueue_on_commit(ids: list[int]) -> None:
+def enqueue_after_commit(ids: list[int]) -> None:
+    """Queue these new outbox rows' send tasks once the transaction commits (none if it rolls back)."""
     if ids:
         transaction.on_commit(lambda: [_enqueue(pk) for pk in ids])
 
@@ -156,7 +157,7 @@ def notify_users_matching(
             [*params, *insert_params],
         )
         rows = cursor.fetchall()
-    _enqueue_on_commit(sorted(pk for pk, _user in rows))
+    enqueue_after_commit(sorted(pk for pk, _user in rows))
     return sorted({user_id for _pk, user_id in rows})
 
 
