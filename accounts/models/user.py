@@ -110,7 +110,12 @@ class User(AbstractUser):
         help_text=_("The named actor that scheduled jobs act as. It can never log in."),
     )
 
-    history = HistoricalRecords(excluded_fields=["password", "last_login"])
+    # The history table is read by account (id) and pruned by date; the indexes its copied fields would
+    # carry (username twice, jurisdiction, due date) only slow every history write, e.g. a job's thousands.
+    history = HistoricalRecords(
+        excluded_fields=["password", "last_login"],
+        no_db_index=["username", "facility", "district", "state", "review_due_at"],
+    )
     objects = PrahariUserManager()
 
     class Meta(AbstractUser.Meta):

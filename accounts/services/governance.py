@@ -25,12 +25,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Notification, Role, Status, SuspensionCause, User
-from accounts.services.lifecycle import users_suspend_many
-from accounts.services.notifications import notify_many
+from accounts.services.lifecycle import users_suspend_many, users_suspend_matching
+from accounts.services.notifications import notify_many, notify_users_matching
 from accounts.services.onboarding import invitations_expire
 from accounts.services.retention import axes_logs_prune, history_prune
-from accounts.services.reviews import review_reminders_send, reviews_overdue_suspend
+from accounts.services.reviews import review_reminders_send, reviews_overdue_suspend_ids
 from accounts.services.sessions import sessions_clear_expired
+from accounts.services.setsql import ids_text, set_based
 from accounts.services.system import system_user
 
 JobFunction = Callable[..., dict]
@@ -107,17 +108,68 @@ def governors_by_account(users: list[User]) -> dict[int, list[User]]:
 
 def digest_send(*, job_name: str, action: str, users: list[User], run_at: datetime) -> int:
     """One message per governor for this run, naming up to DIGEST_NAMES_MAX of their accounts."""
+    groups = [
+        (governor, len(accounts), sorted(u.username for u in accounts)[:DIGEST_NAMES_MAX])
+        for governor, accounts in governors_by_account(users).items()
+    ]
+    return _digests_notify(groups, job_name=job_name, action=action, run_at=run_at)
+
+
+def digest_send_for_ids(*, job_name: str, action: str, ids: list[int], run_at: datetime) -> int:
+    """`digest_send` for the accounts with these ids; on PostgreSQL one grouping statement finds each
+    governor's count and first names, so the accounts are never loaded."""
+    if not ids:
+        return 0
+    if not set_based():
+        users = list(User.objects.filter(pk__in=ids).select_related("facility", "district").order_by("pk"))
+        return digest_send(job_name=job_name, action=action, users=users, run_at=run_at)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _DIGEST_GROUPS,
+            [
+                *(ids_text(ids), Status.ACTIVE, Role.SUPERVISOR, Role.STATE_ADMIN, DIGEST_NAMES_MAX),
+                *(Role.WORKER, Role.SUPERVISOR, Role.SUPERVISOR, Role.STATE_ADMIN),
+            ],
+        )
+        rows = cursor.fetchall()
+    governors = User.objects.in_bulk([pk for pk, _count, _names in rows])
+    groups = [(governors[pk], count, names) for pk, count, names in rows]
+    return _digests_notify(groups, job_name=job_name, action=action, run_at=run_at)
+
+
+# governors_by_account in SQL: names sorted by code point (COLLATE "C"), as Python's sorted() does;
+# governors read after the change, so one suspended in the same run is not told.
+_DIGEST_GROUPS = """
+    WITH account AS (
+        SELECT u.id, u.username, u.role, f.district_id AS facility_district, d.state_id AS district_state
+        FROM accounts_user AS u
+        LEFT JOIN accounts_facility AS f ON f.id = u.facility_id
+        LEFT JOIN accounts_district AS d ON d.id = u.district_id
+        WHERE u.id = ANY(string_to_array(%s, ',')::bigint[])
+    ), governor AS (
+        SELECT id, role, district_id, state_id FROM accounts_user
+        WHERE NOT is_system AND is_active AND status = %s AND role IN (%s, %s)
+    )
+    SELECT governor.id, count(*), (array_agg(account.username ORDER BY account.username COLLATE "C"))[1:%s]
+    FROM account JOIN governor ON governor.id <> account.id AND (
+        (account.role = %s AND governor.role = %s AND governor.district_id = account.facility_district)
+        OR (account.role = %s AND governor.role = %s AND governor.state_id = account.district_state))
+    GROUP BY governor.id ORDER BY min(account.id), governor.id
+"""
+
+
+def _digests_notify(groups: list[tuple[User, int, list[str]]], *, job_name: str, action: str, run_at: datetime) -> int:
     messages = []
-    for governor, accounts in governors_by_account(users).items():
-        names = ", ".join(sorted(u.username for u in accounts)[:DIGEST_NAMES_MAX])
-        if len(accounts) > DIGEST_NAMES_MAX or len(names) > DIGEST_NAMES_CHARS:
+    for governor, count, first_names in groups:
+        names = ", ".join(first_names)
+        if count > DIGEST_NAMES_MAX or len(names) > DIGEST_NAMES_CHARS:
             names = names[: DIGEST_NAMES_CHARS - 2] + " …"
         messages.append(
             {
                 "user": governor,
                 "kind": "governance_digest",
                 "idempotency_key": f"digest:{job_name}:{action}:{governor.pk}:{run_at.isoformat()}",
-                "context": {"action": action, "count": len(accounts), "names": names},
+                "context": {"action": action, "count": count, "names": names},
             }
         )
     return len(notify_many(messages))
@@ -139,29 +191,22 @@ def dormancy(*, now: datetime, dry_run: bool = False) -> dict:
     active = User.objects.filter(status=Status.ACTIVE, is_system=False, is_superuser=False).annotate(
         last_seen=Coalesce("last_login", "status_changed_at", "date_joined")
     )
-    dormant = list(
-        active.filter(last_seen__lte=suspend_at)
-        .select_related("facility", "district")
-        .select_for_update(of=("self",))
-        .order_by("pk")
+    warned = notify_users_matching(
+        active.filter(last_seen__lte=warn_at, last_seen__gt=suspend_at),
+        kind="dormancy_warning",
+        key_prefix="dormancy_warning",
+        key_date="last_seen",
+        context={"days": settings.PRAHARI_DORMANCY_SUSPEND_DAYS},
     )
-    warned = notify_many(
-        {
-            "user": u,
-            "kind": "dormancy_warning",
-            "idempotency_key": f"dormancy_warning:{u.pk}:{u.last_seen.isoformat()}",
-            "context": {"days": settings.PRAHARI_DORMANCY_SUSPEND_DAYS},
-        }
-        for u in active.filter(last_seen__lte=warn_at, last_seen__gt=suspend_at)
-    )
-    suspended = _suspend(
-        dormant,
-        job_name="dormancy",
-        cause=SuspensionCause.DORMANT,
+    suspended = users_suspend_matching(
+        active.filter(last_seen__lte=suspend_at),
+        acting_user=system_user(),
         reason=f"governance job dormancy: no full login for {settings.PRAHARI_DORMANCY_SUSPEND_DAYS} days",
+        cause=SuspensionCause.DORMANT,
         now=now,
     )
-    return {"warned": len({n.user_id for n in warned}), "suspended": len(suspended)}
+    digest_send_for_ids(job_name="dormancy", action="suspended", ids=suspended, run_at=now)
+    return {"warned": len(warned), "suspended": len(suspended)}
 
 
 def _suspend(users: list[User], *, job_name: str, cause: str, reason: str, now: datetime) -> list[User]:
@@ -180,24 +225,11 @@ def _suspend(users: list[User], *, job_name: str, cause: str, reason: str, now: 
 def reverification(*, now: datetime, dry_run: bool = False) -> dict:
     """Remind accounts 14, 7 and 1 days before their review is due; suspend the overdue ones (cause
     reverification_overdue); each governor gets one digest of the reminded and one of the suspended."""
-    overdue = list(
-        User.objects.filter(status=Status.ACTIVE, is_system=False, review_due_at__lte=now).select_related(
-            "facility", "district"
-        )
-    )
     reminded = review_reminders_send(now=now)
     digest_send(job_name="reverification", action="reminded", users=reminded, run_at=now)
-    suspended = reviews_overdue_suspend(now=now)
-    done = [
-        u
-        for u in overdue
-        if u.pk
-        in set(
-            User.objects.filter(pk__in=[o.pk for o in overdue], status=Status.SUSPENDED).values_list("pk", flat=True)
-        )
-    ]
-    digest_send(job_name="reverification", action="suspended", users=done, run_at=now)
-    return {"reminded": len(reminded), "suspended": suspended}
+    suspended = reviews_overdue_suspend_ids(now=now)
+    digest_send_for_ids(job_name="reverification", action="suspended", ids=suspended, run_at=now)
+    return {"reminded": len(reminded), "suspended": len(suspended)}
 
 
 # --- Invitations and retention ----------------------------------------------------------------------

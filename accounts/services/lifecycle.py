@@ -7,7 +7,12 @@ AccountEvent, and ends the user's sessions where access shrinks. Any refusal rai
 
 from __future__ import annotations
 
-from django.db import transaction
+import json
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,8 +22,9 @@ from accounts.exceptions import DomainError, IllegalTransition
 from accounts.models import AccountEvent, AccountEventType, Status, SuspensionCause, User
 from accounts.permissions import can_deactivate, can_reinstate, can_suspend, ensure
 from accounts.services.events import event_record
-from accounts.services.notifications import notify_many
+from accounts.services.notifications import enqueue_after_commit, notify_many, outbox_insert_sql
 from accounts.services.sessions import sessions_end_for_users
+from accounts.services.setsql import ids_list, isoformat_sql, own_table_where, queryset_sql, set_based
 
 # The whole state machine, in one table: transition → (statuses it may start from, status it ends in).
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -204,6 +210,134 @@ def users_suspend_many(
         for u in users
     )
     return users
+
+
+@transaction.atomic
+def users_suspend_matching(
+    users: QuerySet[User],
+    *,
+    acting_user: User,
+    reason: str,
+    cause: SuspensionCause,
+    now=None,
+    event_dates: Mapping[str, str] | None = None,
+    batch_size: int = 500,
+) -> list[int]:
+    """Suspend every active account that `users` selects, as `users_suspend_many` does (history, the
+    USER_SUSPENDED event, sessions ended, owners told), and return their ids in ascending order.
+
+    `event_dates` adds {key: the account's datetime field `value`, in ISO format} to each event. On
+    PostgreSQL it is one statement whatever their number; elsewhere the accounts are locked in id order
+    and go through `users_suspend_many` in batches of `batch_size`. For the system actor (the jobs).
+    """
+    now = now or timezone.now()
+    selected = users.filter(status=Status.ACTIVE).select_for_update(of=("self",)).order_by("pk")
+    if selected.query.is_empty():
+        return []
+    if set_based():
+        return _suspend_set_based(
+            selected, acting_user=acting_user, reason=reason, cause=cause, now=now, event_dates=event_dates or {}
+        )
+    done: list[int] = []
+    while batch := list(selected[:batch_size]):
+        users_suspend_many(
+            batch,
+            acting_user=acting_user,
+            reason=reason,
+            cause=cause,
+            now=now,
+            event_data={u.pk: {k: getattr(u, f).isoformat() for k, f in (event_dates or {}).items()} for u in batch},
+        )
+        done += [u.pk for u in batch]
+        if len(batch) < batch_size:
+            break
+    return done
+
+
+def _suspend_set_based(
+    selected: QuerySet[User], *, acting_user: User, reason: str, cause: str, now, event_dates: Mapping[str, str]
+) -> list[int]:
+    """`users_suspend_many` for the accounts `selected` locks, in one PostgreSQL statement of chained
+    data-modifying CTEs: the UPDATE … RETURNING (`changed`) feeds the history rows, the session
+    deletion, the events (with the sessions ended) and the outbox rows, so the accounts are read once.
+    Rows are written in no particular order (sorting them cost more than anything reads from it)."""
+    parts = [_suspend_update_sql(selected, cause=cause, reason=reason, now=now, also=event_dates.values())]
+    if getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        parts.append(_history_insert_sql(acting_user=acting_user, reason=reason, now=now))
+    parts.append(_suspend_events_sql(acting_user=acting_user, reason=reason, cause=cause, event_dates=event_dates))
+    outbox, outbox_params = outbox_insert_sql(
+        "changed",
+        kind="account_suspended",
+        key_sql="'account_suspended:' || src.id || ':' || %s",
+        key_params=[now.isoformat()],
+        context={},
+    )
+    parts.append((f"outbox AS ({outbox})", outbox_params))
+    sql = "WITH " + "\n, ".join(part for part, _params in parts)
+    sql += "\nSELECT array_to_string(ARRAY(SELECT id FROM changed ORDER BY id), ','),"
+    sql += " array_to_string(ARRAY(SELECT id FROM outbox ORDER BY id), ',')"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [param for _part, params in parts for param in params])
+        suspended, notifications = cursor.fetchone()
+    enqueue_after_commit(ids_list(notifications))
+    return ids_list(suspended)
+
+
+def _suspend_update_sql(selected: QuerySet[User], *, cause: str, reason: str, now, also) -> tuple[str, list]:
+    """The `changed` CTE: the UPDATE … RETURNING of the accounts (their tracked columns and `also`)."""
+    columns = [f.column for f in User.history.model.tracked_fields]
+    columns += [c for c in ("id", "mobile", "email", "preferred_language", *also) if c not in columns]
+    assignments = "SET status = %s, suspension_cause = %s, status_reason = %s, status_changed_at = %s"
+    values = [Status.SUSPENDED, cause, reason, now]
+    where = own_table_where(selected)
+    if where:
+        # One UPDATE … WHERE: it locks each row and re-checks the condition on its latest version itself.
+        returning = ", ".join(f"accounts_user.{c}" for c in columns)
+        return f"changed AS (UPDATE accounts_user {assignments} WHERE {where[0]} RETURNING {returning})", [
+            *values,
+            *where[1],
+        ]
+    # A selection across tables: lock the accounts first (FOR UPDATE re-checks the whole selection).
+    select, params = queryset_sql(selected.values_list("pk"))
+    returning = ", ".join(f"u.{c}" for c in columns)
+    sql = f"""picked (id) AS ({select}),
+        changed AS (UPDATE accounts_user AS u {assignments} FROM picked WHERE u.id = picked.id RETURNING {returning})"""
+    return sql, [*params, *values]
+
+
+def _history_insert_sql(*, acting_user: User, reason: str, now) -> tuple[str, list]:
+    """What bulk_update_with_history writes for each changed account: every tracked column, '~', the
+    date, the actor and the reason."""
+    history = User.history.model
+    tracked = [f.column for f in history.tracked_fields]
+    sql = f"""history AS (INSERT INTO {history._meta.db_table}
+        ({", ".join(tracked)}, history_date, history_change_reason, history_type, history_user_id)
+        SELECT {", ".join(f"changed.{c}" for c in tracked)}, %s, %s, '~', %s FROM changed)"""  # noqa: S608 (columns)
+    return sql, [now, reason, acting_user.pk]
+
+
+def _suspend_events_sql(
+    *, acting_user: User, reason: str, cause: str, event_dates: Mapping[str, str]
+) -> tuple[str, list]:
+    """`ended` (the sessions deleted) and `events`: USER_SUSPENDED with from, to, cause, sessions
+    ended and `event_dates` in ISO format, as status_transition_many records it."""
+    data = {"from": Status.ACTIVE.value, "to": Status.SUSPENDED.value, "cause": str(cause)}
+    extra = "".join(f" || jsonb_build_object(%s::text, {isoformat_sql(f'changed.{f}')})" for f in event_dates.values())
+    # Two constants, and a small object only where sessions ended: cheaper than building each row's.
+    sql = f"""ended AS (
+            DELETE FROM accounts_usersession AS s USING changed WHERE s.user_id = changed.id RETURNING s.user_id
+        ),
+        events AS (
+            INSERT INTO accounts_accountevent (type, actor_id, subject_id, reason, ip_address, data, created_at)
+            SELECT %s, %s, changed.id, %s, NULL,
+                CASE WHEN ended.n IS NULL THEN %s::jsonb
+                ELSE %s::jsonb || jsonb_build_object('sessions_ended', ended.n) END{extra}, %s
+            FROM changed
+            LEFT JOIN (SELECT user_id, count(*) AS n FROM ended GROUP BY user_id) AS ended ON ended.user_id = changed.id
+        )"""  # noqa: S608 (the text added is isoformat_sql's of model columns)
+    params = [int(AccountEventType.USER_SUSPENDED), acting_user.pk, reason]
+    params += [json.dumps({**data, "sessions_ended": 0}), json.dumps(data), *event_dates]
+    return sql, [*params, timezone.now()]  # created_at: auto_now_add, as bulk_create stamps it
 
 
 @transaction.atomic

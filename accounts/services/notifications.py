@@ -8,6 +8,7 @@ and sends only while it is pending. Logs name notification ids, never a number, 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -15,10 +16,12 @@ from typing import Any
 
 from django.core.mail import send_mail
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Notification, User
 from accounts.notifications_text import check_context, render
+from accounts.services.setsql import PY_WHITESPACE, isoformat_sql, queryset_sql, set_based
 from accounts.sms import SMSDeliveryError, send_sms
 
 log = logging.getLogger(__name__)
@@ -109,10 +112,98 @@ def notify_many(messages: Iterable[Mapping[str, Any]]) -> list[Notification]:
         seen |= set(Notification.objects.filter(idempotency_key__in=chunk).values_list("idempotency_key", flat=True))
     fresh = [row for row in unsaved if row.idempotency_key not in seen]
     rows = Notification.objects.bulk_create(fresh, batch_size=1000)
-    ids = [row.pk for row in rows]
+    enqueue_after_commit([row.pk for row in rows])
+    return rows
+
+
+def enqueue_after_commit(ids: list[int]) -> None:
+    """Queue these new outbox rows' send tasks once the transaction commits (none if it rolls back)."""
     if ids:
         transaction.on_commit(lambda: [_enqueue(pk) for pk in ids])
-    return rows
+
+
+def notify_users_matching(
+    users: QuerySet[User], *, kind: str, key_prefix: str, key_date: str, context: Mapping[str, Any] | None = None
+) -> list[int]:
+    """`notify_many` to every account `users` selects, each event keyed `"{key_prefix}:{pk}:{ISO date}"`
+    where the date is the account's (or the queryset's annotated) `key_date`.
+
+    On PostgreSQL one INSERT … SELECT writes the rows without loading the accounts (a key seen
+    before is skipped); elsewhere it is notify_many. Returns the ids of the accounts given a new row.
+    """
+    if not set_based():
+        rows = notify_many(
+            {
+                "user": u,
+                "kind": kind,
+                "idempotency_key": f"{key_prefix}:{u.pk}:{getattr(u, key_date).isoformat()}",
+                "context": context,
+            }
+            for u in users
+        )
+        return sorted({row.user_id for row in rows})
+    select, params = queryset_sql(users.values_list("pk", "mobile", "email", "preferred_language", key_date))
+    insert, insert_params = outbox_insert_sql(
+        "picked",
+        kind=kind,
+        key_sql=f"%s || src.id || ':' || {isoformat_sql('src.key_date')}",
+        key_params=[f"{key_prefix}:"],
+        context=context,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH picked (id, mobile, email, preferred_language, key_date) AS ({select}), "  # noqa: S608 (ORM's SQL)
+            f"outbox AS ({insert}) SELECT id, user_id FROM outbox",
+            [*params, *insert_params],
+        )
+        rows = cursor.fetchall()
+    enqueue_after_commit(sorted(pk for pk, _user in rows))
+    return sorted({user_id for _pk, user_id in rows})
+
+
+def outbox_insert_sql(
+    source: str, *, kind: str, key_sql: str, key_params: list, context: Mapping[str, Any] | None = None
+) -> tuple[str, list]:
+    """An INSERT … SELECT writing what `notify_many` writes for each account of `source` (a relation
+    with the columns id, mobile, email and preferred_language), keyed `key_sql` (an SQL expression over
+    `source`, aliased src, with `key_params`), on both channels. RETURNING id, user_id of the new rows.
+
+    The row key, address (stripped as str.strip() does), language and created_at are computed as
+    `_outbox_rows` and the model do; a key seen before is skipped (ON CONFLICT DO NOTHING), so a
+    concurrent run cannot fail on the unique key either. PostgreSQL only.
+    """
+    check_context(kind, context)
+    max_length = _KEY_MAX_LENGTH
+    # Only the caller's relation and key expression are put in the text; every value is a parameter.
+    sql = f"""
+        INSERT INTO accounts_notification
+            (user_id, channel, "to", kind, language, context, idempotency_key, state, attempts, last_error, created_at)
+        SELECT src.id, address.channel, address.value, %s, COALESCE(NULLIF(src.preferred_language, ''), %s),
+               %s::jsonb,
+               CASE WHEN char_length(row_key.text) <= {max_length:d} THEN row_key.text
+                    ELSE 'sha256:' || encode(sha256(convert_to(row_key.text, 'UTF8')), 'hex') END,
+               %s, 0, '', %s
+        FROM {source} AS src
+        CROSS JOIN LATERAL (VALUES (1, %s, btrim(src.mobile, %s)), (2, %s, btrim(src.email, %s)))
+            AS address (position, channel, value)
+        CROSS JOIN LATERAL (SELECT ({key_sql}) || ':' || address.channel || ':' || address.value) AS row_key (text)
+        WHERE (src.mobile <> '' OR src.email <> '') AND address.value <> ''
+        ORDER BY src.id, address.position
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id, user_id"""  # noqa: S608
+    params = [
+        kind,
+        DEFAULT_LANGUAGE,
+        json.dumps(dict(context or {})),
+        Notification.State.PENDING,
+        timezone.now(),  # auto_now_add, as bulk_create stamps it
+        Notification.Channel.SMS,
+        PY_WHITESPACE,
+        Notification.Channel.EMAIL,
+        PY_WHITESPACE,
+        *key_params,  # in the last LATERAL: placeholders are taken in the order of the text
+    ]
+    return sql, params
 
 
 def _outbox_rows(

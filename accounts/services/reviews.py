@@ -40,7 +40,7 @@ from accounts.models import (
 from accounts.permissions import can_attest, ensure
 from accounts.scoping import governable_users
 from accounts.services.events import event_record
-from accounts.services.lifecycle import clean_reason, user_suspend, users_suspend_many
+from accounts.services.lifecycle import clean_reason, user_suspend, users_suspend_matching
 from accounts.services.notifications import notify_many
 from accounts.services.system import system_user
 from accounts.services.undertakings import undertaking_accept, undertaking_current, undertaking_current_version
@@ -359,29 +359,26 @@ def _remind(users: list[User], *, now: datetime, system: User) -> list[User]:
 def reviews_overdue_suspend(*, now: datetime | None = None) -> int:
     """Suspend every active account whose re-verification is overdue (`review_due_at` passed), as the system actor.
 
+    Returns how many were suspended; see `reviews_overdue_suspend_ids`.
+    """
+    return len(reviews_overdue_suspend_ids(now=now))
+
+
+def reviews_overdue_suspend_ids(*, now: datetime | None = None) -> list[int]:
+    """Suspend every active account whose re-verification is overdue; return their ids.
+
     Cause reverification_overdue; history, USER_SUSPENDED (with the due date), sessions ended and
-    owners notified, through `users_suspend_many`. The number of queries depends on the number of
-    batches of JOB_BATCH accounts, not on the number of accounts. Idempotent: a suspended account is
-    not selected again. Returns how many were suspended.
+    owners notified, through `users_suspend_matching`: one statement on PostgreSQL, batches of
+    JOB_BATCH accounts elsewhere, never a number of queries that grows with the accounts.
+    Idempotent: a suspended account is not selected again.
     """
     now = now or timezone.now()
     system = system_user()
-    suspended = 0
-    while True:
-        with transaction.atomic():
-            overdue = governable_users(system).filter(status=Status.ACTIVE, review_due_at__lte=now)
-            batch = list(overdue.select_for_update(of=("self",)).order_by("pk")[:JOB_BATCH])
-            if not batch:
-                break
-            suspended += len(
-                users_suspend_many(
-                    batch,
-                    acting_user=system,
-                    reason=OVERDUE_REASON,
-                    cause=SuspensionCause.REVERIFICATION_OVERDUE,
-                    event_data={u.pk: {"due": u.review_due_at.isoformat()} for u in batch},
-                )
-            )
-        if len(batch) < JOB_BATCH:
-            break
-    return suspended
+    return users_suspend_matching(
+        governable_users(system).filter(review_due_at__lte=now),
+        acting_user=system,
+        reason=OVERDUE_REASON,
+        cause=SuspensionCause.REVERIFICATION_OVERDUE,
+        event_dates={"due": "review_due_at"},
+        batch_size=JOB_BATCH,
+    )
