@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0013_undertaking_version_on_account'),
+        ('accounts', '0014_console_count_indexes'),
     ]
 
     operations = [
