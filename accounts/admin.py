@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_alerts import AlertTriageConsole
 from accounts.admin_common import actions_report, step_up_redirect
 from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions, resend_invitation_action
 from accounts.admin_reviews import AccessReviewConsole, ReverificationFilter
@@ -37,6 +38,7 @@ from accounts.models import (
 )
 from accounts.request_info import client_ip
 from accounts.scoping import governable_facilities, governable_users
+from accounts.services.alert_evidence import rule_title
 from accounts.services.alerts import alert_confirm, alert_dismiss
 from accounts.services.devices import device_approve, device_reject, device_revoke
 from accounts.services.lifecycle import user_deactivate, user_reinstate, user_suspend
@@ -287,8 +289,10 @@ dismiss_alert_action = _reasoned_action(
 
 
 @admin.register(Alert)
-class AlertAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
-    list_display = ("created_at", "severity", "rule", "subject", "status", "decided_by")
+class AlertAdmin(AlertTriageConsole, ReadOnlyConsole, SimpleHistoryAdmin):
+    """The list, then one page per alert (accounts/admin_alerts.py): its evidence in words and the decisions."""
+
+    list_display = ("created_at", "severity", "rule_name", "subject", "status", "decided_by")
     list_filter = ("status", "severity", "rule")
     actions = [confirm_alert_action, dismiss_alert_action]
     readonly_fields = (
@@ -308,8 +312,12 @@ class AlertAdmin(ReadOnlyConsole, SimpleHistoryAdmin):
             super()
             .get_queryset(request)
             .filter(subject__in=governable_users(request.user))
-            .select_related("subject", "decided_by")
+            .select_related("subject__facility__district", "subject__district", "decided_by")
         )
+
+    @admin.display(description=_("rule"), ordering="rule")
+    def rule_name(self, obj: Alert) -> str:
+        return rule_title(obj.rule)
 
 
 @admin.register(AccessReview)
