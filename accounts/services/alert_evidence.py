@@ -146,12 +146,13 @@ def _span(evidence: dict) -> dict:
 
 
 def _window_line(rule: str, evidence: dict) -> str | None:
-    if "events_in_window" not in evidence:
+    """For the sliding-window rules, the merged window and all it holds (the day and night rules say it already)."""
+    if rule not in ("volume_burst", "cadence", "many_ips", "failed_logins") or "events_in_window" not in evidence:
         return None
     numbers = {**_span(evidence), "events": _number(evidence["events_in_window"])}
     if rule == "failed_logins":
         return _("From %(start)s to %(end)s: %(events)s failed attempts in all.") % numbers
-    if rule in ("cadence", "many_ips", "out_of_scope"):
+    if rule in ("cadence", "many_ips"):
         return _("From %(start)s to %(end)s: %(events)s requests in all.") % numbers
     return _("From %(start)s to %(end)s: %(events)s record views in all.") % numbers
 
