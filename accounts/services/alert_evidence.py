@@ -13,7 +13,7 @@ falls back to the stored summary.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -301,10 +301,9 @@ def _evidence_events(alert: Alert, explanation: Explanation) -> list:
         return list(rows.order_by("created_at", "pk"))
     events = AccessEvent.objects.filter(actor_id=alert.subject_id).select_related("beneficiary", "device")
     if explanation.day is not None:  # daily_budget keeps no ids: the day's refusals are its evidence
-        day = datetime.fromisoformat(explanation.day)
-        refused = events.filter(created_at__date=day.date(), outcome=AccessEvent.Outcome.OVER_BUDGET).order_by(
-            "created_at", "pk"
-        )
+        start = timezone.make_aware(datetime.combine(date.fromisoformat(explanation.day), time.min))
+        day = {"created_at__gte": start, "created_at__lt": start + timedelta(days=1)}  # the local day, indexed
+        refused = events.filter(**day, outcome=AccessEvent.Outcome.OVER_BUDGET).order_by("created_at", "pk")
         return list(refused[: settings.PRAHARI_ANOMALY_EVIDENCE_EVENTS])
     return list(events.filter(pk__in=explanation.events).order_by("created_at", "pk"))
 
