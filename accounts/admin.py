@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.admin_alerts import AlertTriageConsole
+from accounts.admin_alerts import AlertTriageConsole, RuleFilter
 from accounts.admin_common import actions_report, step_up_redirect
 from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions, resend_invitation_action
 from accounts.admin_reviews import AccessReviewConsole, ReverificationFilter
@@ -293,7 +293,7 @@ class AlertAdmin(AlertTriageConsole, ReadOnlyConsole, SimpleHistoryAdmin):
     """The list, then one page per alert (accounts/admin_alerts.py): its evidence in words and the decisions."""
 
     list_display = ("created_at", "severity", "rule_name", "subject", "status", "decided_by")
-    list_filter = ("status", "severity", "rule")
+    list_filter = ("status", "severity", RuleFilter)
     actions = [confirm_alert_action, dismiss_alert_action]
     readonly_fields = (
         "rule",

@@ -12,12 +12,14 @@ button is pressed again.
 
 from __future__ import annotations
 
-from django.contrib import messages
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.admin_common import step_up_redirect
 from accounts.exceptions import DomainError
@@ -25,7 +27,7 @@ from accounts.forms import ReasonForm
 from accounts.models import Alert, Status
 from accounts.permissions import can_decide_alert, can_suspend
 from accounts.request_info import client_ip
-from accounts.services.alert_evidence import alert_triage_read
+from accounts.services.alert_evidence import RULES, alert_triage_read, rule_title
 from accounts.services.alerts import alert_confirm, alert_dismiss
 from accounts.services.lifecycle import user_suspend
 
@@ -33,14 +35,29 @@ DECISIONS = ("confirm", "dismiss", "suspend")
 PENDING_KEY = "_prahari_alert_pending"  # {"alert": pk, "decision": …, "reason": …} across the step-up
 
 
-def _suspend_for(alert: Alert):
-    def suspend(*, acting_user, reason: str, ip: str | None):
-        # The account's history names the alert, so the suspension can be traced back to its evidence.
-        return user_suspend(
+def _apply(alert: Alert, decision: str, *, acting_user, reason: str, ip: str | None) -> None:
+    """Call the decision's service; raises DomainError (not permitted, already decided, not active)."""
+    if decision == "confirm":
+        alert_confirm(alert=alert, acting_user=acting_user, reason=reason, ip=ip)
+    elif decision == "dismiss":
+        alert_dismiss(alert=alert, acting_user=acting_user, reason=reason, ip=ip)
+    else:  # the account's history names the alert, so the suspension leads back to its evidence
+        user_suspend(
             user=alert.subject, acting_user=acting_user, reason=f"alert {alert.pk} ({alert.rule}): {reason}", ip=ip
         )
 
-    return suspend
+
+class RuleFilter(admin.SimpleListFilter):
+    """The alert list's filter by rule, named in words (the same `rule__exact` parameter as a field filter)."""
+
+    title = gettext_lazy("rule")
+    parameter_name = "rule__exact"
+
+    def lookups(self, request, model_admin):
+        return [(rule, rule_title(rule)) for rule in RULES]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(rule=self.value()) if self.value() else queryset
 
 
 class AlertTriageConsole:
@@ -49,6 +66,8 @@ class AlertTriageConsole:
     triage_template = "admin/accounts/alert_triage.html"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         alert = self.get_object(request, object_id)
         if alert is None:
             raise Http404  # the same answer for "no such alert" and "not yours"
@@ -63,9 +82,7 @@ class AlertTriageConsole:
             prefix = "suspend" if decision == "suspend" else "decide"
             forms[prefix] = ReasonForm(request.POST, prefix=prefix)
             if forms[prefix].is_valid():
-                done = self._decide(request, alert, decision, forms[prefix])
-                if done is not None:
-                    return done
+                return self._decide(request, alert, decision, forms[prefix])
         return TemplateResponse(request, self.triage_template, self._context(request, alert, forms))
 
     def _pending(self, request, alert: Alert, decisions: tuple[str, ...]) -> dict:
@@ -81,22 +98,19 @@ class AlertTriageConsole:
         if (bounce := step_up_redirect(request)) is not None:
             request.session[PENDING_KEY] = {"alert": alert.pk, "decision": decision, "reason": reason}
             return bounce
-        service = {"confirm": alert_confirm, "dismiss": alert_dismiss}.get(decision)
+        page = redirect(reverse("admin:accounts_alert_change", args=[alert.pk]))  # the alert as it now is
         try:
-            if service is not None:
-                service(alert=alert, acting_user=request.user, reason=reason, ip=client_ip(request))
-            else:
-                _suspend_for(alert)(acting_user=request.user, reason=reason, ip=client_ip(request))
+            _apply(alert, decision, acting_user=request.user, reason=reason, ip=client_ip(request))
         except DomainError as error:
             self.message_user(request, str(error), messages.ERROR)
-            return None
+            return page
         done = {
             "confirm": _("Alert confirmed."),
             "dismiss": _("Alert dismissed."),
             "suspend": _("%(user)s is suspended; their sessions have ended.") % {"user": alert.subject},
         }[decision]
         self.message_user(request, done, messages.SUCCESS)
-        return redirect(reverse("admin:accounts_alert_change", args=[alert.pk]))
+        return page
 
     def _context(self, request, alert: Alert, forms: dict) -> dict:
         triage = alert_triage_read(alert)
