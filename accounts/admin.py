@@ -19,7 +19,7 @@ from django.utils.translation import ngettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.admin_alerts import AlertTriageConsole, RuleFilter
-from accounts.admin_common import actions_report, step_up_redirect
+from accounts.admin_common import CappedPaginator, actions_report, step_up_redirect
 from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions, resend_invitation_action
 from accounts.admin_reviews import AccessReviewConsole, ReverificationFilter
 from accounts.exceptions import DomainError
@@ -168,6 +168,8 @@ class UserAdmin(AccessReviewConsole, ReadOnlyConsole, SimpleHistoryAdmin):
         revoke_invitation_action,
     ]
     change_list_template = "admin/accounts/user/change_list.html"
+    paginator = CappedPaginator
+    show_full_result_count = False  # a district's every account is not worth counting twice on each page
     readonly_fields = (
         "username",
         "role",
@@ -376,19 +378,28 @@ class _ReadOnlyForStaff(SimpleHistoryAdmin):
 class StateAdmin(_ReadOnlyForStaff):
     list_display = ("code", "name", "name_hi")
 
+    def get_queryset(self, request):
+        states = super().get_queryset(request)
+        if request.user.is_superuser:  # sets up states before their districts and facilities exist
+            return states
+        return states.filter(districts__facilities__in=governable_facilities(request.user)).distinct()
+
 
 @admin.register(District)
 class DistrictAdmin(_ReadOnlyForStaff):
     list_display = ("code", "name", "name_hi", "state")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(facilities__in=governable_facilities(request.user)).distinct()
+        districts = super().get_queryset(request)
+        if request.user.is_superuser:  # sets up districts before their facilities exist
+            return districts
+        return districts.filter(facilities__in=governable_facilities(request.user)).distinct()
 
 
 @admin.register(Facility)
 class FacilityAdmin(_ReadOnlyForStaff):
     list_display = ("code", "name", "name_hi", "kind", "district")
-    list_filter = ("kind", "district")
+    list_filter = ("kind", ("district", admin.RelatedOnlyFieldListFilter))  # only the viewer's districts
     search_fields = ("code", "name")
 
     def get_queryset(self, request):

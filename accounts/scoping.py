@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from accounts.models import Facility, Role, Status, User
+from accounts.models import District, Facility, Role, Status, User
 
 
 def _is_all_powerful(actor: User) -> bool:
@@ -81,3 +81,19 @@ def governors_of(user: User) -> QuerySet[User]:
     if user.role == Role.SUPERVISOR and user.district_id:
         return active.filter(role=Role.STATE_ADMIN, state__districts=user.district_id)
     return active.filter(is_superuser=True)
+
+
+def governed_readers(actor: User) -> tuple[list[int] | None, tuple[str, ...]]:
+    """The districts (None: all) and roles whose record views count for `actor`: governable_users' accounts
+    as the keys of the console's view tallies (records.tallies). The actor's own views never count: a
+    supervisor's role is not among them, and a state administrator has no district."""
+    if not _may_act_at_all(actor):
+        return [], ()
+    if _is_all_powerful(actor):
+        return None, tuple(Role.values)
+    if actor.role == Role.STATE_ADMIN and actor.state_id:
+        districts = District.objects.filter(state_id=actor.state_id).values_list("pk", flat=True)
+        return list(districts), (Role.WORKER, Role.SUPERVISOR)
+    if actor.role == Role.SUPERVISOR and actor.district_id:
+        return [actor.district_id], (Role.WORKER,)
+    return [], ()

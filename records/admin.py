@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from accounts.admin import ReadOnlyConsole
+from accounts.admin_common import CappedPaginator
 from accounts.scoping import governable_users
 from records.models import AccessEvent
 
@@ -14,6 +15,7 @@ class AccessEventAdmin(ReadOnlyConsole, admin.ModelAdmin):
     search_fields = ("actor__username",)
     date_hierarchy = "created_at"
     show_full_result_count = False  # the log is large; a full count on every page is not worth it
+    paginator = CappedPaginator  # nor is a count of all its matching rows
     readonly_fields = (
         "created_at",
         "actor",

@@ -3,7 +3,8 @@
 Each run (accounts.services.governance.job_run: one transaction, one run at a time):
 1. reads where the last run stopped (AnomalyWatermark, one row per log) and where the logs end now
    (their largest ids, read once);
-2. runs every rule of records/anomaly_rules.py over the new events (one statement per rule);
+2. runs every rule of records/anomaly_rules.py over the new events (one statement per rule), and
+   adds their allowed views to the console's tallies (records/tallies.py);
 3. merges overlapping windows of one account and rule into one hit, drops hits an earlier alert
    already covers (same rule, account and an overlapping window: re-runs and overlapping windows never
    alert twice), and raises one Alert per hit as the system actor, with evidence a supervisor can read;
@@ -51,6 +52,7 @@ from accounts.services.governance import _suspend, digest_send, job
 from accounts.services.system import system_user
 from records import anomaly_rules as rules
 from records.models import AccessEvent, AnomalyWatermark
+from records.tallies import view_tallies_add
 
 Severity = Alert.Severity
 Stream = AnomalyWatermark.Stream
@@ -119,6 +121,7 @@ def anomalies(*, now: datetime, dry_run: bool = False) -> dict:
     if not _older_writers_gone(read_at):
         return {"held_back": _("a transaction older than this run is still writing the logs"), "events_scored": 0}
     scan = _scan(marks, hi, account_hi, now)
+    view_tallies_add(marks[Stream.ACCESS_EVENTS], hi)  # the console's counts, from the same window
     hits = [hit for rule in SCORED_RULES for hit in rule(scan)]  # each runs even on nothing new: a fixed count
     merged = _unseen(_merge(hits), since=now - timedelta(days=3))
     new_alerts = [_alert(hit, events) for hit, events in zip(merged, _evidence(merged, scan), strict=True)]

@@ -51,7 +51,11 @@ class RegisteredDevice(models.Model):
             models.UniqueConstraint(fields=["user", "code"], name="device_code_unique_per_user"),
             models.UniqueConstraint(fields=["user", "token_hash"], name="device_token_unique_per_user"),
         ]
-        indexes = [models.Index(fields=["user", "status"], name="device_user_status")]
+        indexes = [
+            models.Index(fields=["user", "status"], name="device_user_status"),
+            # Devices waiting for a decision are few among many: the console counts them first (P6).
+            models.Index(fields=["user"], condition=models.Q(status="pending"), name="device_pending"),
+        ]
         permissions = [("approve_device", "Can approve, reject and revoke workers' devices")]
 
     def __str__(self) -> str:

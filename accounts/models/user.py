@@ -137,7 +137,12 @@ class User(AbstractUser):
                 | (~models.Q(status=Status.SUSPENDED) & models.Q(suspension_cause="")),
             ),
         ]
-        indexes = [models.Index(fields=["status", "last_login"], name="user_status_last_login")]
+        indexes = [
+            models.Index(fields=["status", "last_login"], name="user_status_last_login"),
+            # The console counts a district's accounts by state and due date facility by facility (P6).
+            models.Index(fields=["facility", "status"], name="user_facility_status"),
+            models.Index(fields=["facility", "review_due_at"], name="user_facility_review_due"),
+        ]
         permissions = [
             ("invite_user", "Can invite accounts"),
             ("approve_user", "Can approve or reject enrolled accounts"),

@@ -4,18 +4,15 @@ list behind it. A fixed number of queries whatever the number of accounts or eve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
-from django.db.models import Count
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Alert, LoginHold, RegisteredDevice, Status, SuspensionCause, User
-from accounts.scoping import governable_users
+from accounts.scoping import governable_users, governed_readers
 from accounts.services.reviews import reviews_due_soon
 
 CHART_DAYS = 30
@@ -38,7 +35,8 @@ class Dashboard:
     suspended: list[Figure] = field(default_factory=list)  # by cause
     alerts: list[Figure] = field(default_factory=list)  # open, by severity, most severe first
     views_by_day: list[tuple[date, int]] = field(default_factory=list)  # the last CHART_DAYS days, oldest first
-    top_workers: list[Figure] = field(default_factory=list)  # most record views in the last 7 days
+    top_workers: list[Figure] = field(default_factory=list)  # most record views this week (from Monday)
+    views_counted_at: datetime | None = None  # the anomalies job's last count of record views
 
     @property
     def views_max(self) -> int:
@@ -61,7 +59,8 @@ def _url(name: str, **filters) -> str:
 
 def dashboard_for(viewer: User, *, now=None) -> Dashboard:
     """The figures of `viewer`'s jurisdiction (accounts.scoping), as of `now`."""
-    from records.models import AccessEvent
+    from records.models import AnomalyWatermark, DistrictViewDay, ReaderViewWeek
+    from records.tallies import local_today, week_start
 
     now = now or timezone.now()
     users = governable_users(viewer)
@@ -90,25 +89,24 @@ def dashboard_for(viewer: User, *, now=None) -> Dashboard:
         .annotate(n=Count("pk"))
         .order_by("-severity")
     ]
-    local = ZoneInfo(settings.TIME_ZONE)  # days are India's days, whatever the request's time zone
-    today = timezone.localtime(now, local).date()
+    # Record views come from the tallies the anomalies job keeps (records/tallies.py): a few rows per
+    # district, whatever the number of workers or events, as of the job's last run.
+    today = local_today(now)  # India's days, whatever the request's time zone
     first = today - timedelta(days=CHART_DAYS - 1)
-    views = AccessEvent.objects.filter(
-        actor__in=users, action=AccessEvent.Action.VIEW, outcome=AccessEvent.Outcome.ALLOWED
-    )
+    districts, roles = governed_readers(viewer)
+    in_scope = Q(role__in=roles) if districts is None else Q(role__in=roles, district_id__in=districts)
     per_day = dict(
-        views.filter(created_at__gte=now - timedelta(days=CHART_DAYS))
-        .annotate(day=TruncDate("created_at", tzinfo=local))
+        DistrictViewDay.objects.filter(in_scope, day__gte=first)
         .values("day")
-        .annotate(n=Count("pk"))
+        .annotate(n=Sum("views"))
         .values_list("day", "n")
     )
     top = (
-        views.filter(created_at__gte=now - timedelta(days=7))
-        .values("actor_id", "actor__username")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "actor__username")[:TOP_WORKERS]
+        ReaderViewWeek.objects.filter(in_scope, week=week_start(today))
+        .order_by("-views", "actor_id")
+        .values("actor_id", "actor__username", "views")[:TOP_WORKERS]
     )
+    counted = AnomalyWatermark.objects.filter(stream=AnomalyWatermark.Stream.ACCESS_EVENTS).first()
     return Dashboard(
         pending_onboardings=Figure(
             "",
@@ -138,9 +136,10 @@ def dashboard_for(viewer: User, *, now=None) -> Dashboard:
         top_workers=[
             Figure(
                 row["actor__username"],
-                row["n"],
+                row["views"],
                 _url("admin:records_accessevent_changelist", actor__id__exact=row["actor_id"]),
             )
             for row in top
         ],
+        views_counted_at=counted.updated_at if counted and counted.last_id else None,
     )

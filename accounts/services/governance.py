@@ -212,11 +212,14 @@ def invitations(*, now: datetime, dry_run: bool = False) -> dict:
 @job("retention")
 def retention(*, now: datetime, dry_run: bool = False) -> dict:
     """Prune what policy lets go: django-axes logs, expired sessions, sent or failed outbox rows older
-    than 30 days (their texts are already erased), history rows past PRAHARI_HISTORY_RETENTION_DAYS.
+    than 30 days (their texts are already erased), history rows past PRAHARI_HISTORY_RETENTION_DAYS,
+    the console's view tallies older than it shows (records/tallies.py).
 
     Never an access event (README: whole months will be dropped once the table is partitioned, with
     a signed checkpoint) and never a history row inside its retention period.
     """
+    from records.tallies import view_tallies_prune
+
     outbox, _ = Notification.objects.filter(
         state__in=[Notification.State.SENT, Notification.State.FAILED], created_at__lt=now - timedelta(days=30)
     ).delete()
@@ -225,6 +228,7 @@ def retention(*, now: datetime, dry_run: bool = False) -> dict:
         "sessions": sessions_clear_expired(),
         "outbox_rows": outbox,
         "history_rows": history_prune(now=now),
+        "view_tally_rows": view_tallies_prune(now=now),
     }
 
 

@@ -1,0 +1,82 @@
+"""Running tallies of record views for the console: per district and day, per reader and week.
+
+The `anomalies` job adds each window of new access events it scores (the same ids, in the same
+transaction as its watermark moves), so every allowed view is counted exactly once; the dashboard
+then reads a few rows per district instead of counting events (benchmark P6). Days and weeks are
+India's (settings.TIME_ZONE); a week starts on Monday.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import Facility, User
+from records.models import AccessEvent, DistrictViewDay, ReaderViewWeek
+
+_PG_DAY = "(e.created_at AT TIME ZONE %s)::date"
+_PG_WEEK = "date_trunc('week', e.created_at AT TIME ZONE %s)::date"
+_SQLITE_DAY = "date(e.created_at, %s)"
+_SQLITE_WEEK = "date(e.created_at, %s, '-6 days', 'weekday 1')"
+
+_SOURCE = f"""
+    FROM {AccessEvent._meta.db_table} e
+    JOIN {User._meta.db_table} u ON u.id = e.actor_id
+    LEFT JOIN {Facility._meta.db_table} f ON f.id = u.facility_id
+    WHERE e.id > %s AND e.id <= %s AND e.action = '{AccessEvent.Action.VIEW}'
+      AND e.outcome = '{AccessEvent.Outcome.ALLOWED}' AND COALESCE(f.district_id, u.district_id) IS NOT NULL
+"""
+
+
+def _local_zone():
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def view_tallies_add(after_id: int, up_to_id: int) -> None:
+    """Add the allowed views with `after_id` < id ≤ `up_to_id` to the tallies (two statements)."""
+    if up_to_id <= after_id:
+        return
+    if connection.vendor == "postgresql":
+        day, week, zone = _PG_DAY, _PG_WEEK, settings.TIME_ZONE
+    else:  # SQLite keeps UTC text: shift by the zone's offset now (India has no summer time)
+        offset = timezone.localtime(timezone.now(), _local_zone()).utcoffset()
+        day, week, zone = _SQLITE_DAY, _SQLITE_WEEK, f"{int(offset.total_seconds() // 60):+d} minutes"
+    days, weeks = DistrictViewDay._meta.db_table, ReaderViewWeek._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {days} (district_id, day, role, views) "
+            f"SELECT COALESCE(f.district_id, u.district_id), {day}, u.role, COUNT(*) {_SOURCE} GROUP BY 1, 2, 3 "
+            f"ON CONFLICT (district_id, day, role) DO UPDATE SET views = {days}.views + excluded.views",
+            [zone, after_id, up_to_id],
+        )
+        cursor.execute(
+            f"INSERT INTO {weeks} (district_id, week, actor_id, role, views) "
+            f"SELECT COALESCE(f.district_id, u.district_id), {week}, u.id, u.role, COUNT(*) {_SOURCE} "
+            "GROUP BY 1, 2, 3, 4 "
+            f"ON CONFLICT (district_id, week, actor_id) DO UPDATE SET views = {weeks}.views + excluded.views",
+            [zone, after_id, up_to_id],
+        )
+
+
+def local_today(now: datetime) -> date:
+    return timezone.localtime(now, _local_zone()).date()
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+DAYS_KEPT = 90  # the dashboard shows 30 days and the current week; the events themselves are never pruned
+WEEKS_KEPT = 8
+
+
+def view_tallies_prune(*, now: datetime) -> int:
+    """Delete tallies older than the console shows (the counts can be rebuilt from the access log)."""
+    today = local_today(now)
+    days, _ = DistrictViewDay.objects.filter(day__lt=today - timedelta(days=DAYS_KEPT)).delete()
+    weeks, _ = ReaderViewWeek.objects.filter(week__lt=week_start(today) - timedelta(weeks=WEEKS_KEPT)).delete()
+    return days + weeks
