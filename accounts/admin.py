@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from accounts.admin_alerts import AlertTriageConsole, RuleFilter
 from accounts.admin_common import CappedPaginator, actions_report, step_up_redirect
 from accounts.admin_history import GovernedHistoryAdmin
 from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions, resend_invitation_action
@@ -37,6 +38,7 @@ from accounts.models import (
 )
 from accounts.request_info import client_ip
 from accounts.scoping import governable_facilities, governable_users
+from accounts.services.alert_evidence import rule_title
 from accounts.services.alerts import alert_confirm, alert_dismiss
 from accounts.services.devices import device_approve, device_reject, device_revoke
 from accounts.services.lifecycle import user_deactivate, user_reinstate, user_suspend
@@ -288,9 +290,11 @@ dismiss_alert_action = _reasoned_action(
 
 
 @admin.register(Alert)
-class AlertAdmin(ReadOnlyConsole, GovernedHistoryAdmin):
-    list_display = ("created_at", "severity", "rule", "subject", "status", "decided_by")
-    list_filter = ("status", "severity", "rule")
+class AlertAdmin(AlertTriageConsole, ReadOnlyConsole, GovernedHistoryAdmin):
+    """The list, then one page per alert (accounts/admin_alerts.py): its evidence in words and the decisions."""
+
+    list_display = ("created_at", "severity", "rule_name", "subject", "status", "decided_by")
+    list_filter = ("status", "severity", RuleFilter)
     actions = [confirm_alert_action, dismiss_alert_action]
     readonly_fields = (
         "rule",
@@ -309,8 +313,12 @@ class AlertAdmin(ReadOnlyConsole, GovernedHistoryAdmin):
             super()
             .get_queryset(request)
             .filter(subject__in=governable_users(request.user))
-            .select_related("subject", "decided_by")
+            .select_related("subject__facility__district", "subject__district", "decided_by")
         )
+
+    @admin.display(description=_("rule"), ordering="rule")
+    def rule_name(self, obj: Alert) -> str:
+        return rule_title(obj.rule)
 
 
 @admin.register(AccessReview)

@@ -101,3 +101,24 @@ def test_another_districts_supervisor_gets_404_on_the_history_page(client, world
     sign_in(client, world.far_supervisor)  # district B's gets the same 404 as for an id nobody has
     refused = client.get(url)
     assert refused.status_code == 404 and b"asha" not in refused.content and b"camp register" not in refused.content
+
+
+@pytest.mark.parametrize("decision", ["confirm", "dismiss", "suspend"])
+def test_another_districts_supervisor_can_neither_read_nor_decide_an_alert(client, world, decision):
+    """The alert page (accounts/admin_alerts.py) is a 404 outside the jurisdiction, for reading and for each
+    decision, and nothing changes; the district's own supervisor reads it."""
+    alert = objects_of_district_a(world)["alert"]
+    page = reverse("admin:accounts_alert_change", args=[alert.pk])
+    sign_in(client, world.supervisor)
+    assert client.get(page).status_code == 200
+
+    client.logout()
+    sign_in(client, world.far_supervisor)
+    opened = client.get(page)
+    assert opened.status_code == 404 and b"asha" not in opened.content
+    prefix = "suspend" if decision == "suspend" else "decide"
+    posted = client.post(page, {"decision": decision, f"{prefix}-reason": "not my district"})
+    assert posted.status_code == 404 and b"asha" not in posted.content
+    alert.refresh_from_db()
+    world.worker.refresh_from_db()
+    assert (alert.status, world.worker.status) == ("open", "active")
