@@ -14,6 +14,7 @@ same 16 writers inserting the same rows with no chain (no head lock, no hash). G
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import statistics
 import time
 
@@ -219,7 +220,7 @@ def governed_view(size: str) -> Result:
 # --- P5 -------------------------------------------------------------------------------------------------
 
 
-def _writer(actor_id: int, count: int, chained: bool, start, results) -> None:
+def _writer(actor_id: int, count: int, chained: bool, first: int, start, results) -> None:
     """One writer process: `count` appends, one transaction each, after every writer is ready."""
     from django.db import connection, transaction
     from django.utils import timezone
@@ -239,7 +240,7 @@ def _writer(actor_id: int, count: int, chained: bool, start, results) -> None:
             access_event_append(actor=actor, **fields)
         else:  # the same INSERT statement the chain uses, one transaction each, without head or hash
             with transaction.atomic(), connection.cursor() as cursor:
-                event = AccessEvent(actor=actor, actor_seq=10**9 + n, prev_hash="", hash="", **fields)
+                event = AccessEvent(actor=actor, actor_seq=first + n, prev_hash="", hash="", **fields)
                 event.created_at = timezone.now()
                 cursor.execute(
                     insert,
@@ -249,17 +250,25 @@ def _writer(actor_id: int, count: int, chained: bool, start, results) -> None:
     connection.close()
 
 
-def _throughput(actors: list[int], per_writer: int, chained: bool) -> float:
+def _throughput(actors: list[int], per_writer: int, chained: bool, first: int = 0) -> float:
     """Appends per second of all writers together (total events / wall time of the slowest writer)."""
     from django.db import connections
 
     connections.close_all()
     context = multiprocessing.get_context("fork")
     start, results = context.Barrier(len(actors)), context.Queue()
-    processes = [context.Process(target=_writer, args=(a, per_writer, chained, start, results)) for a in actors]
+    processes = [context.Process(target=_writer, args=(a, per_writer, chained, first, start, results)) for a in actors]
     for process in processes:
         process.start()
-    elapsed = [results.get(timeout=600) for _ in processes]
+    elapsed, deadline = [], time.monotonic() + 600
+    while len(elapsed) < len(processes):  # a writer that died fails the figure now, not after the timeout
+        try:
+            elapsed.append(results.get(timeout=1))
+        except queue.Empty:
+            if time.monotonic() > deadline or any(p.exitcode not in (None, 0) for p in processes):
+                for process in processes:
+                    process.kill()
+                raise RuntimeError("a writer process failed or timed out (see its traceback above)") from None
     for process in processes:
         process.join(60)
         if process.exitcode != 0:
@@ -282,9 +291,9 @@ def appends_per_second(size: str) -> Result:
     _throughput(actors, per_writer // 10, chained=True)  # warm-up: connections, heads, caches
     rounds = repetitions(size, small=1, full=3)
     chained, plain = [], []
-    for _ in range(rounds):
+    for n in range(rounds):  # unchained rows numbered from 10**9, each round after the last (never a clash)
         chained.append(_throughput(actors, per_writer, chained=True))
-        plain.append(_throughput(actors, per_writer, chained=False))
+        plain.append(_throughput(actors, per_writer, chained=False, first=10**9 + n * per_writer))
     # The plain rows are outside any chain; leave the chains alone and check them.
     chained_events = AccessEvent.objects.filter(actor_seq__lt=10**9).count()
     verdict_rows = AccessEvent.objects.filter(actor_seq__gte=10**9)
