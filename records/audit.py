@@ -186,6 +186,7 @@ def _cursor(connection):
         return connection.cursor()
     connection.validate_thread_sharing()
     connection.validate_no_broken_transaction()
+    connection.close_if_health_check_failed()  # as connection.cursor() does (CONN_HEALTH_CHECKS)
     connection.ensure_connection()
     with connection.wrap_database_errors:
         raw = _prepared_cursor_class()(connection.connection)
