@@ -24,12 +24,14 @@ import functools
 import hashlib
 import hmac
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.utils import timezone
 
 from records.models import AccessChainHead, AccessEvent
@@ -179,6 +181,15 @@ def _prepared_cursor_class():
     return PreparedCursor
 
 
+class _PreparedDebugWrapper(CursorDebugWrapper):
+    """Logs a prepared statement's text (psycopg keeps none for a prepared execution, so Django's usual
+    last_executed_query would log None); the values are in the debug log's args, as for any statement."""
+
+    def execute(self, sql, params=None):
+        with self.debug_sql(sql, params, use_last_executed_query=False):
+            return CursorWrapper.execute(self, sql, params)
+
+
 def _cursor(connection):
     """A cursor for the append path's statements. On PostgreSQL a prepared-statement cursor, still wrapped
     by Django: query logging, execute wrappers and error translation (DatabaseError) apply as to any other."""
@@ -188,9 +199,14 @@ def _cursor(connection):
     connection.validate_no_broken_transaction()
     connection.close_if_health_check_failed()  # as connection.cursor() does (CONN_HEALTH_CHECKS)
     connection.ensure_connection()
+    raw_connection = connection.connection
+    if raw_connection.prepare_threshold is None:
+        # Django turns psycopg's automatic preparing off (prepare_threshold None), which also ignores an
+        # explicit prepare. A threshold no statement reaches keeps everything else unprepared, as before.
+        raw_connection.prepare_threshold = sys.maxsize
     with connection.wrap_database_errors:
-        raw = _prepared_cursor_class()(connection.connection)
-    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+        raw = _prepared_cursor_class()(raw_connection)
+    return _PreparedDebugWrapper(raw, connection) if connection.queries_logged else connection.make_cursor(raw)
 
 
 def _prepared(connection, model, names, values) -> list:

@@ -248,3 +248,18 @@ def test_an_ip_address_is_hashed_as_it_is_stored(world, record, ip):
     """An empty address is stored as NULL, an IPv6 one in its short form: the hash covers what verify reads."""
     append(world.worker, record, ip_address=ip)
     assert verify().problem is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_append_statements_are_prepared_once_per_connection(world, record):
+    if connection.vendor != "postgresql":
+        skip_or_fail("prepared statements are a PostgreSQL matter: set DATABASE_URL (CI does)")
+    for _ in range(3):
+        append(world.worker, record)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert sum(sql.startswith("WITH head AS (UPDATE") for sql in prepared) == 1  # the one-statement append
+    assert sum(sql.startswith("SELECT seq, hash") for sql in prepared) == 1  # the head lock (first append)
+    assert not any("django_session" in sql or "accounts_user" in sql for sql in prepared)  # nothing else
