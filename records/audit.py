@@ -7,6 +7,15 @@ only its own actor's head, so concurrent workers never queue on one lock. `verif
 chain: an edited row breaks its hash, a deleted or inserted row breaks the sequence or the next
 link, a deleted last row leaves the head ahead of the chain. The key (PRAHARI_AUDIT_KEY, or one
 derived from DJANGO_SECRET_KEY) keeps someone with only database access from re-forging a chain.
+
+Two ways to append (bench P5). A record look-up locks the head (SELECT … FOR UPDATE), reads its
+sequence, hash and daily counts, and writes the event and the head in one statement, all in the
+request's transaction: the lock is what makes the daily budget exact. An append outside any
+transaction (`access_event_append`) needs no counts, so when its connection wrote that actor's last
+event it is one statement, its own transaction: the connection remembers the (seq, hash) it wrote and
+moves the head from exactly that pair, inserting the event only if the head moved (a compare-and-swap).
+If anything else wrote since, or the remembered event was rolled back, no row changes and the append
+takes the locked path. On PostgreSQL the append statements are prepared once per connection.
 """
 
 from __future__ import annotations
@@ -15,12 +24,14 @@ import functools
 import hashlib
 import hmac
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.utils import timezone
 
 from records.models import AccessChainHead, AccessEvent
@@ -38,20 +49,23 @@ def genesis(actor_id: int) -> str:
     return hmac.new(_key(), f"genesis:{actor_id}".encode(), hashlib.sha256).hexdigest()
 
 
-def canonical(event: AccessEvent) -> str:
-    """The content a hash covers, as stable text (sorted keys, UTC times, ids not objects)."""
+# What an event's hash covers besides its actor, sequence number and time: the caller's fields.
+_CONTENT = ("action", "outcome", "beneficiary_id", "purpose", "detail", "ip_address", "device_id")
+
+
+def _canonical(actor_id: int, seq: int, created_at, content) -> str:
     return json.dumps(
         {
-            "actor": event.actor_id,
-            "seq": event.actor_seq,
-            "at": event.created_at.astimezone(UTC).isoformat(),
-            "action": event.action,
-            "outcome": event.outcome,
-            "beneficiary": event.beneficiary_id,
-            "purpose": event.purpose,
-            "detail": event.detail,
-            "ip": event.ip_address,
-            "device": event.device_id,
+            "actor": actor_id,
+            "seq": seq,
+            "at": created_at.astimezone(UTC).isoformat(),
+            "action": content["action"],
+            "outcome": content["outcome"],
+            "beneficiary": content["beneficiary_id"],
+            "purpose": content["purpose"],
+            "detail": content["detail"],
+            "ip": content["ip_address"],
+            "device": content["device_id"],
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -59,13 +73,38 @@ def canonical(event: AccessEvent) -> str:
     )
 
 
+def canonical(event: AccessEvent) -> str:
+    """The content a hash covers, as stable text (sorted keys, UTC times, ids not objects)."""
+    return _canonical(event.actor_id, event.actor_seq, event.created_at, {n: getattr(event, n) for n in _CONTENT})
+
+
+def _link(prev_hash: str, text: str) -> str:
+    return hmac.new(_key(), f"{prev_hash}\n{text}".encode(), hashlib.sha256).hexdigest()
+
+
 def link_hash(prev_hash: str, event: AccessEvent) -> str:
-    return hmac.new(_key(), f"{prev_hash}\n{canonical(event)}".encode(), hashlib.sha256).hexdigest()
+    return _link(prev_hash, canonical(event))
+
+
+def _content(fields: dict) -> dict:
+    """The caller's fields (as AccessEvent takes them) as column values, exactly as they will be stored
+    and read back: an IP address normalised (an empty one is NULL), related objects as their ids."""
+    content = {"beneficiary_id": None, "purpose": "", "detail": {}, "ip_address": None, "device_id": None}
+    for name, value in fields.items():
+        if name in ("beneficiary", "device"):
+            name, value = f"{name}_id", None if value is None else value.pk
+        elif name not in _CONTENT:
+            raise TypeError(f"an access event has no field {name!r}")
+        content[name] = value
+    if "action" not in content or "outcome" not in content:
+        raise TypeError("an access event needs an action and an outcome")
+    content["ip_address"] = AccessEvent._meta.get_field("ip_address").get_prep_value(content["ip_address"]) or None
+    return content
 
 
 # The append path is plain SQL (through Django's connection): it runs on every record look-up, and the
-# ORM's per-statement work was most of its cost (bench P5). Values are prepared by the models' own
-# fields, so what is stored is exactly what the ORM would store, and `canonical` reads the same.
+# ORM's per-statement work was most of its cost (bench P5). Values are adapted as the models' own
+# fields adapt them, so what is stored is exactly what the ORM would store, and `canonical` reads the same.
 _EVENT_COLUMNS = (
     "created_at",
     "actor_id",
@@ -81,29 +120,93 @@ _EVENT_COLUMNS = (
     "hash",
 )
 _HEAD_COUNTS = ("day", "lookups", "reveals")
+_ATTNAMES = tuple(f.attname for f in AccessEvent._meta.concrete_fields)
 
 
-@functools.cache
-def _statements(vendor: str, has_select_for_update: bool) -> dict[str, str]:
+def _statements(connection) -> dict[str, str]:
     """The append path's statements (table and column names come from the models, never from input)."""
     events, heads = AccessEvent._meta.db_table, AccessChainHead._meta.db_table
     placeholders = ", ".join(["%s"] * len(_EVENT_COLUMNS))
-    lock = " FOR UPDATE" if has_select_for_update else ""
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     insert = f"INSERT INTO {events} ({', '.join(_EVENT_COLUMNS)}) VALUES ({placeholders}) RETURNING id"
     update = f"UPDATE {heads} SET seq = %s, hash = %s, day = %s, lookups = %s, reveals = %s WHERE actor_id = %s"
-    return {
+    # The optimistic append moves the head only from the (seq, hash) this process last wrote: the hash in
+    # the condition, not only the number, so a head that was reset or rolled back is never linked to.
+    swap = f"UPDATE {heads} SET seq = %s, hash = %s WHERE actor_id = %s AND seq = %s AND hash = %s"
+    statements = {
         "lock": f"SELECT seq, hash, day, lookups, reveals FROM {heads} WHERE actor_id = %s{lock}",
         "create": f"INSERT INTO {heads} (actor_id, seq, hash, lookups, reveals) VALUES (%s, 0, %s, 0, 0) "
         "ON CONFLICT (actor_id) DO NOTHING",
         "insert": insert,
         "update": update,
-        # PostgreSQL: the event and its head in one statement (one round trip fewer per look-up).
-        "append": f"WITH event AS ({insert}) {update} RETURNING (SELECT id FROM event)",
+        "swap": swap,
     }
+    if connection.vendor == "postgresql":
+        # The event and its head in one statement (one round trip fewer per look-up).
+        statements["append"] = f"WITH event AS ({insert}) {update} RETURNING (SELECT id FROM event)"
+        # One statement, so one transaction in autocommit: the head moves and the event is inserted, or
+        # neither (no row back: the remembered head was stale). Parameters in a SELECT list have no column
+        # to take their type from, hence the casts (without a length: a value too long is refused by the
+        # column, as in the plain INSERT, never cut to fit).
+        fields = [AccessEvent._meta.get_field(c) for c in _EVENT_COLUMNS]
+        casts = ", ".join(f"CAST(%s AS {f.db_type(connection).split('(')[0]})" for f in fields)
+        statements["swap_append"] = (
+            f"WITH head AS ({swap} RETURNING actor_id) "
+            f"INSERT INTO {events} ({', '.join(_EVENT_COLUMNS)}) SELECT {casts} FROM head RETURNING id"
+        )
+    return statements
+
+
+_STATEMENTS: dict[str, dict[str, str]] = {}
 
 
 def _sql(connection) -> dict[str, str]:
-    return _statements(connection.vendor, connection.features.has_select_for_update)
+    statements = _STATEMENTS.get(connection.vendor)
+    if statements is None:
+        statements = _STATEMENTS[connection.vendor] = _statements(connection)
+    return statements
+
+
+@functools.cache
+def _prepared_cursor_class():
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparedCursor(ServerBindingCursor):
+        """Parameters bound on the server and every statement prepared: parsed and planned once per
+        connection, then only executed. (Django binds on the client and prepares nothing by default.)"""
+
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=True, binary=binary)
+
+    return PreparedCursor
+
+
+class _PreparedDebugWrapper(CursorDebugWrapper):
+    """Logs a prepared statement's text (psycopg keeps none for a prepared execution, so Django's usual
+    last_executed_query would log None); the values are in the debug log's args, as for any statement."""
+
+    def execute(self, sql, params=None):
+        with self.debug_sql(sql, params, use_last_executed_query=False):
+            return CursorWrapper.execute(self, sql, params)
+
+
+def _cursor(connection):
+    """A cursor for the append path's statements. On PostgreSQL a prepared-statement cursor, still wrapped
+    by Django: query logging, execute wrappers and error translation (DatabaseError) apply as to any other."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.validate_thread_sharing()
+    connection.validate_no_broken_transaction()
+    connection.close_if_health_check_failed()  # as connection.cursor() does (CONN_HEALTH_CHECKS)
+    connection.ensure_connection()
+    raw_connection = connection.connection
+    if raw_connection.prepare_threshold is None:
+        # Django turns psycopg's automatic preparing off (prepare_threshold None), which also ignores an
+        # explicit prepare. A threshold no statement reaches keeps everything else unprepared, as before.
+        raw_connection.prepare_threshold = sys.maxsize
+    with connection.wrap_database_errors:
+        raw = _prepared_cursor_class()(raw_connection)
+    return _PreparedDebugWrapper(raw, connection) if connection.queries_logged else connection.make_cursor(raw)
 
 
 def _prepared(connection, model, names, values) -> list:
@@ -113,6 +216,56 @@ def _prepared(connection, model, names, values) -> list:
     ]
 
 
+def _row(connection, created_at, actor_id: int, seq: int, content: dict, prev_hash: str, digest: str) -> list:
+    """An event's values in _EVENT_COLUMNS order, adapted for `connection` as the model's fields adapt them."""
+    ops = connection.ops
+    return [
+        ops.adapt_datetimefield_value(created_at),
+        actor_id,
+        seq,
+        content["action"],
+        content["outcome"],
+        content["beneficiary_id"],
+        content["purpose"],
+        AccessEvent._meta.get_field("detail").get_db_prep_save(content["detail"], connection),
+        ops.adapt_ipaddressfield_value(content["ip_address"]),
+        content["device_id"],
+        prev_hash,
+        digest,
+    ]
+
+
+def _event(connection, pk: int, created_at, actor_id: int, seq: int, content: dict, prev_hash: str, digest: str):
+    """The appended event as the ORM would load it (from_db: every field, in order, no keyword parsing)."""
+    values = {"id": pk, "created_at": created_at, "actor_id": actor_id, "actor_seq": seq, **content}
+    values.update(prev_hash=prev_hash, hash=digest)
+    return AccessEvent.from_db(connection.alias, _ATTNAMES, [values[name] for name in _ATTNAMES])
+
+
+# --- The heads a connection wrote last: the optimistic append's guess ------------------------------------
+
+_REMEMBERED_MAX = 10_000  # actors per connection; past it the memory starts afresh
+
+
+def _remembered(connection) -> dict[int, tuple[int, str]]:
+    """{actor_id: (seq, hash)} of the heads this connection last wrote. Only a guess: the append that
+    uses one checks it against the head in the same statement, and falls back to the lock if it is stale."""
+    heads = getattr(connection, "_prahari_chain_heads", None)
+    if heads is None:
+        heads = connection._prahari_chain_heads = {}
+    return heads
+
+
+def _remember(connection, actor_id: int, seq: int, digest: str) -> None:
+    heads = _remembered(connection)
+    if len(heads) >= _REMEMBERED_MAX and actor_id not in heads:
+        heads.clear()
+    heads[actor_id] = (seq, digest)
+
+
+# --- Appending ---------------------------------------------------------------------------------------------
+
+
 def chain_head_lock(actor_id: int) -> AccessChainHead:
     """Lock and return `actor_id`'s chain head (created at the genesis value on first use).
 
@@ -120,7 +273,7 @@ def chain_head_lock(actor_id: int) -> AccessChainHead:
     """
     connection = transaction.get_connection()
     sql = _sql(connection)
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(sql["lock"], [actor_id])
         row = cursor.fetchone()
         if row is None:
@@ -138,37 +291,76 @@ def chain_append(head: AccessChainHead, **fields) -> AccessEvent:
 
     The head's daily counts, changed by the caller beforehand, are saved in the same statement.
     """
-    event = AccessEvent(**fields, actor_id=head.actor_id, actor_seq=head.seq + 1, prev_hash=head.hash)
-    event.created_at = timezone.now()
-    event.hash = link_hash(event.prev_hash, event)
-    connection = transaction.get_connection()
-    sql = _sql(connection)
-    values = _prepared(connection, AccessEvent, _EVENT_COLUMNS, [getattr(event, c) for c in _EVENT_COLUMNS])
+    return _append_locked(transaction.get_connection(), head, _content(fields))
+
+
+def _append_locked(connection, head: AccessChainHead, content: dict) -> AccessEvent:
+    created_at, seq, prev_hash = timezone.now(), head.seq + 1, head.hash
+    digest = _link(prev_hash, _canonical(head.actor_id, seq, created_at, content))
+    row = _row(connection, created_at, head.actor_id, seq, content, prev_hash, digest)
     counts = _prepared(connection, AccessChainHead, _HEAD_COUNTS, [head.day, head.lookups, head.reveals])
-    head_values = [event.actor_seq, event.hash, *counts, head.actor_id]
-    with connection.cursor() as cursor:
+    head_values = [seq, digest, *counts, head.actor_id]
+    sql = _sql(connection)
+    with _cursor(connection) as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(sql["append"], [*values, *head_values])
+            cursor.execute(sql["append"], [*row, *head_values])
+            found = cursor.fetchone()
         else:
-            cursor.execute(sql["insert"], values)
-            event.pk = cursor.fetchone()[0]
+            cursor.execute(sql["insert"], row)
+            found = cursor.fetchone()
             cursor.execute(sql["update"], head_values)
             if cursor.rowcount != 1:
-                raise DatabaseError(f"the chain head of actor {head.actor_id} is missing")
-        if connection.vendor == "postgresql":
-            row = cursor.fetchone()
-            if row is None:
-                raise DatabaseError(f"the chain head of actor {head.actor_id} is missing")
-            event.pk = row[0]
-    event._state.adding, event._state.db = False, connection.alias
-    head.seq, head.hash = event.actor_seq, event.hash
-    return event
+                found = None
+    if found is None:
+        raise DatabaseError(f"the chain head of actor {head.actor_id} is missing")
+    head.seq, head.hash = seq, digest
+    _remember(connection, head.actor_id, seq, digest)  # kept even if this transaction rolls back: a guess
+    return _event(connection, found[0], created_at, head.actor_id, seq, content, prev_hash, digest)
 
 
-@transaction.atomic
+def _append_swapped(connection, actor_id: int, seq: int, prev_hash: str, content: dict) -> AccessEvent | None:
+    """Append after the head (seq, prev_hash) this connection wrote last, if it is still the head; else None."""
+    created_at, new_seq = timezone.now(), seq + 1
+    digest = _link(prev_hash, _canonical(actor_id, new_seq, created_at, content))
+    row = _row(connection, created_at, actor_id, new_seq, content, prev_hash, digest)
+    swap = [new_seq, digest, actor_id, seq, prev_hash]
+    sql = _sql(connection)
+    if connection.vendor == "postgresql":
+        with _cursor(connection) as cursor:
+            cursor.execute(sql["swap_append"], [*swap, *row])
+            found = cursor.fetchone()
+    else:  # two statements, one transaction
+        with transaction.atomic(using=connection.alias), _cursor(connection) as cursor:
+            cursor.execute(sql["swap"], swap)
+            found = None
+            if cursor.rowcount == 1:
+                cursor.execute(sql["insert"], row)
+                found = cursor.fetchone()
+    if found is None:
+        _remembered(connection).pop(actor_id, None)
+        return None
+    _remember(connection, actor_id, new_seq, digest)
+    return _event(connection, found[0], created_at, actor_id, new_seq, content, prev_hash, digest)
+
+
 def access_event_append(*, actor, **fields) -> AccessEvent:
-    """Append one event to `actor`'s chain (locks only that actor's head). Fields as on AccessEvent."""
-    return chain_append(chain_head_lock(actor.pk), **fields)
+    """Append one event to `actor`'s chain (only that actor's head is involved). Fields as on AccessEvent.
+
+    Outside a transaction, when this connection wrote the actor's last event, the append is one
+    statement (its own transaction): the head moves from the remembered (seq, hash) to the new event's,
+    and the event is inserted, or neither happens. Otherwise (inside a transaction, a first append, or
+    another connection wrote since) the head is locked and read, as for a record look-up.
+    """
+    connection = transaction.get_connection()
+    content = _content(fields)
+    if not connection.in_atomic_block:
+        remembered = _remembered(connection).get(actor.pk)
+        if remembered is not None:
+            event = _append_swapped(connection, actor.pk, *remembered, content)
+            if event is not None:
+                return event
+    with transaction.atomic(using=connection.alias):
+        return _append_locked(connection, chain_head_lock(actor.pk), content)
 
 
 @dataclass

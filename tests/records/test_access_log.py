@@ -7,6 +7,7 @@ import threading
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from records.audit import access_event_append, verify
 from records.models import AccessChainHead, AccessEvent, Beneficiary
@@ -162,3 +163,103 @@ def test_sixteen_writers_at_once_leave_a_chain_that_verifies(world, record):
     verdict = verify()
     assert (verdict.problem, verdict.checked) == (None, 160)
     assert sorted(AccessChainHead.objects.values_list("seq", flat=True)) == [40, 40, 40, 40]
+
+
+# --- The one-statement append (outside a transaction) ---------------------------------------------------------
+
+
+def chain(actor) -> list[int]:
+    return list(AccessEvent.objects.filter(actor=actor).order_by("actor_seq").values_list("actor_seq", flat=True))
+
+
+def statements(queries) -> list[str]:
+    """The first word of each statement, without SQLite's BEGIN and COMMIT (PostgreSQL's are not logged)."""
+    words = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    return [word for word in words if word not in ("BEGIN", "COMMIT")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_append_after_this_connections_last_is_one_statement(world, record):
+    first = append(world.worker, record)  # nothing remembered yet: the head is locked and read
+    with CaptureQueriesContext(connection) as queries:
+        second = append(world.worker, record)
+    # PostgreSQL: the head's move and the insert in one statement; SQLite: both in one transaction.
+    assert statements(queries) == (["WITH"] if connection.vendor == "postgresql" else ["UPDATE", "INSERT"])
+    assert (second.actor_seq, second.prev_hash) == (2, first.hash)
+    assert AccessEvent.objects.get(pk=second.pk).hash == second.hash
+    assert AccessChainHead.objects.get(actor=world.worker).hash == second.hash
+    assert (verify().problem, verify().checked) == (None, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_append_is_never_linked_to(world, record):
+    append(world.worker, record)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        append(world.worker, record)  # this connection now remembers event 2 …
+        raise RuntimeError("the request failed after its event")  # … which never committed
+    with CaptureQueriesContext(connection) as queries:
+        event = append(world.worker, record)
+    assert event.actor_seq == 2 and chain(world.worker) == [1, 2]
+    assert any(sql == "SELECT" for sql in statements(queries))  # the stale guess fell back to reading the head
+    assert (verify().problem, verify().checked) == (None, 2)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_append_after_another_connections_links_to_theirs(world, record):
+    """Same sequence number, another hash: this connection's guess is refused on the hash, not only the number."""
+    if connection.vendor != "postgresql":
+        skip_or_fail("a second connection at once is checked on PostgreSQL: set DATABASE_URL (CI does)")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        append(world.worker, record)  # remembered here as event 1, rolled back
+        raise RuntimeError("rolled back")
+    theirs = {}
+
+    def elsewhere():
+        try:
+            theirs["event"] = append(world.worker, record)  # the real event 1, another hash
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join(30)
+    event = append(world.worker, record)
+    assert (event.actor_seq, event.prev_hash) == (2, theirs["event"].hash)
+    assert (verify().problem, verify().checked) == (None, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_append_that_cannot_be_written_leaves_the_chain_as_it_was(world, record):
+    from tests.records.conftest import access_log_broken
+
+    before = append(world.worker, record)
+    with access_log_broken(), pytest.raises(DatabaseError, match="No space left"):
+        append(world.worker, record)
+    assert chain(world.worker) == [1]
+    assert AccessChainHead.objects.get(actor=world.worker).hash == before.hash
+    assert append(world.worker, record).actor_seq == 2
+    assert (verify().problem, verify().checked) == (None, 2)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ip", ["", "2001:0db8:0000:0000:0000:0000:0000:0001", "::ffff:10.0.0.7"])
+def test_an_ip_address_is_hashed_as_it_is_stored(world, record, ip):
+    """An empty address is stored as NULL, an IPv6 one in its short form: the hash covers what verify reads."""
+    append(world.worker, record, ip_address=ip)
+    assert verify().problem is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_append_statements_are_prepared_once_per_connection(world, record):
+    if connection.vendor != "postgresql":
+        skip_or_fail("prepared statements are a PostgreSQL matter: set DATABASE_URL (CI does)")
+    for _ in range(3):
+        append(world.worker, record)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert sum(sql.startswith("WITH head AS (UPDATE") for sql in prepared) == 1  # the one-statement append
+    assert sum(sql.startswith("SELECT seq, hash") for sql in prepared) == 1  # the head lock (first append)
+    assert not any("django_session" in sql or "accounts_user" in sql for sql in prepared)  # nothing else
