@@ -97,9 +97,7 @@ RULES: dict[str, tuple[Severity, str]] = {
 }
 SCORED_RULES = (
     rules.volume_burst,
-    rules.baseline_spike,
-    rules.out_of_scope,
-    rules.night_views,
+    rules.daily,  # baseline_spike, out_of_scope, night_views
     rules.cadence,
     rules.many_ips,
     rules.failed_logins,

@@ -142,114 +142,80 @@ def volume_burst(scan: Scan) -> list[Hit]:
     )
 
 
-def baseline_spike(scan: Scan) -> list[Hit]:
-    """A local day with more views than FACTOR × the account's own PERCENTILE of daily views over the
-    BASELINE_DAYS before it (days with at least one view; only with BASELINE_MIN_DAYS such days).
+def daily(scan: Scan) -> list[Hit]:
+    """The rules over a local day (or night) of one account, in one statement over the events read once:
 
-    The percentile is the nearest-rank one (the value at rank ⌈p·n⌉ of the sorted days), the same on
-    both databases.
+    - baseline_spike: a local day with more views than FACTOR × the account's own PERCENTILE of daily
+      views over the BASELINE_DAYS before it (days with at least one view; only with BASELINE_MIN_DAYS
+      such days). The percentile is the nearest-rank one (the value at rank ⌈p·n⌉ of the sorted days),
+      the same on both databases;
+    - out_of_scope: PRAHARI_ANOMALY_OUT_OF_SCOPE_PER_DAY or more out-of-scope requests in one local day;
+    - night_views: more than PRAHARI_ANOMALY_NIGHT_VIEWS views in one night (NIGHT_START_HOUR to
+      NIGHT_END_HOUR, local). A night is keyed by the day it ends on: the day moved (24 − start) hours
+      later begins at the night's start.
+
+    Each counts the events of a day (night) that holds a new such event, old ones too. The views and
+    out-of-scope requests of the accounts with new ones are grouped once by (account, day, night, at
+    night or not): a few groups per account and day, from which the days and nights are summed.
     """
     days, pct = settings.PRAHARI_ANOMALY_BASELINE_DAYS, settings.PRAHARI_ANOMALY_BASELINE_PERCENTILE
     factor, min_days = settings.PRAHARI_ANOMALY_BASELINE_FACTOR, settings.PRAHARI_ANOMALY_BASELINE_MIN_DAYS
-    sql = f"""
-        WITH touched AS (
-            SELECT DISTINCT actor_id, {_local_day("created_at", scan)} AS d FROM {EVENTS}
-            WHERE id > %(wm)s AND id <= %(hi)s AND {VIEW}
-        ), daily AS (
-            SELECT e.actor_id, {_local_day("e.created_at", scan)} AS d, COUNT(*) AS n FROM {EVENTS} e
-            WHERE e.actor_id IN (SELECT actor_id FROM touched) AND e.created_at >= %(since)s
-              AND e.id <= %(hi)s AND e.{VIEW}
-            GROUP BY e.actor_id, {_local_day("e.created_at", scan)}
-        ), history AS (
-            SELECT t.actor_id, t.d, h.n,
-                   ROW_NUMBER() OVER (PARTITION BY t.actor_id, t.d ORDER BY h.n) AS r,
-                   COUNT(*) OVER (PARTITION BY t.actor_id, t.d) AS k
-            FROM touched t JOIN daily h ON h.actor_id = t.actor_id AND h.d >= t.d - {int(days)} AND h.d < t.d
-        ), baseline AS (
-            SELECT actor_id, d, n AS p, k FROM history
-            WHERE r * 100 >= {int(pct)} * k AND (r - 1) * 100 < {int(pct)} * k
-        )
-        SELECT t.actor_id, t.d, today.n, b.p, b.k
-        FROM touched t
-        JOIN daily today ON today.actor_id = t.actor_id AND today.d = t.d
-        JOIN baseline b ON b.actor_id = t.actor_id AND b.d = t.d
-        WHERE b.k >= {int(min_days)} AND today.n > {int(factor)} * b.p
-        ORDER BY t.actor_id, t.d
-    """
-    hits = []
-    for actor, day, n, p95, history_days in _rows(sql, _params(scan, (days + 1) * DAY)):
-        start = day * DAY - scan.offset
-        hits.append(
-            Hit(
-                "baseline_spike",
-                actor,
-                start,
-                start + DAY - 0.001,
-                n,
-                factor * p95,
-                {"percentile": pct, "baseline": p95, "factor": factor, "history_days": history_days},
-            )
-        )
-    return hits
-
-
-def _fixed_window_count(
-    scan: Scan, *, rule: str, where: str, shift: float, inside: float, threshold: int, at_least: bool
-) -> list[Hit]:
-    """Count events matching `where` per account and local day (moved `shift` seconds later, keeping the
-    first `inside` seconds of it), for days holding a new such event; keep those over the threshold."""
-    day = _local_day("created_at", scan, shift)
-    local = f"({_epoch('created_at')} + {scan.offset + shift!r})"
-    in_window = f"{local} - {day} * {DAY!r} < {float(inside)!r}"
-    compare = ">=" if at_least else ">"
-    sql = f"""
-        WITH touched AS (
-            SELECT DISTINCT actor_id, {day} AS d FROM {EVENTS}
-            WHERE id > %(wm)s AND id <= %(hi)s AND {where} AND {in_window}
-        ), counted AS (
-            SELECT actor_id, {day} AS d, COUNT(*) AS n FROM {EVENTS}
-            WHERE actor_id IN (SELECT actor_id FROM touched) AND created_at >= %(since)s AND id <= %(hi)s
-              AND {where} AND {in_window}
-            GROUP BY actor_id, {day}
-        )
-        SELECT c.actor_id, c.d, c.n FROM counted c JOIN touched t ON t.actor_id = c.actor_id AND t.d = c.d
-        WHERE c.n {compare} {int(threshold)} ORDER BY c.actor_id, c.d
-    """
-    hits = []
-    for actor, d, n in _rows(sql, _params(scan, 2 * DAY)):
-        start = d * DAY - scan.offset - shift
-        hits.append(Hit(rule, actor, start, start + inside - 0.001, n, threshold))
-    return hits
-
-
-def out_of_scope(scan: Scan) -> list[Hit]:
-    """PRAHARI_ANOMALY_OUT_OF_SCOPE_PER_DAY or more out-of-scope requests in one local day."""
-    return _fixed_window_count(
-        scan,
-        rule="out_of_scope",
-        where=OUT_OF_SCOPE,
-        shift=0.0,
-        inside=DAY,
-        threshold=settings.PRAHARI_ANOMALY_OUT_OF_SCOPE_PER_DAY,
-        at_least=True,
-    )
-
-
-def night_views(scan: Scan) -> list[Hit]:
-    """More than PRAHARI_ANOMALY_NIGHT_VIEWS views in one night (NIGHT_START_HOUR to NIGHT_END_HOUR, local).
-
-    A night is keyed by the day it ends on: the day moved (24 − start) hours later begins at the night's start.
-    """
+    per_day, night_views = settings.PRAHARI_ANOMALY_OUT_OF_SCOPE_PER_DAY, settings.PRAHARI_ANOMALY_NIGHT_VIEWS
     start, end = settings.PRAHARI_ANOMALY_NIGHT_START_HOUR, settings.PRAHARI_ANOMALY_NIGHT_END_HOUR
-    return _fixed_window_count(
-        scan,
-        rule="night_views",
-        where=VIEW,
-        shift=(24 - start) * 3600.0,
-        inside=((end - start) % 24) * 3600.0,
-        threshold=settings.PRAHARI_ANOMALY_NIGHT_VIEWS,
-        at_least=False,
+    shift, inside = (24 - start) * 3600.0, ((end - start) % 24) * 3600.0
+    night = _local_day("created_at", scan, shift)
+    at_night = (
+        f"CASE WHEN {_epoch('created_at')} + {scan.offset + shift!r} - {night} * {DAY!r} < {inside!r} THEN 1 ELSE 0 END"
     )
+    counted = f"({VIEW} OR {OUT_OF_SCOPE})"
+    sql = f"""
+        WITH grouped AS (
+            SELECT actor_id, {_local_day("created_at", scan)} AS d, {night} AS nd, {at_night} AS at_night,
+                   SUM(CASE WHEN {VIEW} THEN 1 ELSE 0 END) AS views,
+                   SUM(CASE WHEN {OUT_OF_SCOPE} THEN 1 ELSE 0 END) AS oos,
+                   MAX(CASE WHEN id > %(wm)s AND {VIEW} THEN 1 ELSE 0 END) AS new_view,
+                   MAX(CASE WHEN id > %(wm)s AND {OUT_OF_SCOPE} THEN 1 ELSE 0 END) AS new_oos
+            FROM {EVENTS}
+            WHERE actor_id IN (SELECT actor_id FROM {EVENTS} WHERE id > %(wm)s AND id <= %(hi)s AND {counted})
+              AND created_at >= %(since)s AND id <= %(hi)s AND {counted}
+            GROUP BY 1, 2, 3, 4
+        ), days AS (
+            SELECT actor_id, d, CAST(SUM(views) AS BIGINT) AS views, CAST(SUM(oos) AS BIGINT) AS oos,
+                   MAX(new_view) AS new_view, MAX(new_oos) AS new_oos
+            FROM grouped GROUP BY actor_id, d
+        ), nights AS (
+            SELECT actor_id, nd, CAST(SUM(views) AS BIGINT) AS views, MAX(new_view) AS new_view
+            FROM grouped WHERE at_night = 1 GROUP BY actor_id, nd
+        ), history AS (
+            SELECT t.actor_id, t.d, t.views AS today, h.views AS n,
+                   ROW_NUMBER() OVER (PARTITION BY t.actor_id, t.d ORDER BY h.views) AS r,
+                   COUNT(*) OVER (PARTITION BY t.actor_id, t.d) AS k
+            FROM days t JOIN days h ON h.actor_id = t.actor_id AND h.d >= t.d - {int(days)} AND h.d < t.d
+            WHERE t.new_view = 1 AND t.views > {int(factor)} AND h.views > 0
+        )
+        SELECT 'baseline_spike', actor_id, d, today, n, k FROM history
+        WHERE r * 100 >= {int(pct)} * k AND (r - 1) * 100 < {int(pct)} * k
+          AND k >= {int(min_days)} AND today > {int(factor)} * n
+        UNION ALL
+        SELECT 'out_of_scope', actor_id, d, oos, NULL, NULL FROM days WHERE new_oos = 1 AND oos >= {int(per_day)}
+        UNION ALL
+        SELECT 'night_views', actor_id, nd, views, NULL, NULL FROM nights
+        WHERE new_view = 1 AND views > {int(night_views)}
+        ORDER BY 1, 2, 3
+    """
+    hits = []
+    for rule, actor, day, n, p95, history_days in _rows(sql, _params(scan, (days + 1) * DAY)):
+        if rule == "baseline_spike":
+            begin = day * DAY - scan.offset
+            numbers = {"percentile": pct, "baseline": p95, "factor": factor, "history_days": history_days}
+            hits.append(Hit(rule, actor, begin, begin + DAY - 0.001, n, factor * p95, numbers))
+        elif rule == "out_of_scope":
+            begin = day * DAY - scan.offset
+            hits.append(Hit(rule, actor, begin, begin + DAY - 0.001, n, per_day))
+        else:
+            begin = day * DAY - scan.offset - shift
+            hits.append(Hit(rule, actor, begin, begin + inside - 0.001, n, night_views))
+    return hits
 
 
 def cadence(scan: Scan) -> list[Hit]:
@@ -258,9 +224,13 @@ def cadence(scan: Scan) -> list[Hit]:
 
     "Consecutive" follows the account's chain (`actor_seq`), so the window is exact whatever the pace.
     Variance is E[g²] − E[g]² (SQLite has no STDDEV); all-zero gaps count as machine-like too.
+
+    Each row is O(1) whatever the window: the gaps' sum is the window's span (t − t₀, they telescope) and
+    the sum of their squares the difference of a running total (PostgreSQL recomputes a float aggregate
+    over a sliding frame at every row: 29 additions per request, for two aggregates).
     """
     requests, cv = settings.PRAHARI_ANOMALY_CADENCE_REQUESTS, settings.PRAHARI_ANOMALY_CADENCE_CV_PERCENT / 100
-    gaps = requests - 1
+    gaps = int(requests) - 1
     sql = f"""
         WITH touched AS (
             SELECT actor_id, MIN(actor_seq) AS first_seq FROM {EVENTS}
@@ -271,19 +241,21 @@ def cadence(scan: Scan) -> list[Hit]:
             WHERE e.id <= %(hi)s
         ), gapped AS (
             SELECT id, actor_id, actor_seq, t,
-                   t - LAG(t) OVER (PARTITION BY actor_id ORDER BY actor_seq) AS g,
-                   LAG(t, {int(gaps)}) OVER (PARTITION BY actor_id ORDER BY actor_seq) AS t0
-            FROM ctx
-        ), stats AS (
-            SELECT id, actor_id, t, t0,
-                   COUNT(g) OVER w AS k, AVG(g) OVER w AS mean, AVG(g * g) OVER w AS square
+                   t - LAG(t) OVER w AS g, LAG(t, {gaps}) OVER w AS t0
+            FROM ctx WINDOW w AS (PARTITION BY actor_id ORDER BY actor_seq)
+        ), running AS (
+            SELECT id, actor_id, actor_seq, t, t0,
+                   SUM(COALESCE(g * g, 0)) OVER (
+                       PARTITION BY actor_id ORDER BY actor_seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+                   ) AS squares
             FROM gapped
-            WINDOW w AS (
-                PARTITION BY actor_id ORDER BY actor_seq ROWS BETWEEN {int(gaps) - 1} PRECEDING AND CURRENT ROW
-            )
+        ), stats AS (
+            SELECT id, actor_id, t, t0, (t - t0) / {gaps} AS mean,
+                   (squares - LAG(squares, {gaps}) OVER (PARTITION BY actor_id ORDER BY actor_seq)) / {gaps} AS square
+            FROM running
         )
         SELECT actor_id, t0, t, mean, square - mean * mean FROM stats
-        WHERE id > %(wm)s AND k = {int(gaps)}
+        WHERE id > %(wm)s AND t0 IS NOT NULL
           AND (square <= 0 OR square - mean * mean < {cv * cv!r} * mean * mean)
         ORDER BY actor_id, t
     """
