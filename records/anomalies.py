@@ -96,10 +96,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "canary": (Severity.CRITICAL, gettext_lazy("A canary record was opened.")),
 }
 SCORED_RULES = (
-    rules.volume_burst,
-    rules.daily,  # baseline_spike, out_of_scope, night_views
-    rules.cadence,
-    rules.many_ips,
+    rules.access_rules,  # volume_burst, baseline_spike, out_of_scope, night_views, cadence, many_ips
     rules.failed_logins,
 )
 SUSPENDING = (Severity.HIGH, Severity.CRITICAL)
