@@ -1,13 +1,15 @@
-"""The anomaly rules of SECURITY.md §Record access, each one SQL statement over the events of one run.
+"""The anomaly rules of SECURITY.md §Record access, as SQL over the events of one run: two statements, one
+over the access events (`access_rules`: every rule but failed logins, the events read once) and one over
+the account events (`failed_logins`), plus the canary accesses (`canary_events`).
 
-Each rule takes a `Scan` (the ids of the new events: `wm` < id ≤ `hi`) and returns `Hit`s: a window of
+Each rule takes a `Scan` (the ids of the new events: `wm` < id ≤ `hi`) and yields `Hit`s: a window of
 one account's activity that crossed the rule's threshold. Only windows that contain a new event are
 returned, but a window is counted over every event in it with id ≤ `hi`, old ones too: 40 views
 scored last run and 21 this run, within 10 minutes, make a burst. Windows of one account that
 overlap are merged (and deduplicated against earlier alerts) by records/anomalies.py.
 
-Set-based: every rule is one statement whatever the number of accounts or events (GROUP BY and window
-functions, on PostgreSQL and on SQLite ≥ 3.28). Times are compared as seconds since the epoch
+Set-based: a fixed number of statements whatever the number of accounts or events (GROUP BY and window
+functions, on PostgreSQL and on SQLite ≥ 3.35, for MATERIALIZED). Times are compared as seconds since the epoch
 (`_epoch`); local days and nights (TIME_ZONE, Asia/Kolkata) are UTC plus the zone's offset at the run,
 which is exact for a zone without daylight saving time, like Asia/Kolkata. Thresholds are the
 PRAHARI_ANOMALY_* settings, written into the SQL as numbers (never from input).
@@ -132,7 +134,8 @@ def access_rules(scan: Scan) -> list[Hit]:
         ), ctx AS MATERIALIZED (
             SELECT e.id, e.actor_id, e.actor_seq, e.created_at, {_epoch("e.created_at")} AS t, e.ip_address,
                    CASE WHEN e.{VIEW} THEN 1 ELSE 0 END AS viewed,
-                   CASE WHEN e.{OUT_OF_SCOPE} THEN 1 ELSE 0 END AS refused
+                   CASE WHEN e.{OUT_OF_SCOPE} THEN 1 ELSE 0 END AS refused,
+                   CASE WHEN e.actor_seq > n.first_seq - {requests} THEN 1 ELSE 0 END AS in_chain
             FROM {EVENTS} e JOIN touched n ON n.actor_id = e.actor_id
             WHERE e.id <= %(hi)s AND (e.created_at >= %(since_days)s OR e.actor_seq > n.first_seq - {requests})
         ), {", ".join(cte for ctes, _select in parts for cte in ctes)}
@@ -262,9 +265,9 @@ def _cadence(scan: Scan) -> tuple[list[str], str]:
     have a coefficient of variation (population standard deviation / mean) below CADENCE_CV_PERCENT.
 
     "Consecutive" follows the account's chain (`actor_seq`), so the window is exact whatever the pace:
-    `ctx` holds every request from CADENCE_REQUESTS − 1 before the first new one on (and maybe older ones,
-    which only come before them). Variance is E[g²] − E[g]² (SQLite has no STDDEV); all-zero gaps count
-    as machine-like too.
+    `ctx` holds every request from CADENCE_REQUESTS − 1 before the first new one on (`in_chain`; the
+    older ones it holds for the day rules are left out). Variance is E[g²] − E[g]² (SQLite has no
+    STDDEV); all-zero gaps count as machine-like too.
 
     Each row is O(1) whatever the window: the gaps' sum is the window's span (t − t₀, they telescope) and
     the sum of their squares the difference of a running total (PostgreSQL recomputes a float aggregate
@@ -277,7 +280,7 @@ def _cadence(scan: Scan) -> tuple[list[str], str]:
     ctes = [
         """gapped AS (
             SELECT id, actor_id, actor_seq, t, t - LAG(t) OVER (PARTITION BY actor_id ORDER BY actor_seq) AS g
-            FROM ctx
+            FROM ctx WHERE in_chain = 1
         )""",
         """running AS (
             SELECT id, actor_id, actor_seq, t,
