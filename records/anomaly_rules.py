@@ -128,7 +128,7 @@ def access_rules(scan: Scan) -> list[Hit]:
     parts = (_burst(scan), _day_rules(scan), _cadence(scan), _many_ips(scan))
     requests = int(settings.PRAHARI_ANOMALY_CADENCE_REQUESTS)
     sql = f"""
-        WITH touched AS MATERIALIZED (
+        WITH touched AS (
             SELECT actor_id, MIN(actor_seq) AS first_seq FROM {EVENTS}
             WHERE id > %(wm)s AND id <= %(hi)s GROUP BY actor_id
         ), ctx AS MATERIALIZED (
