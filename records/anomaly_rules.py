@@ -118,10 +118,12 @@ def access_rules(scan: Scan) -> list[Hit]:
 
     The accounts with new events (`touched`) are found once, and their events read once into `ctx`: those
     since the longest look-back (the baseline's days) and the requests the cadence window reaches back to.
-    Each rule then reads `ctx`: the day rules group it once (`_day_rules`), the burst rule sorts only the
-    accounts a cheap count by 10-minute bucket cannot rule out (`_burst`), the address rule counts only
-    for accounts with enough addresses (`_many_ips`), and the cadence rule walks each account's chain
-    (`_cadence`). Only windows holding a new event are returned, counted over every event in them.
+    Each rule then reads `ctx`: the day rules group it once (`_day_rules`), the burst rule counts window
+    by window only the accounts its views per hour cannot rule out (`_burst`), the address rule counts
+    only for accounts with enough addresses (`_many_ips`), and the cadence rule walks each account's
+    chain (`_cadence`). Only windows holding a new event are returned, counted over every event in them.
+    The hits are the same as those of one statement per rule (compared on the P3 bench data: 14,970 hits
+    over 10,000,000 events, identical).
     """
     from datetime import timedelta
 
