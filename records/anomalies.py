@@ -3,8 +3,9 @@
 Each run (accounts.services.governance.job_run: one transaction, one run at a time):
 1. reads where the last run stopped (AnomalyWatermark, one row per log) and where the logs end now
    (their largest ids, read once);
-2. runs every rule of records/anomaly_rules.py over the new events (one statement per rule), and
-   adds their allowed views to the console's tallies (records/tallies.py);
+2. runs every rule of records/anomaly_rules.py over the new events (one statement over the access
+   events, which reads them once, and one over the account events), and adds their allowed views to
+   the console's tallies (records/tallies.py);
 3. merges overlapping windows of one account and rule into one hit, drops hits an earlier alert
    already covers (same rule, account and an overlapping window: re-runs and overlapping windows never
    alert twice), and raises one Alert per hit as the system actor, with evidence a supervisor can read;
@@ -96,12 +97,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "canary": (Severity.CRITICAL, gettext_lazy("A canary record was opened.")),
 }
 SCORED_RULES = (
-    rules.volume_burst,
-    rules.baseline_spike,
-    rules.out_of_scope,
-    rules.night_views,
-    rules.cadence,
-    rules.many_ips,
+    rules.access_rules,  # volume_burst, baseline_spike, out_of_scope, night_views, cadence, many_ips
     rules.failed_logins,
 )
 SUSPENDING = (Severity.HIGH, Severity.CRITICAL)

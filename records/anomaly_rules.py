@@ -1,13 +1,15 @@
-"""The anomaly rules of SECURITY.md §Record access, each one SQL statement over the events of one run.
+"""The anomaly rules of SECURITY.md §Record access, as SQL over the events of one run: two statements, one
+over the access events (`access_rules`: every rule but failed logins, the events read once) and one over
+the account events (`failed_logins`), plus the canary accesses (`canary_events`).
 
-Each rule takes a `Scan` (the ids of the new events: `wm` < id ≤ `hi`) and returns `Hit`s: a window of
+Each rule takes a `Scan` (the ids of the new events: `wm` < id ≤ `hi`) and yields `Hit`s: a window of
 one account's activity that crossed the rule's threshold. Only windows that contain a new event are
 returned, but a window is counted over every event in it with id ≤ `hi`, old ones too: 40 views
 scored last run and 21 this run, within 10 minutes, make a burst. Windows of one account that
 overlap are merged (and deduplicated against earlier alerts) by records/anomalies.py.
 
-Set-based: every rule is one statement whatever the number of accounts or events (GROUP BY and window
-functions, on PostgreSQL and on SQLite ≥ 3.28). Times are compared as seconds since the epoch
+Set-based: a fixed number of statements whatever the number of accounts or events (GROUP BY and window
+functions, on PostgreSQL and on SQLite ≥ 3.35, for MATERIALIZED). Times are compared as seconds since the epoch
 (`_epoch`); local days and nights (TIME_ZONE, Asia/Kolkata) are UTC plus the zone's offset at the run,
 which is exact for a zone without daylight saving time, like Asia/Kolkata. Thresholds are the
 PRAHARI_ANOMALY_* settings, written into the SQL as numbers (never from input).
@@ -25,6 +27,7 @@ from accounts.models import AccountEvent, AccountEventType
 from records.models import AccessEvent
 
 DAY = 86400.0
+WORK_MEM_MB = 64  # PostgreSQL work_mem for the access-rules statement (its transaction: the job's)
 EVENTS = AccessEvent._meta.db_table
 ACCOUNT_EVENTS = AccountEvent._meta.db_table
 FAILED_LOGIN_TYPES = (AccountEventType.LOGIN_FAILED, AccountEventType.OTP_FAILED)
@@ -98,233 +101,278 @@ def _rows(sql: str, params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _params(scan: Scan, lookback: float) -> dict:
+# --- Rules over access events: one statement ----------------------------------------------------------
+
+# Every row the statement returns: (rule, account, a, b, count, x, y); what a, b, x and y are depends on the
+# rule (see `_hit`).
+ROW = "CAST({a} AS DOUBLE PRECISION), CAST({b} AS DOUBLE PRECISION), CAST({n} AS BIGINT), " + (
+    "CAST({x} AS DOUBLE PRECISION), CAST({y} AS DOUBLE PRECISION)"
+)
+
+
+def _row(rule: str, actor: str, *, a="NULL", b="NULL", n="NULL", x="NULL", y="NULL") -> str:
+    return f"'{rule}', {actor}, " + ROW.format(a=a, b=b, n=n, x=x, y=y)
+
+
+def access_rules(scan: Scan) -> list[Hit]:
+    """Every rule over access events (all but failed logins and canaries), in one statement.
+
+    The accounts with new events (`touched`) are found once, and their events read once into `ctx`: those
+    since the longest look-back (the baseline's days) and the requests the cadence window reaches back to.
+    Each rule then reads `ctx`: the day rules group it once (`_day_rules`), the burst rule counts window
+    by window only the accounts its views per hour cannot rule out (`_burst`), the address rule counts
+    only for accounts with enough addresses (`_many_ips`), and the cadence rule walks each account's
+    chain (`_cadence`). Only windows holding a new event are returned, counted over every event in them.
+    The hits are the same as those of one statement per rule (compared on the P3 bench data: 14,970 hits
+    over 10,000,000 events, identical).
+    """
     from datetime import timedelta
 
-    return {"wm": scan.wm, "hi": scan.hi, "since": _at(scan.since - timedelta(seconds=lookback))}
-
-
-def _local_day(column: str, scan: Scan, shift: float = 0.0) -> str:
-    """The local day number (days since 1970-01-01, local) of `column`, moved `shift` seconds later."""
-    return _floor(f"({_epoch(column)} + {scan.offset + shift!r}) / {DAY!r}")
-
-
-# --- Rules over access events -------------------------------------------------------------------------
-
-
-def _sliding_count(scan: Scan, *, rule: str, where: str, span: float, more_than: int) -> list[Hit]:
-    """Windows of `span` seconds ending at a new event (matching `where`) holding more than `more_than` of them."""
-    sql = f"""
-        WITH touched AS (
-            SELECT DISTINCT actor_id FROM {EVENTS} WHERE id > %(wm)s AND id <= %(hi)s AND {where}
-        ), ctx AS (
-            SELECT e.id, e.actor_id, {_epoch("e.created_at")} AS t FROM {EVENTS} e
-            WHERE e.actor_id IN (SELECT actor_id FROM touched) AND e.created_at >= %(since)s
-              AND e.id <= %(hi)s AND e.{where}
-        ), win AS (
-            SELECT id, actor_id, t, COUNT(*) OVER (
-                PARTITION BY actor_id ORDER BY t RANGE BETWEEN {_seconds(span)} PRECEDING AND CURRENT ROW
-            ) AS n FROM ctx
-        )
-        SELECT actor_id, t, n FROM win WHERE id > %(wm)s AND n > {int(more_than)} ORDER BY actor_id, t
-    """
-    return [Hit(rule, actor, t - span, t, n, more_than) for actor, t, n in _rows(sql, _params(scan, span))]
-
-
-def volume_burst(scan: Scan) -> list[Hit]:
-    """More than PRAHARI_ANOMALY_BURST_VIEWS record views within PRAHARI_ANOMALY_BURST_MINUTES."""
-    return _sliding_count(
-        scan,
-        rule="volume_burst",
-        where=VIEW,
-        span=settings.PRAHARI_ANOMALY_BURST_MINUTES * 60,
-        more_than=settings.PRAHARI_ANOMALY_BURST_VIEWS,
-    )
-
-
-def baseline_spike(scan: Scan) -> list[Hit]:
-    """A local day with more views than FACTOR × the account's own PERCENTILE of daily views over the
-    BASELINE_DAYS before it (days with at least one view; only with BASELINE_MIN_DAYS such days).
-
-    The percentile is the nearest-rank one (the value at rank ⌈p·n⌉ of the sorted days), the same on
-    both databases.
-    """
-    days, pct = settings.PRAHARI_ANOMALY_BASELINE_DAYS, settings.PRAHARI_ANOMALY_BASELINE_PERCENTILE
-    factor, min_days = settings.PRAHARI_ANOMALY_BASELINE_FACTOR, settings.PRAHARI_ANOMALY_BASELINE_MIN_DAYS
-    sql = f"""
-        WITH touched AS (
-            SELECT DISTINCT actor_id, {_local_day("created_at", scan)} AS d FROM {EVENTS}
-            WHERE id > %(wm)s AND id <= %(hi)s AND {VIEW}
-        ), daily AS (
-            SELECT e.actor_id, {_local_day("e.created_at", scan)} AS d, COUNT(*) AS n FROM {EVENTS} e
-            WHERE e.actor_id IN (SELECT actor_id FROM touched) AND e.created_at >= %(since)s
-              AND e.id <= %(hi)s AND e.{VIEW}
-            GROUP BY e.actor_id, {_local_day("e.created_at", scan)}
-        ), history AS (
-            SELECT t.actor_id, t.d, h.n,
-                   ROW_NUMBER() OVER (PARTITION BY t.actor_id, t.d ORDER BY h.n) AS r,
-                   COUNT(*) OVER (PARTITION BY t.actor_id, t.d) AS k
-            FROM touched t JOIN daily h ON h.actor_id = t.actor_id AND h.d >= t.d - {int(days)} AND h.d < t.d
-        ), baseline AS (
-            SELECT actor_id, d, n AS p, k FROM history
-            WHERE r * 100 >= {int(pct)} * k AND (r - 1) * 100 < {int(pct)} * k
-        )
-        SELECT t.actor_id, t.d, today.n, b.p, b.k
-        FROM touched t
-        JOIN daily today ON today.actor_id = t.actor_id AND today.d = t.d
-        JOIN baseline b ON b.actor_id = t.actor_id AND b.d = t.d
-        WHERE b.k >= {int(min_days)} AND today.n > {int(factor)} * b.p
-        ORDER BY t.actor_id, t.d
-    """
-    hits = []
-    for actor, day, n, p95, history_days in _rows(sql, _params(scan, (days + 1) * DAY)):
-        start = day * DAY - scan.offset
-        hits.append(
-            Hit(
-                "baseline_spike",
-                actor,
-                start,
-                start + DAY - 0.001,
-                n,
-                factor * p95,
-                {"percentile": pct, "baseline": p95, "factor": factor, "history_days": history_days},
-            )
-        )
-    return hits
-
-
-def _fixed_window_count(
-    scan: Scan, *, rule: str, where: str, shift: float, inside: float, threshold: int, at_least: bool
-) -> list[Hit]:
-    """Count events matching `where` per account and local day (moved `shift` seconds later, keeping the
-    first `inside` seconds of it), for days holding a new such event; keep those over the threshold."""
-    day = _local_day("created_at", scan, shift)
-    local = f"({_epoch('created_at')} + {scan.offset + shift!r})"
-    in_window = f"{local} - {day} * {DAY!r} < {float(inside)!r}"
-    compare = ">=" if at_least else ">"
-    sql = f"""
-        WITH touched AS (
-            SELECT DISTINCT actor_id, {day} AS d FROM {EVENTS}
-            WHERE id > %(wm)s AND id <= %(hi)s AND {where} AND {in_window}
-        ), counted AS (
-            SELECT actor_id, {day} AS d, COUNT(*) AS n FROM {EVENTS}
-            WHERE actor_id IN (SELECT actor_id FROM touched) AND created_at >= %(since)s AND id <= %(hi)s
-              AND {where} AND {in_window}
-            GROUP BY actor_id, {day}
-        )
-        SELECT c.actor_id, c.d, c.n FROM counted c JOIN touched t ON t.actor_id = c.actor_id AND t.d = c.d
-        WHERE c.n {compare} {int(threshold)} ORDER BY c.actor_id, c.d
-    """
-    hits = []
-    for actor, d, n in _rows(sql, _params(scan, 2 * DAY)):
-        start = d * DAY - scan.offset - shift
-        hits.append(Hit(rule, actor, start, start + inside - 0.001, n, threshold))
-    return hits
-
-
-def out_of_scope(scan: Scan) -> list[Hit]:
-    """PRAHARI_ANOMALY_OUT_OF_SCOPE_PER_DAY or more out-of-scope requests in one local day."""
-    return _fixed_window_count(
-        scan,
-        rule="out_of_scope",
-        where=OUT_OF_SCOPE,
-        shift=0.0,
-        inside=DAY,
-        threshold=settings.PRAHARI_ANOMALY_OUT_OF_SCOPE_PER_DAY,
-        at_least=True,
-    )
-
-
-def night_views(scan: Scan) -> list[Hit]:
-    """More than PRAHARI_ANOMALY_NIGHT_VIEWS views in one night (NIGHT_START_HOUR to NIGHT_END_HOUR, local).
-
-    A night is keyed by the day it ends on: the day moved (24 − start) hours later begins at the night's start.
-    """
-    start, end = settings.PRAHARI_ANOMALY_NIGHT_START_HOUR, settings.PRAHARI_ANOMALY_NIGHT_END_HOUR
-    return _fixed_window_count(
-        scan,
-        rule="night_views",
-        where=VIEW,
-        shift=(24 - start) * 3600.0,
-        inside=((end - start) % 24) * 3600.0,
-        threshold=settings.PRAHARI_ANOMALY_NIGHT_VIEWS,
-        at_least=False,
-    )
-
-
-def cadence(scan: Scan) -> list[Hit]:
-    """PRAHARI_ANOMALY_CADENCE_REQUESTS consecutive requests (any action, any outcome) whose gaps have a
-    coefficient of variation (population standard deviation / mean) below CADENCE_CV_PERCENT.
-
-    "Consecutive" follows the account's chain (`actor_seq`), so the window is exact whatever the pace.
-    Variance is E[g²] − E[g]² (SQLite has no STDDEV); all-zero gaps count as machine-like too.
-    """
-    requests, cv = settings.PRAHARI_ANOMALY_CADENCE_REQUESTS, settings.PRAHARI_ANOMALY_CADENCE_CV_PERCENT / 100
-    gaps = requests - 1
+    parts = (_burst(scan), _day_rules(scan), _cadence(scan), _many_ips(scan))
+    requests = int(settings.PRAHARI_ANOMALY_CADENCE_REQUESTS)
     sql = f"""
         WITH touched AS (
             SELECT actor_id, MIN(actor_seq) AS first_seq FROM {EVENTS}
             WHERE id > %(wm)s AND id <= %(hi)s GROUP BY actor_id
-        ), ctx AS (
-            SELECT e.id, e.actor_id, e.actor_seq, {_epoch("e.created_at")} AS t FROM {EVENTS} e
-            JOIN touched n ON n.actor_id = e.actor_id AND e.actor_seq > n.first_seq - {int(requests)}
-            WHERE e.id <= %(hi)s
-        ), gapped AS (
-            SELECT id, actor_id, actor_seq, t,
-                   t - LAG(t) OVER (PARTITION BY actor_id ORDER BY actor_seq) AS g,
-                   LAG(t, {int(gaps)}) OVER (PARTITION BY actor_id ORDER BY actor_seq) AS t0
-            FROM ctx
-        ), stats AS (
-            SELECT id, actor_id, t, t0,
-                   COUNT(g) OVER w AS k, AVG(g) OVER w AS mean, AVG(g * g) OVER w AS square
-            FROM gapped
-            WINDOW w AS (
-                PARTITION BY actor_id ORDER BY actor_seq ROWS BETWEEN {int(gaps) - 1} PRECEDING AND CURRENT ROW
-            )
-        )
-        SELECT actor_id, t0, t, mean, square - mean * mean FROM stats
-        WHERE id > %(wm)s AND k = {int(gaps)}
-          AND (square <= 0 OR square - mean * mean < {cv * cv!r} * mean * mean)
-        ORDER BY actor_id, t
+        ), ctx AS MATERIALIZED (
+            SELECT e.id, e.actor_id, e.actor_seq, e.created_at, {_epoch("e.created_at")} AS t, e.ip_address,
+                   CASE WHEN e.{VIEW} THEN 1 ELSE 0 END AS viewed,
+                   CASE WHEN e.{OUT_OF_SCOPE} THEN 1 ELSE 0 END AS refused,
+                   CASE WHEN e.actor_seq > n.first_seq - {requests} THEN 1 ELSE 0 END AS in_chain
+            FROM {EVENTS} e JOIN touched n ON n.actor_id = e.actor_id
+            WHERE e.id <= %(hi)s AND (e.created_at >= %(since_days)s OR e.actor_seq > n.first_seq - {requests})
+        ), {", ".join(cte for ctes, _select in parts for cte in ctes)}
+        {" UNION ALL ".join(select for _ctes, select in parts)}
+        ORDER BY 1, 2, 3
     """
-    hits = []
-    for actor, t0, t, mean, variance in _rows(sql, {"wm": scan.wm, "hi": scan.hi}):
-        spread = (max(variance, 0.0) ** 0.5 / mean) if mean > 0 else 0.0
-        numbers = {"mean_gap_seconds": round(mean, 3), "gap_variation_percent": round(100 * spread, 1)}
-        hits.append(Hit("cadence", actor, t0, t, requests, cv * 100, numbers))
-    return hits
+    days = settings.PRAHARI_ANOMALY_BASELINE_DAYS
+    params = {
+        "wm": scan.wm,
+        "hi": scan.hi,
+        "since_days": _at(scan.since - timedelta(days=days + 1)),
+        "since_hour": _at(scan.since - timedelta(hours=1)),
+    }
+    if _pg():
+        # JIT: compiling this statement's ~200 expressions costs seconds, more than any run saves by it.
+        # work_mem (for this transaction, the job's): its hash tables (per account and hour, day, address)
+        # stay in memory up to about a million groups instead of spilling to disk in batches.
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL jit = off; SET LOCAL work_mem = '{int(WORK_MEM_MB)}MB'")
+    return [_hit(scan, *row) for row in _rows(sql, params)]
 
 
-def many_ips(scan: Scan) -> list[Hit]:
-    """PRAHARI_ANOMALY_IPS_PER_HOUR or more distinct IP addresses within 60 minutes ending at a new event.
+def _day(t: str, scan: Scan, shift: float = 0.0) -> str:
+    """The local day number (days since 1970-01-01, local) of the epoch `t`, moved `shift` seconds later."""
+    return _floor(f"({t} + {scan.offset + shift!r}) / {DAY!r}")
+
+
+def _night() -> tuple[float, float]:
+    """(shift, length) of the night: a night is keyed by the day it ends on, which, moved (24 − start) hours
+    later, begins at the night's start."""
+    start, end = settings.PRAHARI_ANOMALY_NIGHT_START_HOUR, settings.PRAHARI_ANOMALY_NIGHT_END_HOUR
+    return (24 - start) * 3600.0, ((end - start) % 24) * 3600.0
+
+
+def _burst(scan: Scan) -> tuple[list[str], str]:
+    """volume_burst: more than PRAHARI_ANOMALY_BURST_VIEWS record views within PRAHARI_ANOMALY_BURST_MINUTES.
+
+    A window of one span lies within two consecutive buckets of six spans (an hour), so an account whose
+    views in every two consecutive buckets are at most the limit has no burst (the bucket counts are
+    summed by pairs: each bucket counted under its own number and the next). Only the other accounts'
+    views are read again (by the account and time index) and counted window by window.
+    """
+    span, limit = settings.PRAHARI_ANOMALY_BURST_MINUTES * 60.0, int(settings.PRAHARI_ANOMALY_BURST_VIEWS)
+    ctes = [
+        f"""buckets AS (
+            SELECT actor_id, {_floor(f"t / {6 * span!r}")} AS b, SUM(viewed) AS n FROM ctx
+            WHERE created_at >= %(since_hour)s GROUP BY 1, 2
+        )""",
+        f"""bursting AS (
+            SELECT DISTINCT actor_id FROM (
+                SELECT actor_id, b, n FROM buckets UNION ALL SELECT actor_id, b + 1, n FROM buckets
+            ) pairs GROUP BY actor_id, b HAVING SUM(n) > {limit}
+        )""",
+        f"""bursts AS (
+            SELECT e.id, e.actor_id, {_epoch("e.created_at")} AS t, COUNT(*) OVER (
+                PARTITION BY e.actor_id ORDER BY {_epoch("e.created_at")}
+                RANGE BETWEEN {_seconds(span)} PRECEDING AND CURRENT ROW
+            ) AS n
+            FROM bursting b JOIN {EVENTS} e ON e.actor_id = b.actor_id
+            WHERE e.created_at >= %(since_hour)s AND e.id <= %(hi)s AND e.{VIEW}
+        )""",
+    ]
+    select = f"""SELECT {_row("volume_burst", "actor_id", a=f"t - {span!r}", b="t", n="n")}
+        FROM bursts WHERE id > %(wm)s AND n > {limit}"""
+    return ctes, select
+
+
+def _day_rules(scan: Scan) -> tuple[list[str], str]:
+    """The rules over a local day (or night) of one account, from one grouping of `ctx`:
+
+    - baseline_spike: a local day with more views than FACTOR × the account's own PERCENTILE of daily
+      views over the BASELINE_DAYS before it (days with at least one view; only with BASELINE_MIN_DAYS
+      such days). The percentile is the nearest-rank one (the value at rank ⌈p·n⌉ of the sorted days),
+      the same on both databases. Its baseline is at least one view, so only days above FACTOR views
+      are compared;
+    - out_of_scope: PRAHARI_ANOMALY_OUT_OF_SCOPE_PER_DAY or more out-of-scope requests in one local day;
+    - night_views: more than PRAHARI_ANOMALY_NIGHT_VIEWS views in one night (NIGHT_START_HOUR to
+      NIGHT_END_HOUR, local).
+
+    Each counts the events of a day (night) holding a new such event. `ctx` is grouped once by (account,
+    day, night, at night or not), a few groups per account and day, from which the days and the nights are
+    summed. Its requests older than the baseline's days (the cadence window's) make days that are neither
+    new nor in the history of a new one.
+    """
+    days, pct = settings.PRAHARI_ANOMALY_BASELINE_DAYS, settings.PRAHARI_ANOMALY_BASELINE_PERCENTILE
+    factor, min_days = settings.PRAHARI_ANOMALY_BASELINE_FACTOR, settings.PRAHARI_ANOMALY_BASELINE_MIN_DAYS
+    per_day, night_views = settings.PRAHARI_ANOMALY_OUT_OF_SCOPE_PER_DAY, settings.PRAHARI_ANOMALY_NIGHT_VIEWS
+    shift, inside = _night()
+    night = _day("t", scan, shift)
+    ctes = [
+        f"""grouped AS (
+            SELECT actor_id, {_day("t", scan)} AS d, {night} AS nd,
+                   CASE WHEN t + {scan.offset + shift!r} - {night} * {DAY!r} < {inside!r} THEN 1 ELSE 0 END AS at_night,
+                   SUM(viewed) AS views, SUM(refused) AS oos,
+                   MAX(CASE WHEN id > %(wm)s THEN viewed ELSE 0 END) AS new_view,
+                   MAX(CASE WHEN id > %(wm)s THEN refused ELSE 0 END) AS new_oos
+            FROM ctx GROUP BY 1, 2, 3, 4
+        )""",
+        """days AS (
+            SELECT actor_id, d, CAST(SUM(views) AS BIGINT) AS views, CAST(SUM(oos) AS BIGINT) AS oos,
+                   MAX(new_view) AS new_view, MAX(new_oos) AS new_oos
+            FROM grouped GROUP BY actor_id, d
+        )""",
+        """nights AS (
+            SELECT actor_id, nd, CAST(SUM(views) AS BIGINT) AS views, MAX(new_view) AS new_view
+            FROM grouped WHERE at_night = 1 GROUP BY actor_id, nd
+        )""",
+        f"""history AS (
+            SELECT t.actor_id, t.d, t.views AS today, h.views AS n,
+                   ROW_NUMBER() OVER (PARTITION BY t.actor_id, t.d ORDER BY h.views) AS r,
+                   COUNT(*) OVER (PARTITION BY t.actor_id, t.d) AS k
+            FROM days t JOIN days h ON h.actor_id = t.actor_id AND h.d >= t.d - {int(days)} AND h.d < t.d
+            WHERE t.new_view = 1 AND t.views > {int(factor)} AND h.views > 0
+        )""",
+    ]
+    select = f"""SELECT {_row("baseline_spike", "actor_id", a="d", n="today", x="n", y="k")} FROM history
+        WHERE r * 100 >= {int(pct)} * k AND (r - 1) * 100 < {int(pct)} * k
+          AND k >= {int(min_days)} AND today > {int(factor)} * n
+        UNION ALL
+        SELECT {_row("out_of_scope", "actor_id", a="d", n="oos")} FROM days
+        WHERE new_oos = 1 AND oos >= {int(per_day)}
+        UNION ALL
+        SELECT {_row("night_views", "actor_id", a="nd", n="views")} FROM nights
+        WHERE new_view = 1 AND views > {int(night_views)}"""
+    return ctes, select
+
+
+def _cadence(scan: Scan) -> tuple[list[str], str]:
+    """cadence: PRAHARI_ANOMALY_CADENCE_REQUESTS consecutive requests (any action, any outcome) whose gaps
+    have a coefficient of variation (population standard deviation / mean) below CADENCE_CV_PERCENT.
+
+    "Consecutive" follows the account's chain (`actor_seq`), so the window is exact whatever the pace:
+    `ctx` holds every request from CADENCE_REQUESTS − 1 before the first new one on (`in_chain`; the
+    older ones it holds for the day rules are left out). Variance is E[g²] − E[g]² (SQLite has no
+    STDDEV); all-zero gaps count as machine-like too.
+
+    Each row is O(1) whatever the window: the gaps' sum is the window's span (t − t₀, they telescope) and
+    the sum of their squares the difference of a running total (PostgreSQL recomputes a float aggregate
+    over a sliding frame at every row: 29 additions per request). The two lags by 29 rows share a pass of
+    their own: PostgreSQL walks its read position between the rows each lag reads, so a lag by 1 and one
+    by 29 in one pass cost 56 steps per request.
+    """
+    requests, cv = settings.PRAHARI_ANOMALY_CADENCE_REQUESTS, settings.PRAHARI_ANOMALY_CADENCE_CV_PERCENT / 100
+    gaps = int(requests) - 1
+    ctes = [
+        """gapped AS (
+            SELECT id, actor_id, actor_seq, t, t - LAG(t) OVER (PARTITION BY actor_id ORDER BY actor_seq) AS g
+            FROM ctx WHERE in_chain = 1
+        )""",
+        """running AS (
+            SELECT id, actor_id, actor_seq, t,
+                   SUM(COALESCE(g * g, 0)) OVER (
+                       PARTITION BY actor_id ORDER BY actor_seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+                   ) AS squares
+            FROM gapped
+        )""",
+        f"""lagged AS (
+            SELECT id, actor_id, t, squares, LAG(t, {gaps}) OVER w AS t0, LAG(squares, {gaps}) OVER w AS squares0
+            FROM running WINDOW w AS (PARTITION BY actor_id ORDER BY actor_seq)
+        )""",
+        f"""stats AS (
+            SELECT id, actor_id, t, t0, (t - t0) / {gaps} AS mean, (squares - squares0) / {gaps} AS square
+            FROM lagged
+        )""",
+    ]
+    select = f"""SELECT {_row("cadence", "actor_id", a="t0", b="t", x="mean", y="square - mean * mean")} FROM stats
+        WHERE id > %(wm)s AND t0 IS NOT NULL
+          AND (square <= 0 OR square - mean * mean < {cv * cv!r} * mean * mean)"""
+    return ctes, select
+
+
+def _many_ips(scan: Scan) -> tuple[list[str], str]:
+    """many_ips: PRAHARI_ANOMALY_IPS_PER_HOUR or more distinct IP addresses within 60 minutes ending at a
+    new event.
 
     SQL has no COUNT(DISTINCT) over a sliding frame: a correlated count per new event, each an index
-    range scan of that account's last hour, only for accounts with that many addresses in the whole scan
-    (most accounts use one or two, so most are ruled out by one GROUP BY).
+    range scan of that account's last hour, only for accounts with that many addresses in the last hour
+    of `ctx` (most accounts use one or two, so most are ruled out by grouping (account, address) pairs).
+    MATERIALIZED: the count is made only for the rows of those accounts, never filtered before the join.
     """
-    limit, span = settings.PRAHARI_ANOMALY_IPS_PER_HOUR, 3600.0
+    limit, span = int(settings.PRAHARI_ANOMALY_IPS_PER_HOUR), 3600.0
     if _pg():
         in_hour = f"o.created_at >= e.created_at - INTERVAL '{int(span)} seconds'"
     else:
         in_hour = f"julianday(o.created_at) >= julianday(e.created_at) - {span / DAY!r}"
-    sql = f"""
-        WITH candidates AS (
-            SELECT actor_id FROM {EVENTS}
-            WHERE actor_id IN (SELECT actor_id FROM {EVENTS} WHERE id > %(wm)s AND id <= %(hi)s)
-              AND created_at >= %(since)s AND id <= %(hi)s AND ip_address IS NOT NULL
-            GROUP BY actor_id HAVING COUNT(DISTINCT ip_address) >= {int(limit)}
-        ), ctx AS (
-            SELECT e.actor_id, {_epoch("e.created_at")} AS t, (
+    ctes = [
+        f"""addressed AS (
+            SELECT actor_id FROM (
+                SELECT actor_id, ip_address FROM ctx
+                WHERE ip_address IS NOT NULL AND created_at >= %(since_hour)s GROUP BY actor_id, ip_address
+            ) pairs GROUP BY actor_id HAVING COUNT(*) >= {limit}
+        )""",
+        f"""addresses AS MATERIALIZED (
+            SELECT e.actor_id, e.t, (
                 SELECT COUNT(DISTINCT o.ip_address) FROM {EVENTS} o
                 WHERE o.actor_id = e.actor_id AND o.id <= %(hi)s AND o.ip_address IS NOT NULL
-                  AND o.created_at >= %(since)s AND o.created_at <= e.created_at AND {in_hour}
+                  AND o.created_at >= %(since_hour)s AND o.created_at <= e.created_at AND {in_hour}
             ) AS n
-            FROM {EVENTS} e WHERE e.id > %(wm)s AND e.id <= %(hi)s AND e.ip_address IS NOT NULL
-              AND e.actor_id IN (SELECT actor_id FROM candidates)
-        )
-        SELECT actor_id, t, n FROM ctx WHERE n >= {int(limit)} ORDER BY actor_id, t
-    """
-    return [Hit("many_ips", actor, t - span, t, n, limit) for actor, t, n in _rows(sql, _params(scan, span))]
+            FROM ctx e WHERE e.id > %(wm)s AND e.ip_address IS NOT NULL
+              AND e.actor_id IN (SELECT actor_id FROM addressed)
+        )""",
+    ]
+    select = f"""SELECT {_row("many_ips", "actor_id", a=f"t - {span!r}", b="t", n="n")} FROM addresses
+        WHERE n >= {limit}"""
+    return ctes, select
+
+
+def _hit(scan: Scan, rule: str, actor: int, a: float, b: float | None, n: int | None, x, y) -> Hit:
+    """The Hit of one row of `access_rules` (a, b: the window's times, or a's day; x, y: the rule's figures)."""
+    if rule == "volume_burst":
+        return Hit(rule, actor, a, b, n, settings.PRAHARI_ANOMALY_BURST_VIEWS)
+    if rule == "many_ips":
+        return Hit(rule, actor, a, b, n, settings.PRAHARI_ANOMALY_IPS_PER_HOUR)
+    if rule == "cadence":
+        mean, variance = x, y
+        spread = (max(variance, 0.0) ** 0.5 / mean) if mean > 0 else 0.0
+        numbers = {"mean_gap_seconds": round(mean, 3), "gap_variation_percent": round(100 * spread, 1)}
+        cv = settings.PRAHARI_ANOMALY_CADENCE_CV_PERCENT / 100
+        return Hit(rule, actor, a, b, settings.PRAHARI_ANOMALY_CADENCE_REQUESTS, cv * 100, numbers)
+    if rule == "night_views":
+        shift, inside = _night()
+        start = int(a) * DAY - scan.offset - shift
+        return Hit(rule, actor, start, start + inside - 0.001, n, settings.PRAHARI_ANOMALY_NIGHT_VIEWS)
+    start = int(a) * DAY - scan.offset
+    if rule == "out_of_scope":
+        return Hit(rule, actor, start, start + DAY - 0.001, n, settings.PRAHARI_ANOMALY_OUT_OF_SCOPE_PER_DAY)
+    factor, baseline = settings.PRAHARI_ANOMALY_BASELINE_FACTOR, int(x)
+    numbers = {
+        "percentile": settings.PRAHARI_ANOMALY_BASELINE_PERCENTILE,
+        "baseline": baseline,
+        "factor": factor,
+        "history_days": int(y),
+    }
+    return Hit(rule, actor, start, start + DAY - 0.001, n, factor * baseline, numbers)
 
 
 def canary_events(scan: Scan) -> list[tuple[int, int, float, str, int | None]]:

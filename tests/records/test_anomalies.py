@@ -121,6 +121,17 @@ def test_no_burst_at_60_views_or_when_61_take_longer_than_10_minutes(world, view
     assert status(world.worker) == Status.ACTIVE
 
 
+def test_a_burst_across_the_hour_is_counted_whole(world):
+    """The rule first rules out accounts by their views per clock hour, summed over two consecutive hours:
+    a burst split 38 / 23 across an hour boundary is still counted window by window."""
+    start = datetime(2026, 11, 3, 4, 55, tzinfo=UTC)  # 10:25 local; the UTC hour (the bucket) ends at 05:00
+    instants = times(61, start=start)  # 480 seconds: to 05:03
+    assert sum(at.hour == 4 for at in instants) == 38
+    log(world.worker, instants)
+    assert run()["alerts"] == {"volume_burst": 1}
+    assert alerts("volume_burst")[0].evidence["count"] == 61
+
+
 def test_overlapping_burst_windows_make_one_alert(world):
     log(world.worker, times(120))  # 16 minutes of bursting: every window from the 61st view on is over
     run()
