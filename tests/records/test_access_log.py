@@ -74,6 +74,16 @@ def test_an_edited_row_is_named(world, log):
 
 
 @pytest.mark.django_db
+def test_verify_can_check_some_actors_chains_only(world, log):
+    """What the P5 bench checks after its writers: their chains, whatever else the database holds."""
+    with transaction.atomic():
+        raw(f"UPDATE {TABLE} SET purpose = %s WHERE id = %s", ["curiosity", log[1].pk])  # ravi's first event
+    assert verify([world.worker.pk]).problem is None and verify([world.worker.pk]).checked == 3
+    assert f"event {log[1].pk}" in verify([world.colleague.pk]).problem
+    assert f"event {log[1].pk}" in verify().problem
+
+
+@pytest.mark.django_db
 def test_a_deleted_middle_row_is_found(world, log):
     with transaction.atomic():
         raw(f"DELETE FROM {TABLE} WHERE id = %s", [log[2].pk])  # asha's second event
