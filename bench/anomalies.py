@@ -18,10 +18,10 @@ written. Goal: ≤ 2×.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 
 from bench import Result, Skip, django_setup, figure, repetitions
+from bench._rows import progress
 
 SIZES = {"small": (1_000, 100), "full": (100_000, 100)}  # workers, events per worker
 CHUNK_EVENTS = 1_000_000
@@ -44,13 +44,6 @@ BASELINE = """
            COUNT(DISTINCT ip_address), STDDEV_POP(gap) / NULLIF(AVG(gap), 0)
     FROM w GROUP BY actor_id, FLOOR((t + 19800) / 86400)
 """
-
-
-def _progress(label: str, done: int, total: int) -> None:
-    sys.stderr.write(f"\r    {label}: {done:,} / {total:,} ({100 * done / total:.0f}%)")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def _workers(count: int) -> list[int]:
@@ -76,7 +69,7 @@ def _workers(count: int) -> list[int]:
         ]
         User.objects.bulk_create(batch)
         made += len(batch)
-        _progress("workers", made, count)
+        progress("workers", made, count)
     return list(User.objects.filter(username__startswith="bench.p3.").order_by("pk").values_list("pk", flat=True))
 
 
@@ -105,7 +98,7 @@ def _events(worker_ids: list[int], per_worker: int) -> int:
     for start in range(0, len(worker_ids), step):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, {"ids": worker_ids[start : start + step], "n": per_worker, "day": day})
-        _progress("access events", min(start + step, len(worker_ids)) * per_worker, total)
+        progress("access events", min(start + step, len(worker_ids)) * per_worker, total)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE records_accessevent")
         cursor.execute("SELECT MAX(id) FROM records_accessevent")

@@ -21,55 +21,33 @@ import time
 from datetime import timedelta
 
 from bench import Result, Skip, django_setup, figure, repetitions
-from bench.anomalies import _progress
+from bench._rows import insert_series
 
 SIZES = {"small": 20_000, "full": 1_000_000}
-CHUNK = 100_000
 SPREAD_DAYS = 60
 
 
 def _accounts(count: int, facility_id: int) -> None:
     """`count` active workers of one facility, last logins spread over SPREAD_DAYS, in set-based inserts."""
-    from django.db import connection, transaction
-    from django.utils import timezone
-
     from accounts.models import Role, Status, User
 
-    fixed = {
-        "password": "!bench",
-        "role": Role.WORKER,
-        "status": Status.ACTIVE,
-        "facility_id": facility_id,
-        "preferred_language": "hi",
-    }
-    columns, values, params = [], [], {}
-    for field in User._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        name = field.column
-        columns.append(name)
-        if name == "username":
-            values.append("'bench.p4.' || s")
-        elif name == "last_login":
-            values.append("%(now)s::timestamptz - make_interval(secs => s::float8 * %(spread)s * 86400 / %(count)s)")
-        elif name in ("date_joined", "status_changed_at"):
-            values.append("%(joined)s::timestamptz")
-        else:
-            default = fixed.get(name, field.get_default())
-            params[name] = field.get_db_prep_save(default, connection)
-            values.append(f"%({name})s")
-    now = timezone.now()
-    params.update(now=now, joined=now - timedelta(days=400), spread=SPREAD_DAYS, count=count)
-    sql = (
-        f"INSERT INTO {User._meta.db_table} ({', '.join(columns)}) "
-        f"SELECT {', '.join(values)} FROM generate_series(%(lo)s, %(hi)s) AS s"
+    insert_series(
+        User,
+        count,
+        {
+            "username": "'bench.p4.' || s",
+            "password": "'!bench'",
+            "role": f"'{Role.WORKER}'",
+            "status": f"'{Status.ACTIVE}'",
+            "facility_id": "%(facility)s",
+            "preferred_language": "'hi'",
+            "last_login": "%(now)s::timestamptz - make_interval(secs => s::float8 * %(spread)s * 86400 / %(count)s)",
+            "date_joined": "%(now)s::timestamptz - interval '400 days'",
+            "status_changed_at": "%(now)s::timestamptz - interval '400 days'",
+        },
+        {"facility": facility_id, "spread": SPREAD_DAYS, "count": count},
+        label="accounts",
     )
-    for start in range(0, count, CHUNK):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, {**params, "lo": start + 1, "hi": min(start + CHUNK, count)})
-        _progress("accounts", min(start + CHUNK, count), count)
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {User._meta.db_table}")
 
 
 BASELINE = """
