@@ -5,7 +5,8 @@ is 1,000 workers with 100 access events each (100,000), full 100,000 workers (10
 worker's day is irregular (a look-up every 4 to 8 minutes from 08:00, two IP addresses, 1% out-of-scope); one
 worker in a hundred bursts (a look-up every 5 to 8 seconds), so the high rule fires and suspends. The
 rows skip the hash chain (prev_hash and hash are empty): the bench database is thrown away and the
-sweep never reads them.
+sweep never reads them. They carry the pace the append keeps for the cadence rule (computed here with
+window functions; bench P5 measures the append that computes it).
 
 The value is one whole run of the job as a dry run (everything it writes rolled back, so every
 repetition scores the same events from an empty watermark): every rule, the evidence, the alerts, the
@@ -75,18 +76,37 @@ def _workers(count: int) -> list[int]:
 
 def _events(worker_ids: list[int], per_worker: int) -> int:
     """Insert `per_worker` access events for each worker with generate_series, a chunk of workers at a time."""
+    from django.conf import settings
     from django.db import connection, transaction
 
+    # Each event's pace (mean and spread of the gaps between its chain's latest 30 requests), as the append
+    # keeps it (records/audit.py `pace`): a gap, a running sum of squared gaps, then the window's differences.
     sql = """
         INSERT INTO records_accessevent (created_at, actor_id, actor_seq, action, outcome, beneficiary_id,
-                                         purpose, detail, ip_address, device_id, prev_hash, hash)
-        SELECT %(day)s::timestamptz + make_interval(secs => CASE WHEN u.k %% 100 = 0
-                   THEN s * 5 + random() * 3 ELSE s * 240 + random() * 240 END),
-               u.id, s, CASE WHEN s %% 3 = 0 THEN 'search' ELSE 'view' END,
-               CASE WHEN random() < 0.01 THEN 'out_of_scope' ELSE 'allowed' END, NULL, 'due_dose', '{}'::jsonb,
-               ('10.' || (u.k %% 250) || '.' || (u.k / 250 %% 250) || '.' || (s %% 2 + 1))::inet, NULL, '', ''
-        FROM (SELECT id, row_number() OVER (ORDER BY id) AS k FROM accounts_user WHERE id = ANY(%(ids)s)) u
-        CROSS JOIN generate_series(1, %(n)s) AS s
+                                         purpose, detail, ip_address, device_id, prev_hash, hash, pace_mean, pace_sd)
+        SELECT at, id, s, action, outcome, NULL, 'due_dose', '{}'::jsonb, ip, NULL, '', '',
+               CASE WHEN s >= %(window)s THEN (t - t0) / (%(window)s - 1) END,
+               CASE WHEN s >= %(window)s THEN SQRT(GREATEST(
+                   (squares - squares0) / (%(window)s - 1) - ((t - t0) / (%(window)s - 1)) ^ 2, 0)) END
+        FROM (
+            SELECT *, LAG(t, %(window)s - 1) OVER w AS t0, LAG(squares, %(window)s - 1) OVER w AS squares0
+            FROM (
+                SELECT *, SUM(COALESCE(gap * gap, 0)) OVER (w ROWS UNBOUNDED PRECEDING) AS squares
+                FROM (
+                    SELECT *, t - LAG(t) OVER w AS gap FROM (
+                        SELECT u.id, s, %(day)s::timestamptz + make_interval(secs => CASE WHEN u.k %% 100 = 0
+                                   THEN s * 5 + random() * 3 ELSE s * 240 + random() * 240 END) AS at,
+                               CASE WHEN s %% 3 = 0 THEN 'search' ELSE 'view' END AS action,
+                               CASE WHEN random() < 0.01 THEN 'out_of_scope' ELSE 'allowed' END AS outcome,
+                               ('10.' || (u.k %% 250) || '.' || (u.k / 250 %% 250) || '.' || (s %% 2 + 1))::inet AS ip
+                        FROM (SELECT id, row_number() OVER (ORDER BY id) AS k FROM accounts_user
+                              WHERE id = ANY(%(ids)s)) u
+                        CROSS JOIN generate_series(1, %(n)s) AS s
+                    ) made, LATERAL (SELECT EXTRACT(EPOCH FROM made.at)::float8 AS t) epoch
+                    WINDOW w AS (PARTITION BY id ORDER BY s)
+                ) gapped WINDOW w AS (PARTITION BY id ORDER BY s)
+            ) summed WINDOW w AS (PARTITION BY id ORDER BY s)
+        ) paced ORDER BY s, id
     """
     from datetime import datetime, time, timedelta
 
@@ -97,7 +117,8 @@ def _events(worker_ids: list[int], per_worker: int) -> int:
     total, step = len(worker_ids) * per_worker, max(1, CHUNK_EVENTS // per_worker)
     for start in range(0, len(worker_ids), step):
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, {"ids": worker_ids[start : start + step], "n": per_worker, "day": day})
+            ids, window = worker_ids[start : start + step], settings.PRAHARI_ANOMALY_CADENCE_REQUESTS
+            cursor.execute(sql, {"ids": ids, "n": per_worker, "day": day, "window": window})
         progress("access events", min(start + step, len(worker_ids)) * per_worker, total)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE records_accessevent")

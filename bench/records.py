@@ -256,7 +256,8 @@ def _writer(actor_id: int, count: int, mode: str, first: int, start, results) ->
             with transaction.atomic():
                 chain_append(chain_head_lock(actor.pk), **fields)
         else:
-            row = _row(connection, timezone.now(), actor.pk, first + n, _content(fields), placeholder, placeholder)
+            at, pace = timezone.now(), (240.0, 60.0)  # as wide as the chained rows' figures
+            row = _row(connection, at, actor.pk, first + n, _content(fields), placeholder, placeholder, pace)
             with _cursor(connection) as cursor:
                 cursor.execute(insert, row)
     results.put(time.perf_counter() - started)

@@ -5,7 +5,7 @@ Each run (accounts.services.governance.job_run: one transaction, one run at a ti
    (their largest ids, read once);
 2. runs every rule of records/anomaly_rules.py over the new events (one statement over the access
    events, which reads them once, and one over the account events), and adds their allowed views to
-   the console's tallies (records/tallies.py);
+   the console's tallies (records/tallies.py; on PostgreSQL inside the access-rules statement);
 3. merges overlapping windows of one account and rule into one hit, drops hits an earlier alert
    already covers (same rule, account and an overlapping window: re-runs and overlapping windows never
    alert twice), and raises one Alert per hit as the system actor, with evidence a supervisor can read;
@@ -117,7 +117,8 @@ def anomalies(*, now: datetime, dry_run: bool = False) -> dict:
     if not _older_writers_gone(read_at):
         return {"held_back": _("a transaction older than this run is still writing the logs"), "events_scored": 0}
     scan = _scan(marks, hi, account_hi, now)
-    view_tallies_add(marks[Stream.ACCESS_EVENTS], hi)  # the console's counts, from the same window
+    if not rules.tallies_in_rules():  # PostgreSQL: the access-rules statement adds them from its day grouping
+        view_tallies_add(marks[Stream.ACCESS_EVENTS], hi)  # the console's counts, from the same window
     hits = [hit for rule in SCORED_RULES for hit in rule(scan)]  # each runs even on nothing new: a fixed count
     merged = _unseen(_merge(hits), since=now - timedelta(days=3))
     new_alerts = [_alert(hit, events) for hit, events in zip(merged, _evidence(merged, scan), strict=True)]

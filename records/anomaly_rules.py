@@ -25,6 +25,7 @@ from django.db import connection
 
 from accounts.models import AccountEvent, AccountEventType
 from records.models import AccessEvent
+from records.tallies import view_tallies_ctes
 
 DAY = 86400.0
 WORK_MEM_MB = 64  # PostgreSQL work_mem for the access-rules statement (its transaction: the job's)
@@ -33,6 +34,7 @@ ACCOUNT_EVENTS = AccountEvent._meta.db_table
 FAILED_LOGIN_TYPES = (AccountEventType.LOGIN_FAILED, AccountEventType.OTP_FAILED)
 VIEW = f"action = '{AccessEvent.Action.VIEW}'"
 OUT_OF_SCOPE = f"outcome = '{AccessEvent.Outcome.OUT_OF_SCOPE}'"
+ALLOWED = f"outcome = '{AccessEvent.Outcome.ALLOWED}'"
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,12 @@ class Hit:
 
 def _pg() -> bool:
     return connection.vendor == "postgresql"
+
+
+def tallies_in_rules() -> bool:
+    """Whether `access_rules` adds the new views to the console's tallies itself (PostgreSQL: a data-modifying
+    WITH; SQLite has none)."""
+    return _pg()
 
 
 def _epoch(column: str) -> str:
@@ -117,32 +125,36 @@ def _row(rule: str, actor: str, *, a="NULL", b="NULL", n="NULL", x="NULL", y="NU
 def access_rules(scan: Scan) -> list[Hit]:
     """Every rule over access events (all but failed logins and canaries), in one statement.
 
-    The accounts with new events (`touched`) are found once, and their events read once into `ctx`: those
-    since the longest look-back (the baseline's days) and the requests the cadence window reaches back to.
-    Each rule then reads `ctx`: the day rules group it once (`_day_rules`), the burst rule counts window
-    by window only the accounts its views per hour cannot rule out (`_burst`), the address rule counts
-    only for accounts with enough addresses (`_many_ips`), and the cadence rule walks each account's
-    chain (`_cadence`). Only windows holding a new event are returned, counted over every event in them.
-    The hits are the same as those of one statement per rule (compared on the P3 bench data: 14,970 hits
-    over 10,000,000 events, identical).
+    The accounts with new events (`touched`) are found once, and their events since the longest look-back
+    (the baseline's days) read once into `ctx`. Each rule then reads `ctx`: the day rules group it once
+    (`_day_rules`), the burst rule counts window by window only the accounts its views per hour cannot
+    rule out (`_burst`), the address rule counts only for accounts with enough addresses (`_many_ips`),
+    and the cadence rule reads the figures each new event got at append (`_cadence`). Only windows holding
+    a new event are returned, counted over every event in them. The hits are the same as those of one
+    statement per rule (compared on the P3 bench data: 14,970 hits over 10,000,000 events, identical).
+
+    On PostgreSQL the statement also adds the new allowed views to the console's tallies from its day
+    grouping (records/tallies.py `view_tallies_ctes`), so the events are read once for both; elsewhere
+    the job adds them with `view_tallies_add` (`tallies_in_rules`).
     """
     from datetime import timedelta
 
-    parts = (_burst(scan), _day_rules(scan), _cadence(scan), _many_ips(scan))
-    requests = int(settings.PRAHARI_ANOMALY_CADENCE_REQUESTS)
+    parts = [_burst(scan), _day_rules(scan), _cadence(scan), _many_ips(scan)]
+    if tallies_in_rules():
+        parts.append((view_tallies_ctes("days"), ""))
     sql = f"""
         WITH touched AS (
-            SELECT actor_id, MIN(actor_seq) AS first_seq FROM {EVENTS}
-            WHERE id > %(wm)s AND id <= %(hi)s GROUP BY actor_id
+            SELECT DISTINCT actor_id FROM {EVENTS} WHERE id > %(wm)s AND id <= %(hi)s
         ), ctx AS MATERIALIZED (
-            SELECT e.id, e.actor_id, e.actor_seq, e.created_at, {_epoch("e.created_at")} AS t, e.ip_address,
+            SELECT e.id, e.actor_id, e.created_at, {_epoch("e.created_at")} AS t, e.ip_address,
                    CASE WHEN e.{VIEW} THEN 1 ELSE 0 END AS viewed,
                    CASE WHEN e.{OUT_OF_SCOPE} THEN 1 ELSE 0 END AS refused,
-                   CASE WHEN e.actor_seq > n.first_seq - {requests} THEN 1 ELSE 0 END AS in_chain
+                   CASE WHEN e.id > %(wm)s AND e.{VIEW} AND e.{ALLOWED} THEN 1 ELSE 0 END AS tally,
+                   e.pace_mean, e.pace_sd
             FROM {EVENTS} e JOIN touched n ON n.actor_id = e.actor_id
-            WHERE e.id <= %(hi)s AND (e.created_at >= %(since_days)s OR e.actor_seq > n.first_seq - {requests})
+            WHERE e.id <= %(hi)s AND e.created_at >= %(since_days)s
         ), {", ".join(cte for ctes, _select in parts for cte in ctes)}
-        {" UNION ALL ".join(select for _ctes, select in parts)}
+        {" UNION ALL ".join(select for _ctes, select in parts if select)}
         ORDER BY 1, 2, 3
     """
     days = settings.PRAHARI_ANOMALY_BASELINE_DAYS
@@ -220,8 +232,7 @@ def _day_rules(scan: Scan) -> tuple[list[str], str]:
 
     Each counts the events of a day (night) holding a new such event. `ctx` is grouped once by (account,
     day, night, at night or not), a few groups per account and day, from which the days and the nights are
-    summed. Its requests older than the baseline's days (the cadence window's) make days that are neither
-    new nor in the history of a new one.
+    summed. The same days carry the new allowed views the console's tallies add (`tally`).
     """
     days, pct = settings.PRAHARI_ANOMALY_BASELINE_DAYS, settings.PRAHARI_ANOMALY_BASELINE_PERCENTILE
     factor, min_days = settings.PRAHARI_ANOMALY_BASELINE_FACTOR, settings.PRAHARI_ANOMALY_BASELINE_MIN_DAYS
@@ -232,14 +243,14 @@ def _day_rules(scan: Scan) -> tuple[list[str], str]:
         f"""grouped AS (
             SELECT actor_id, {_day("t", scan)} AS d, {night} AS nd,
                    CASE WHEN t + {scan.offset + shift!r} - {night} * {DAY!r} < {inside!r} THEN 1 ELSE 0 END AS at_night,
-                   SUM(viewed) AS views, SUM(refused) AS oos,
+                   SUM(viewed) AS views, SUM(refused) AS oos, SUM(tally) AS tally,
                    MAX(CASE WHEN id > %(wm)s THEN viewed ELSE 0 END) AS new_view,
                    MAX(CASE WHEN id > %(wm)s THEN refused ELSE 0 END) AS new_oos
             FROM ctx GROUP BY 1, 2, 3, 4
         )""",
         """days AS (
             SELECT actor_id, d, CAST(SUM(views) AS BIGINT) AS views, CAST(SUM(oos) AS BIGINT) AS oos,
-                   MAX(new_view) AS new_view, MAX(new_oos) AS new_oos
+                   CAST(SUM(tally) AS BIGINT) AS tally, MAX(new_view) AS new_view, MAX(new_oos) AS new_oos
             FROM grouped GROUP BY actor_id, d
         )""",
         """nights AS (
@@ -270,44 +281,16 @@ def _cadence(scan: Scan) -> tuple[list[str], str]:
     """cadence: PRAHARI_ANOMALY_CADENCE_REQUESTS consecutive requests (any action, any outcome) whose gaps
     have a coefficient of variation (population standard deviation / mean) below CADENCE_CV_PERCENT.
 
-    "Consecutive" follows the account's chain (`actor_seq`), so the window is exact whatever the pace:
-    `ctx` holds every request from CADENCE_REQUESTS − 1 before the first new one on (`in_chain`; the
-    older ones it holds for the day rules are left out). Variance is E[g²] − E[g]² (SQLite has no
-    STDDEV); all-zero gaps count as machine-like too.
-
-    Each row is O(1) whatever the window: the gaps' sum is the window's span (t − t₀, they telescope) and
-    the sum of their squares the difference of a running total (PostgreSQL recomputes a float aggregate
-    over a sliding frame at every row: 29 additions per request). The two lags by 29 rows share a pass of
-    their own: PostgreSQL walks its read position between the rows each lag reads, so a lag by 1 and one
-    by 29 in one pass cost 56 steps per request.
+    "Consecutive" follows the account's chain (`actor_seq`), so the window is exact whatever the pace. The
+    append keeps each event's figures (`pace_mean`, `pace_sd`: records/audit.py `pace`), so the rule reads
+    only the new events: no walk of every chain in order. The window starts CADENCE_REQUESTS − 1 mean gaps
+    before the event (the gaps add up to its span). All-zero gaps count as machine-like too.
     """
     requests, cv = settings.PRAHARI_ANOMALY_CADENCE_REQUESTS, settings.PRAHARI_ANOMALY_CADENCE_CV_PERCENT / 100
-    gaps = int(requests) - 1
-    ctes = [
-        """gapped AS (
-            SELECT id, actor_id, actor_seq, t, t - LAG(t) OVER (PARTITION BY actor_id ORDER BY actor_seq) AS g
-            FROM ctx WHERE in_chain = 1
-        )""",
-        """running AS (
-            SELECT id, actor_id, actor_seq, t,
-                   SUM(COALESCE(g * g, 0)) OVER (
-                       PARTITION BY actor_id ORDER BY actor_seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-                   ) AS squares
-            FROM gapped
-        )""",
-        f"""lagged AS (
-            SELECT id, actor_id, t, squares, LAG(t, {gaps}) OVER w AS t0, LAG(squares, {gaps}) OVER w AS squares0
-            FROM running WINDOW w AS (PARTITION BY actor_id ORDER BY actor_seq)
-        )""",
-        f"""stats AS (
-            SELECT id, actor_id, t, t0, (t - t0) / {gaps} AS mean, (squares - squares0) / {gaps} AS square
-            FROM lagged
-        )""",
-    ]
-    select = f"""SELECT {_row("cadence", "actor_id", a="t0", b="t", x="mean", y="square - mean * mean")} FROM stats
-        WHERE id > %(wm)s AND t0 IS NOT NULL
-          AND (square <= 0 OR square - mean * mean < {cv * cv!r} * mean * mean)"""
-    return ctes, select
+    gaps = max(int(requests), 2) - 1
+    select = f"""SELECT {_row("cadence", "actor_id", a=f"t - {gaps} * pace_mean", b="t", x="pace_mean", y="pace_sd")}
+        FROM ctx WHERE id > %(wm)s AND pace_sd IS NOT NULL AND (pace_sd = 0 OR pace_sd < {cv!r} * ABS(pace_mean))"""
+    return [], select
 
 
 def _many_ips(scan: Scan) -> tuple[list[str], str]:
@@ -353,8 +336,8 @@ def _hit(scan: Scan, rule: str, actor: int, a: float, b: float | None, n: int | 
     if rule == "many_ips":
         return Hit(rule, actor, a, b, n, settings.PRAHARI_ANOMALY_IPS_PER_HOUR)
     if rule == "cadence":
-        mean, variance = x, y
-        spread = (max(variance, 0.0) ** 0.5 / mean) if mean > 0 else 0.0
+        mean, deviation = x, y
+        spread = deviation / mean if mean > 0 else 0.0
         numbers = {"mean_gap_seconds": round(mean, 3), "gap_variation_percent": round(100 * spread, 1)}
         cv = settings.PRAHARI_ANOMALY_CADENCE_CV_PERCENT / 100
         return Hit(rule, actor, a, b, settings.PRAHARI_ANOMALY_CADENCE_REQUESTS, cv * 100, numbers)

@@ -137,6 +137,12 @@ class AccessEvent(models.Model):
     )
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, editable=False)
+    # The pace of the actor's latest requests, written by the append (records/audit.py) for the cadence rule:
+    # the mean and the standard deviation (population) of the gaps, in seconds, between the
+    # PRAHARI_ANOMALY_CADENCE_REQUESTS requests of the chain ending with this one; NULL while the chain is
+    # shorter. Derived from the chained times (a verifier can recompute them), so not part of the hash.
+    pace_mean = models.FloatField(null=True, editable=False)
+    pace_sd = models.FloatField(null=True, editable=False)
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -177,6 +183,9 @@ class AccessChainHead(models.Model):
     day = models.DateField(null=True)
     lookups = models.PositiveIntegerField(default=0)
     reveals = models.PositiveIntegerField(default=0)
+    # The times of the chain's latest requests (at most PRAHARI_ANOMALY_CADENCE_REQUESTS), oldest first, as
+    # microseconds since 1970-01-01 UTC separated by spaces: what the next append needs for its pace.
+    recent = models.TextField(default="", blank=True, editable=False)
 
     def __str__(self) -> str:
         return f"{self.actor_id}: {self.seq}"

@@ -3,7 +3,9 @@
 The `anomalies` job adds each window of new access events it scores (the same ids, in the same
 transaction as its watermark moves), so every allowed view is counted exactly once; the dashboard
 then reads a few rows per district instead of counting events (benchmark P6). Days and weeks are
-India's (settings.TIME_ZONE); a week starts on Monday.
+India's (settings.TIME_ZONE); a week starts on Monday. On PostgreSQL the job's access-rules statement
+adds them from its own grouping by account and local day (`view_tallies_ctes`), whose local day is UTC
+plus the zone's offset at the run, as for the rules: exact for a zone without summer time, like India's.
 """
 
 from __future__ import annotations
@@ -60,6 +62,40 @@ def view_tallies_add(after_id: int, up_to_id: int) -> None:
             f"ON CONFLICT (district_id, week, actor_id) DO UPDATE SET views = {weeks}.views + excluded.views",
             [zone, after_id, up_to_id],
         )
+
+
+def view_tallies_ctes(source: str) -> list[str]:
+    """PostgreSQL: the two data-modifying WITH queries that add the rows of `source` to the tallies, for a
+    statement that already groups the new events by account and local day (records/anomaly_rules.py).
+
+    `source` has one row per account and local day: `actor_id`, `d` (the day as a number of days since
+    1970-01-01, local time) and `tally` (new allowed views). A week starts on Monday (1970-01-01 was a
+    Thursday: day d's Monday is d − (d + 3) mod 7).
+    """
+    days, weeks = DistrictViewDay._meta.db_table, ReaderViewWeek._meta.db_table
+    users, facilities = User._meta.db_table, Facility._meta.db_table
+    readers = f"""
+        FROM {source} s JOIN {users} u ON u.id = s.actor_id LEFT JOIN {facilities} f ON f.id = u.facility_id
+        WHERE s.tally > 0 AND COALESCE(f.district_id, u.district_id) IS NOT NULL
+    """
+    return [
+        f"""tallied_days AS (
+            INSERT INTO {days} (district_id, day, role, views)
+            SELECT COALESCE(f.district_id, u.district_id), DATE '1970-01-01' + CAST(s.d AS INTEGER), u.role,
+                   SUM(s.tally) {readers}
+            GROUP BY 1, 2, 3
+            ON CONFLICT (district_id, day, role) DO UPDATE SET views = {days}.views + excluded.views
+            RETURNING 1
+        )""",
+        f"""tallied_weeks AS (
+            INSERT INTO {weeks} (district_id, week, actor_id, role, views)
+            SELECT COALESCE(f.district_id, u.district_id), DATE '1970-01-01' + CAST(s.d - MOD(s.d + 3, 7) AS INTEGER),
+                   u.id, u.role, SUM(s.tally) {readers}
+            GROUP BY 1, 2, 3, 4
+            ON CONFLICT (district_id, week, actor_id) DO UPDATE SET views = {weeks}.views + excluded.views
+            RETURNING 1
+        )""",
+    ]
 
 
 def local_today(now: datetime) -> date:
