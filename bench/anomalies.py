@@ -29,7 +29,7 @@ CHUNK_EVENTS = 1_000_000
 
 BASELINE = """
     WITH ev AS (
-        SELECT actor_id, action, outcome, ip_address, EXTRACT(EPOCH FROM created_at)::float8 AS t
+        SELECT actor_id, action, outcome, ip_address, date_part('epoch', created_at) AS t
         FROM records_accessevent WHERE id > 0 AND id <= %(hi)s
     ), w AS (
         SELECT actor_id, action, outcome, ip_address, t,
