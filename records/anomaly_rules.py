@@ -189,10 +189,11 @@ def _night() -> tuple[float, float]:
 def _burst(scan: Scan) -> tuple[list[str], str]:
     """volume_burst: more than PRAHARI_ANOMALY_BURST_VIEWS record views within PRAHARI_ANOMALY_BURST_MINUTES.
 
-    A window of one span lies within two consecutive buckets of six spans (an hour), so an account whose
-    views in every two consecutive buckets are at most the limit has no burst (the bucket counts are
-    summed by pairs: each bucket counted under its own number and the next). Only the other accounts'
-    views are read again (by the account and time index) and counted window by window.
+    A window of one span lies within two consecutive buckets of six spans (an hour), so it holds at most
+    twice the account's busiest bucket: an account whose every bucket holds at most half the limit has no
+    burst. Only the other accounts' views are read again (by the account and time index) and counted
+    window by window. (Summing the buckets by consecutive pairs rules out a few more accounts, but
+    grouping the pairs costs more than the windows of the accounts it would rule out: 3 s on P3's data.)
     """
     span, limit = settings.PRAHARI_ANOMALY_BURST_MINUTES * 60.0, int(settings.PRAHARI_ANOMALY_BURST_VIEWS)
     ctes = [
@@ -201,9 +202,7 @@ def _burst(scan: Scan) -> tuple[list[str], str]:
             WHERE created_at >= %(since_hour)s GROUP BY 1, 2
         )""",
         f"""bursting AS (
-            SELECT DISTINCT actor_id FROM (
-                SELECT actor_id, b, n FROM buckets UNION ALL SELECT actor_id, b + 1, n FROM buckets
-            ) pairs GROUP BY actor_id, b HAVING SUM(n) > {limit}
+            SELECT actor_id FROM buckets GROUP BY actor_id HAVING 2 * MAX(n) > {limit}
         )""",
         f"""bursts AS (
             SELECT e.id, e.actor_id, {_epoch("e.created_at")} AS t, COUNT(*) OVER (

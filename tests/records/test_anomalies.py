@@ -122,8 +122,9 @@ def test_no_burst_at_60_views_or_when_61_take_longer_than_10_minutes(world, view
 
 
 def test_a_burst_across_the_hour_is_counted_whole(world):
-    """The rule first rules out accounts by their views per clock hour, summed over two consecutive hours:
-    a burst split 38 / 23 across an hour boundary is still counted window by window."""
+    """The rule first rules out accounts by their views per clock hour (a window spans at most two, so an account
+    whose busiest hour holds at most half the limit has no burst): a burst split 38 / 23 across an hour
+    boundary, neither part over the limit, is still counted window by window."""
     start = datetime(2026, 11, 3, 4, 55, tzinfo=UTC)  # 10:25 local; the UTC hour (the bucket) ends at 05:00
     instants = times(61, start=start)  # 480 seconds: to 05:03
     assert sum(at.hour == 4 for at in instants) == 38
