@@ -47,9 +47,10 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import AccountEvent, Alert, Status, SuspensionCause, User
+from accounts.models import AccountEvent, Alert, SuspensionCause, User
 from accounts.services.alerts import alert_raise_many
-from accounts.services.governance import _suspend, digest_send, job
+from accounts.services.governance import digest_send_for_ids, job
+from accounts.services.lifecycle import users_suspend_matching
 from accounts.services.system import system_user
 from records import anomaly_rules as rules
 from records.models import AccessEvent, AnomalyWatermark
@@ -244,28 +245,24 @@ def _local(seconds: float) -> str:
 
 
 def _evidence(hits: list[rules.Hit], scan: rules.Scan) -> list[list[tuple]]:
-    """The events behind each hit, in time order: one statement per rule that has hits."""
-    found: list[list[tuple]] = [[] for _hit in hits]
+    """The events behind each hit, in time order: one statement for them all (each rule's accounts and span)."""
     by_rule = defaultdict(list)
-    for index, hit in enumerate(hits):
-        by_rule[hit.rule].append(index)
-    for rule, indexes in by_rule.items():
-        chosen = [hits[i] for i in indexes]
-        hi = scan.account_hi if rule == "failed_logins" else scan.hi
-        rows = rules.events_in(
+    for hit in hits:
+        by_rule[hit.rule].append(hit)
+    requests = [
+        (
             rule,
-            accounts=sorted({h.actor_id for h in chosen}),
-            start=datetime.fromtimestamp(min(h.start for h in chosen) - 1, tz=UTC),
-            end=datetime.fromtimestamp(max(h.end for h in chosen) + 1, tz=UTC),
-            hi=hi,
+            sorted({h.actor_id for h in chosen}),
+            datetime.fromtimestamp(min(h.start for h in chosen) - 1, tz=UTC),
+            datetime.fromtimestamp(max(h.end for h in chosen) + 1, tz=UTC),
+            scan.account_hi if rule == "failed_logins" else scan.hi,
         )
-        per_account = defaultdict(list)
-        for row in rows:
-            per_account[row[0]].append(row)
-        for i in indexes:
-            hit = hits[i]
-            found[i] = [r for r in per_account[hit.actor_id] if hit.start - 0.001 <= r[2] <= hit.end + 0.001]
-    return found
+        for rule, chosen in by_rule.items()
+    ]
+    events = defaultdict(list)  # (rule, account) → (account, event id, time, IP), in time order
+    for rule, *event in rules.events_in(requests):
+        events[rule, event[0]].append(tuple(event))
+    return [[e for e in events[hit.rule, hit.actor_id] if hit.start - 0.001 <= e[2] <= hit.end + 0.001] for hit in hits]
 
 
 def _stored(text, numbers: dict) -> str:
@@ -344,25 +341,27 @@ def _canary_alerts(scan: rules.Scan) -> tuple[list[dict], int]:
 def _act_on(raised: list[Alert], *, now: datetime) -> tuple[int, int]:
     """Suspend the active accounts with a high or critical new alert; digest the others to their governors.
 
-    Returns (suspended, flagged) counts.
+    Returns (suspended, flagged) counts. On PostgreSQL both are set-based (`users_suspend_matching`, as the
+    dormancy job suspends: one statement whatever the number), so the accounts are never loaded.
     """
     if not raised:
         return 0, 0
     severe = {a.subject_id for a in raised if a.severity in SUSPENDING}
-    subjects = list(
-        User.objects.filter(pk__in={a.subject_id for a in raised}, is_system=False)
-        .select_related("facility", "district")
-        .select_for_update(of=("self",))
+    subjects = {a.subject_id for a in raised}
+    suspended: list[int] = []
+    if severe:
+        suspended = users_suspend_matching(
+            User.objects.filter(pk__in=sorted(severe), is_system=False),
+            acting_user=system_user(),
+            reason="governance job anomalies: high-severity access anomaly (see the account's open alerts)",
+            cause=SuspensionCause.ANOMALY,
+            now=now,
+        )
+    digest_send_for_ids(job_name="anomalies", action="suspended", ids=suspended, run_at=now)
+    flagged = list(
+        User.objects.filter(pk__in=sorted(subjects - severe), is_system=False)
         .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    to_suspend = [u for u in subjects if u.pk in severe and u.status == Status.ACTIVE]
-    suspended = _suspend(
-        to_suspend,
-        job_name="anomalies",
-        cause=SuspensionCause.ANOMALY,
-        reason="governance job anomalies: high-severity access anomaly (see the account's open alerts)",
-        now=now,
-    )
-    flagged = [u for u in subjects if u.pk not in severe]
-    digest_send(job_name="anomalies", action="flagged", users=flagged, run_at=now)
+    digest_send_for_ids(job_name="anomalies", action="flagged", ids=flagged, run_at=now)
     return len(suspended), len(flagged)

@@ -26,6 +26,7 @@ import hmac
 import itertools
 import json
 import math
+import struct
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -141,7 +142,7 @@ def _statements(connection) -> dict[str, str]:
     swap = f"UPDATE {heads} SET seq = %s, hash = %s, recent = %s WHERE actor_id = %s AND seq = %s AND hash = %s"
     statements = {
         "lock": f"SELECT seq, hash, day, lookups, reveals, recent FROM {heads} WHERE actor_id = %s{lock}",
-        "create": f"INSERT INTO {heads} (actor_id, seq, hash, lookups, reveals, recent) VALUES (%s, 0, %s, 0, 0, '') "
+        "create": f"INSERT INTO {heads} (actor_id, seq, hash, lookups, reveals, recent) VALUES (%s, 0, %s, 0, 0, %s) "
         "ON CONFLICT (actor_id) DO NOTHING",
         "insert": insert,
         "update": update,
@@ -253,25 +254,28 @@ def _event(connection, pk: int, created_at, actor_id: int, seq: int, content: di
 # --- The pace of the latest requests: the cadence rule's figures, kept at append -------------------------
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
-def pace(recent: str, created_at: datetime) -> tuple[str, tuple[float | None, float | None]]:
+def pace(recent: bytes, created_at: datetime) -> tuple[bytes, tuple[float | None, float | None]]:
     """The head's `recent` after a request at `created_at`, and that request's (pace_mean, pace_sd): the
     mean and population standard deviation of the gaps (seconds) between the chain's latest
     PRAHARI_ANOMALY_CADENCE_REQUESTS requests, (None, None) while there are fewer.
 
     The cadence rule (records/anomaly_rules.py) then reads each new event's figures instead of walking every
     chain in order: O(1) per request at append, nothing per request in the job. Times are whole
-    microseconds, so the gaps are exact differences of the stored times.
+    microseconds and the sums integers, so the figures are exact up to the final division (bench P5 runs
+    this on every append: packed integers, no text).
     """
     keep = max(int(settings.PRAHARI_ANOMALY_CADENCE_REQUESTS), 2)
-    times = [*map(int, recent.split()), (created_at - _EPOCH) // timedelta(microseconds=1)][-keep:]
-    kept = " ".join(map(str, times))
+    times = [*struct.unpack(f"<{len(recent) // 8}q", recent), (created_at - _EPOCH) // _MICROSECOND][-keep:]
+    kept = struct.pack(f"<{len(times)}q", *times)
     if len(times) < keep:
         return kept, (None, None)
-    gaps = [(later - earlier) / 1e6 for earlier, later in itertools.pairwise(times)]
-    mean = (times[-1] - times[0]) / 1e6 / len(gaps)
-    return kept, (mean, math.sqrt(sum((gap - mean) ** 2 for gap in gaps) / len(gaps)))
+    n, span = keep - 1, times[-1] - times[0]  # the gaps add up to the span
+    squares = sum((later - earlier) ** 2 for earlier, later in itertools.pairwise(times))
+    variance = (n * squares - span * span) / (n * n * 1e12)  # exact integers until this division
+    return kept, (span / n / 1e6, math.sqrt(max(variance, 0.0)))
 
 
 # --- The heads a connection wrote last: the optimistic append's guess ------------------------------------
@@ -279,7 +283,7 @@ def pace(recent: str, created_at: datetime) -> tuple[str, tuple[float | None, fl
 _REMEMBERED_MAX = 10_000  # actors per connection; past it the memory starts afresh
 
 
-def _remembered(connection) -> dict[int, tuple[int, str, str]]:
+def _remembered(connection) -> dict[int, tuple[int, str, bytes]]:
     """{actor_id: (seq, hash, recent)} of the heads this connection last wrote. Only a guess: the append that
     uses one checks it against the head in the same statement, and falls back to the lock if it is stale."""
     heads = getattr(connection, "_prahari_chain_heads", None)
@@ -288,7 +292,7 @@ def _remembered(connection) -> dict[int, tuple[int, str, str]]:
     return heads
 
 
-def _remember(connection, actor_id: int, seq: int, digest: str, recent: str) -> None:
+def _remember(connection, actor_id: int, seq: int, digest: str, recent: bytes) -> None:
     heads = _remembered(connection)
     if len(heads) >= _REMEMBERED_MAX and actor_id not in heads:
         heads.clear()
@@ -309,10 +313,11 @@ def chain_head_lock(actor_id: int) -> AccessChainHead:
         cursor.execute(sql["lock"], [actor_id])
         row = cursor.fetchone()
         if row is None:
-            cursor.execute(sql["create"], [actor_id, genesis(actor_id)])
+            cursor.execute(sql["create"], [actor_id, genesis(actor_id), b""])
             cursor.execute(sql["lock"], [actor_id])
             row = cursor.fetchone()
     seq, last_hash, day, lookups, reveals, recent = row
+    recent = bytes(recent)  # psycopg and sqlite3 give bytes; a memoryview elsewhere
     if isinstance(day, str):  # SQLite hands dates back as text
         day = date.fromisoformat(day)
     return AccessChainHead(
@@ -354,7 +359,7 @@ def _append_locked(connection, head: AccessChainHead, content: dict) -> AccessEv
 
 
 def _append_swapped(
-    connection, actor_id: int, seq: int, prev_hash: str, recent: str, content: dict
+    connection, actor_id: int, seq: int, prev_hash: str, recent: bytes, content: dict
 ) -> AccessEvent | None:
     """Append after the head (seq, prev_hash, recent) this connection wrote last, if it is still the head; else
     None (the hash in the condition vouches for `recent`: both change only together)."""

@@ -33,7 +33,8 @@ def alert_raise(*, rule: str, severity: Alert.Severity, subject: User, evidence:
 @transaction.atomic
 def alert_raise_many(alerts: Iterable[dict], *, raised_by: User) -> list[Alert]:
     """`alert_raise` for many alerts (dicts of its arguments, `subject` or `subject_id`) in two statements
-    (the alerts, their history rows), for the governance jobs."""
+    (the alerts, their history rows) whatever their number, for the governance jobs. (SQLite, which caps
+    the parameters of a statement, takes as many as it needs.)"""
     rows = []
     for fields in alerts:
         alert = Alert(**fields)
@@ -42,7 +43,7 @@ def alert_raise_many(alerts: Iterable[dict], *, raised_by: User) -> list[Alert]:
         rows.append(alert)
     if not rows:
         return []
-    return bulk_create_with_history(rows, Alert, batch_size=1000, default_user=raised_by)
+    return bulk_create_with_history(rows, Alert, batch_size=None, default_user=raised_by)
 
 
 def _decide(alert: Alert, *, status: str, acting_user: User, reason: str) -> Alert:

@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Notification, Role, Status, SuspensionCause, User
-from accounts.services.lifecycle import users_suspend_many, users_suspend_matching
+from accounts.services.lifecycle import users_suspend_matching
 from accounts.services.notifications import notify_many, notify_users_matching
 from accounts.services.onboarding import invitations_expire
 from accounts.services.retention import axes_logs_prune, history_prune
@@ -207,15 +207,6 @@ def dormancy(*, now: datetime, dry_run: bool = False) -> dict:
     )
     digest_send_for_ids(job_name="dormancy", action="suspended", ids=suspended, run_at=now)
     return {"warned": len(warned), "suspended": len(suspended)}
-
-
-def _suspend(users: list[User], *, job_name: str, cause: str, reason: str, now: datetime) -> list[User]:
-    """Suspend locked active accounts as the system actor; owners are told, each governor gets one digest."""
-    if not users:
-        return []
-    users_suspend_many(users, acting_user=system_user(), reason=reason, cause=cause, now=now)
-    digest_send(job_name=job_name, action="suspended", users=users, run_at=now)
-    return users
 
 
 # --- Re-verification ------------------------------------------------------------------------------------

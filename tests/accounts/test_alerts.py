@@ -1,10 +1,13 @@
 """Alerts: raised by a rule as the system actor, decided once by a governor of the subject, with a reason."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.exceptions import DomainError, IllegalTransition, NotPermitted
 from accounts.models import Alert
-from accounts.services.alerts import alert_confirm, alert_dismiss, alert_raise
+from accounts.services.alerts import alert_confirm, alert_dismiss, alert_raise, alert_raise_many
+from tests.integration import skip_or_fail
 
 
 @pytest.fixture
@@ -70,3 +73,20 @@ def test_the_console_lists_alerts_in_scope_and_dismisses_with_a_reason(world, al
     alert.refresh_from_db()
     far.refresh_from_db()
     assert (alert.status, far.status) == ("dismissed", "open")
+
+
+@pytest.mark.parametrize("count", [3, 2500])
+def test_many_alerts_are_raised_in_two_statements_whatever_their_number(world, count):
+    """The anomalies job raises every alert of a run at once: the alerts and their history, one INSERT each on
+    PostgreSQL (SQLite caps a statement's parameters, so it takes as many as it needs)."""
+    if connection.vendor != "postgresql":
+        skip_or_fail("the statement count is PostgreSQL's (SQLite caps parameters): set DATABASE_URL (CI does)")
+    alerts = [
+        {"rule": "out_of_scope", "severity": Alert.Severity.MEDIUM, "subject": world.worker, "evidence": {"n": n}}
+        for n in range(count)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        raised = alert_raise_many(alerts, raised_by=world.system)
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 2 and len(raised) == count
+    assert Alert.history.filter(history_change_reason="raised by rule out_of_scope").count() == count

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import statistics
+import struct
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +24,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def micros(at: datetime) -> int:
     return (at - EPOCH) // timedelta(microseconds=1)
+
+
+def packed(times: list[datetime]) -> bytes:
+    return struct.pack(f"<{len(times)}q", *map(micros, times))
 
 
 def expected(times: list[datetime], n: int) -> list[tuple[float, float] | None]:
@@ -57,17 +62,17 @@ def test_pace_is_the_mean_and_spread_of_the_latest_gaps(settings):
     times = [T0]
     for gap in gaps:
         times.append(times[-1] + timedelta(seconds=gap))
-    recent, figures = "", []
+    recent, figures = b"", []
     for at in times:
         recent, paced = pace(recent, at)
         figures.append(None if paced == (None, None) else paced)
     assert_paces(figures, expected(times, 4))
-    assert recent == " ".join(str(micros(at)) for at in times[-4:])  # only the latest 4 are kept
+    assert recent == packed(times[-4:])  # only the latest 4 are kept
 
 
 def test_equal_gaps_have_no_spread_and_a_shorter_chain_no_pace(settings):
     settings.PRAHARI_ANOMALY_CADENCE_REQUESTS = 3
-    first = pace("", T0)
+    first = pace(b"", T0)
     second = pace(first[0], T0 + timedelta(seconds=20))
     third = pace(second[0], T0 + timedelta(seconds=40))
     assert first[1] == second[1] == (None, None)
@@ -101,7 +106,7 @@ def test_every_append_path_keeps_the_chains_pace(world, settings):
     times = list(chain.values_list("created_at", flat=True))
     assert len(times) == 12
     assert_paces(stored(world.worker), expected(times, 5))
-    assert AccessChainHead.objects.get(actor=world.worker).recent == " ".join(str(micros(t)) for t in times[-5:])
+    assert bytes(AccessChainHead.objects.get(actor=world.worker).recent) == packed(times[-5:])
 
 
 @pytest.mark.django_db
@@ -112,16 +117,16 @@ def test_the_migration_gives_existing_chains_their_latest_times(world, settings)
             access_event_append(actor=world.worker, action="search", outcome="allowed", purpose="due_dose")
     with freeze_time(T0):
         access_event_append(actor=world.colleague, action="view", outcome="allowed", purpose="due_dose")
-    AccessChainHead.objects.update(recent="")  # as a head was before the migration
+    AccessChainHead.objects.update(recent=b"")  # as a head was before the migration
     migration = importlib.import_module("records.migrations.0010_cadence_pace_at_append")
 
     class Editor:  # what the data step reads of the schema editor
         connection = connection
 
     migration.heads_remember_their_latest_requests(apps, Editor())
-    heads = dict(AccessChainHead.objects.values_list("actor_id", "recent"))
-    assert heads[world.worker.pk] == " ".join(str(micros(T0 + timedelta(seconds=s))) for s in (20, 30, 40))
-    assert heads[world.colleague.pk] == str(micros(T0))
+    heads = {actor: bytes(recent) for actor, recent in AccessChainHead.objects.values_list("actor_id", "recent")}
+    assert heads[world.worker.pk] == packed([T0 + timedelta(seconds=s) for s in (20, 30, 40)])
+    assert heads[world.colleague.pk] == packed([T0])
     with freeze_time(T0 + timedelta(seconds=50)):
         event = access_event_append(actor=world.worker, action="search", outcome="allowed", purpose="due_dose")
     assert (event.pace_mean, event.pace_sd) == (10.0, 0.0)  # the next append has its pace at once
