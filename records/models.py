@@ -183,9 +183,6 @@ class AccessChainHead(models.Model):
     day = models.DateField(null=True)
     lookups = models.PositiveIntegerField(default=0)
     reveals = models.PositiveIntegerField(default=0)
-    # The times of the chain's latest requests (at most PRAHARI_ANOMALY_CADENCE_REQUESTS), oldest first, as
-    # microseconds since 1970-01-01 UTC, little-endian 64-bit integers: what the next append needs for its pace.
-    recent = models.BinaryField(default=b"", blank=True, editable=False)
 
     def __str__(self) -> str:
         return f"{self.actor_id}: {self.seq}"

@@ -271,5 +271,5 @@ def test_the_append_statements_are_prepared_once_per_connection(world, record):
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert sum(sql.startswith("WITH head AS (UPDATE") for sql in prepared) == 1  # the one-statement append
-    assert sum(sql.startswith("SELECT seq, hash") for sql in prepared) == 1  # the head lock (first append)
+    assert sum(sql.startswith("SELECT h.seq, h.hash") for sql in prepared) == 1  # the head lock (first append)
     assert not any("django_session" in sql or "accounts_user" in sql for sql in prepared)  # nothing else

@@ -1,22 +1,20 @@
 """The pace each append keeps for the cadence rule: the mean and spread of the gaps between the chain's latest
-requests, the same on every append path, and given to existing chains by the migration."""
+requests, the same on every append path (the lock reads the chain's latest times; the one-statement append
+remembers them)."""
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import statistics
-import struct
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.apps import apps
 from django.db import connection, connections, transaction
-from freezegun import freeze_time
 
 from records.audit import access_event_append, chain_append, chain_head_lock, pace
-from records.models import AccessChainHead, AccessEvent
+from records.models import AccessEvent
+from tests.integration import skip_or_fail
 
 T0 = datetime(2026, 11, 3, 4, 30, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -24,10 +22,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def micros(at: datetime) -> int:
     return (at - EPOCH) // timedelta(microseconds=1)
-
-
-def packed(times: list[datetime]) -> bytes:
-    return struct.pack(f"<{len(times)}q", *map(micros, times))
 
 
 def expected(times: list[datetime], n: int) -> list[tuple[float, float] | None]:
@@ -62,17 +56,17 @@ def test_pace_is_the_mean_and_spread_of_the_latest_gaps(settings):
     times = [T0]
     for gap in gaps:
         times.append(times[-1] + timedelta(seconds=gap))
-    recent, figures = b"", []
+    recent, figures = (), []
     for at in times:
         recent, paced = pace(recent, at)
         figures.append(None if paced == (None, None) else paced)
     assert_paces(figures, expected(times, 4))
-    assert recent == packed(times[-4:])  # only the latest 4 are kept
+    assert recent == tuple(map(micros, times[-4:]))  # only the latest 4 are kept
 
 
 def test_equal_gaps_have_no_spread_and_a_shorter_chain_no_pace(settings):
     settings.PRAHARI_ANOMALY_CADENCE_REQUESTS = 3
-    first = pace(b"", T0)
+    first = pace((), T0)
     second = pace(first[0], T0 + timedelta(seconds=20))
     third = pace(second[0], T0 + timedelta(seconds=40))
     assert first[1] == second[1] == (None, None)
@@ -106,27 +100,50 @@ def test_every_append_path_keeps_the_chains_pace(world, settings):
     times = list(chain.values_list("created_at", flat=True))
     assert len(times) == 12
     assert_paces(stored(world.worker), expected(times, 5))
-    assert bytes(AccessChainHead.objects.get(actor=world.worker).recent) == packed(times[-5:])
+    assert chain_head_lock(world.worker.pk).recent == tuple(map(micros, times[-4:]))  # what the next one needs
 
 
-@pytest.mark.django_db
-def test_the_migration_gives_existing_chains_their_latest_times(world, settings):
+@pytest.mark.django_db(transaction=True)
+def test_a_lock_that_waited_for_another_writer_reads_its_event_too(world, settings):
+    """PostgreSQL: a lock that waits for another writer's returns the head that writer left, but the subqueries of
+    the same statement see the chain as it was when the statement began; the times are read again then."""
+    if connection.vendor != "postgresql":
+        skip_or_fail("a lock that waits is checked on PostgreSQL: set DATABASE_URL (CI does)")
     settings.PRAHARI_ANOMALY_CADENCE_REQUESTS = 3
-    for n in range(5):
-        with freeze_time(T0 + timedelta(seconds=10 * n)):
-            access_event_append(actor=world.worker, action="search", outcome="allowed", purpose="due_dose")
-    with freeze_time(T0):
-        access_event_append(actor=world.colleague, action="view", outcome="allowed", purpose="due_dose")
-    AccessChainHead.objects.update(recent=b"")  # as a head was before the migration
-    migration = importlib.import_module("records.migrations.0010_cadence_pace_at_append")
+    fields = {"action": "view", "outcome": "allowed", "purpose": "due_dose"}
+    for _ in range(3):
+        access_event_append(actor=world.worker, **fields)
+    found, errors = {}, []
 
-    class Editor:  # what the data step reads of the schema editor
-        connection = connection
+    def lock_in_another_thread():
+        try:
+            with transaction.atomic():
+                found["head"] = chain_head_lock(world.worker.pk)  # waits for the writer below, then reads
+        except Exception as error:  # reported below
+            errors.append(repr(error))
+        finally:
+            connections.close_all()
 
-    migration.heads_remember_their_latest_requests(apps, Editor())
-    heads = {actor: bytes(recent) for actor, recent in AccessChainHead.objects.values_list("actor_id", "recent")}
-    assert heads[world.worker.pk] == packed([T0 + timedelta(seconds=s) for s in (20, 30, 40)])
-    assert heads[world.colleague.pk] == packed([T0])
-    with freeze_time(T0 + timedelta(seconds=50)):
-        event = access_event_append(actor=world.worker, action="search", outcome="allowed", purpose="due_dose")
-    assert (event.pace_mean, event.pace_sd) == (10.0, 0.0)  # the next append has its pace at once
+    writer = connections.create_connection("default")
+    try:
+        writer.set_autocommit(False)
+        with writer.cursor() as cursor:  # another writer holds the head and appends one event
+            cursor.execute("SELECT seq FROM records_accesschainhead WHERE actor_id = %s FOR UPDATE", [world.worker.pk])
+            cursor.execute(
+                "INSERT INTO records_accessevent (created_at, actor_id, actor_seq, action, outcome, purpose, "
+                "detail, prev_hash, hash) VALUES (now(), %s, 4, 'view', 'allowed', 'x', '{}', 'p', 'h')",
+                [world.worker.pk],
+            )
+            cursor.execute("UPDATE records_accesschainhead SET seq = 4 WHERE actor_id = %s", [world.worker.pk])
+        thread = threading.Thread(target=lock_in_another_thread)
+        thread.start()
+        thread.join(0.5)  # the lock statement has begun, and waits
+        writer.commit()
+        thread.join(10)
+    finally:
+        writer.close()
+    assert errors == [] and not thread.is_alive()
+    head = found["head"]
+    chain = AccessEvent.objects.filter(actor=world.worker).order_by("actor_seq")
+    times = list(chain.values_list("created_at", flat=True))
+    assert head.seq == 4 and head.recent == tuple(map(micros, times[-2:]))
