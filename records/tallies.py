@@ -25,12 +25,19 @@ _PG_WEEK = "date_trunc('week', e.created_at AT TIME ZONE %s)::date"
 _SQLITE_DAY = "date(e.created_at, %s)"
 _SQLITE_WEEK = "date(e.created_at, %s, '-6 days', 'weekday 1')"
 
+_DAYS, _WEEKS = DistrictViewDay._meta.db_table, ReaderViewWeek._meta.db_table
+# A reader's district: their facility's, or their own (supervisors); readers with neither are not counted.
+_DISTRICT = "COALESCE(f.district_id, u.district_id)"
+_READER = (
+    f"JOIN {User._meta.db_table} u ON u.id = {{actor}} LEFT JOIN {Facility._meta.db_table} f ON f.id = u.facility_id"
+)
+_ADD_DAYS = f"ON CONFLICT (district_id, day, role) DO UPDATE SET views = {_DAYS}.views + excluded.views"
+_ADD_WEEKS = f"ON CONFLICT (district_id, week, actor_id) DO UPDATE SET views = {_WEEKS}.views + excluded.views"
+
 _SOURCE = f"""
-    FROM {AccessEvent._meta.db_table} e
-    JOIN {User._meta.db_table} u ON u.id = e.actor_id
-    LEFT JOIN {Facility._meta.db_table} f ON f.id = u.facility_id
+    FROM {AccessEvent._meta.db_table} e {_READER.format(actor="e.actor_id")}
     WHERE e.id > %s AND e.id <= %s AND e.action = '{AccessEvent.Action.VIEW}'
-      AND e.outcome = '{AccessEvent.Outcome.ALLOWED}' AND COALESCE(f.district_id, u.district_id) IS NOT NULL
+      AND e.outcome = '{AccessEvent.Outcome.ALLOWED}' AND {_DISTRICT} IS NOT NULL
 """
 
 
@@ -47,19 +54,15 @@ def view_tallies_add(after_id: int, up_to_id: int) -> None:
     else:  # SQLite keeps UTC text: shift by the zone's offset now (India has no summer time)
         offset = timezone.localtime(timezone.now(), _local_zone()).utcoffset()
         day, week, zone = _SQLITE_DAY, _SQLITE_WEEK, f"{int(offset.total_seconds() // 60):+d} minutes"
-    days, weeks = DistrictViewDay._meta.db_table, ReaderViewWeek._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {days} (district_id, day, role, views) "
-            f"SELECT COALESCE(f.district_id, u.district_id), {day}, u.role, COUNT(*) {_SOURCE} GROUP BY 1, 2, 3 "
-            f"ON CONFLICT (district_id, day, role) DO UPDATE SET views = {days}.views + excluded.views",
+            f"INSERT INTO {_DAYS} (district_id, day, role, views) "
+            f"SELECT {_DISTRICT}, {day}, u.role, COUNT(*) {_SOURCE} GROUP BY 1, 2, 3 {_ADD_DAYS}",
             [zone, after_id, up_to_id],
         )
         cursor.execute(
-            f"INSERT INTO {weeks} (district_id, week, actor_id, role, views) "
-            f"SELECT COALESCE(f.district_id, u.district_id), {week}, u.id, u.role, COUNT(*) {_SOURCE} "
-            "GROUP BY 1, 2, 3, 4 "
-            f"ON CONFLICT (district_id, week, actor_id) DO UPDATE SET views = {weeks}.views + excluded.views",
+            f"INSERT INTO {_WEEKS} (district_id, week, actor_id, role, views) "
+            f"SELECT {_DISTRICT}, {week}, u.id, u.role, COUNT(*) {_SOURCE} GROUP BY 1, 2, 3, 4 {_ADD_WEEKS}",
             [zone, after_id, up_to_id],
         )
 
@@ -72,28 +75,18 @@ def view_tallies_ctes(source: str) -> list[str]:
     1970-01-01, local time) and `tally` (new allowed views). A week starts on Monday (1970-01-01 was a
     Thursday: day d's Monday is d − (d + 3) mod 7).
     """
-    days, weeks = DistrictViewDay._meta.db_table, ReaderViewWeek._meta.db_table
-    users, facilities = User._meta.db_table, Facility._meta.db_table
-    readers = f"""
-        FROM {source} s JOIN {users} u ON u.id = s.actor_id LEFT JOIN {facilities} f ON f.id = u.facility_id
-        WHERE s.tally > 0 AND COALESCE(f.district_id, u.district_id) IS NOT NULL
-    """
+    readers = f"FROM {source} s {_READER.format(actor='s.actor_id')} WHERE s.tally > 0 AND {_DISTRICT} IS NOT NULL"
+    monday = "DATE '1970-01-01' + CAST(s.d - MOD(s.d + 3, 7) AS INTEGER)"
     return [
         f"""tallied_days AS (
-            INSERT INTO {days} (district_id, day, role, views)
-            SELECT COALESCE(f.district_id, u.district_id), DATE '1970-01-01' + CAST(s.d AS INTEGER), u.role,
-                   SUM(s.tally) {readers}
-            GROUP BY 1, 2, 3
-            ON CONFLICT (district_id, day, role) DO UPDATE SET views = {days}.views + excluded.views
-            RETURNING 1
+            INSERT INTO {_DAYS} (district_id, day, role, views)
+            SELECT {_DISTRICT}, DATE '1970-01-01' + CAST(s.d AS INTEGER), u.role, SUM(s.tally) {readers}
+            GROUP BY 1, 2, 3 {_ADD_DAYS} RETURNING 1
         )""",
         f"""tallied_weeks AS (
-            INSERT INTO {weeks} (district_id, week, actor_id, role, views)
-            SELECT COALESCE(f.district_id, u.district_id), DATE '1970-01-01' + CAST(s.d - MOD(s.d + 3, 7) AS INTEGER),
-                   u.id, u.role, SUM(s.tally) {readers}
-            GROUP BY 1, 2, 3, 4
-            ON CONFLICT (district_id, week, actor_id) DO UPDATE SET views = {weeks}.views + excluded.views
-            RETURNING 1
+            INSERT INTO {_WEEKS} (district_id, week, actor_id, role, views)
+            SELECT {_DISTRICT}, {monday}, u.id, u.role, SUM(s.tally) {readers}
+            GROUP BY 1, 2, 3, 4 {_ADD_WEEKS} RETURNING 1
         )""",
     ]
 
