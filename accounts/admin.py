@@ -19,6 +19,7 @@ from django.utils.translation import ngettext_lazy
 
 from accounts.admin_alerts import AlertTriageConsole, RuleFilter
 from accounts.admin_common import CappedPaginator, actions_report, step_up_redirect
+from accounts.admin_guard import DeclaredLookupsOnly
 from accounts.admin_history import GovernedHistoryAdmin
 from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions, resend_invitation_action
 from accounts.admin_reviews import AccessReviewConsole, ReverificationFilter
@@ -132,8 +133,11 @@ revoke_device_action = _reasoned_action(
 approve_onboarding_action, reject_onboarding_action, revoke_invitation_action = onboarding_actions(_reasoned_action)
 
 
-class ReadOnlyConsole:
-    """Rows the console shows but never adds, edits or deletes: changes go through the services' actions."""
+class ReadOnlyConsole(DeclaredLookupsOnly):
+    """Rows the console shows but never adds, edits or deletes: changes go through the services' actions.
+
+    Its lists answer only the filters, search and ordering they declare (accounts/admin_guard.py).
+    """
 
     def has_add_permission(self, request):
         return False
@@ -156,7 +160,7 @@ class UserAdmin(AccessReviewConsole, ReadOnlyConsole, GovernedHistoryAdmin):
 
     list_display = ("username", "full_name", "role", "status", "suspension_cause", "facility", "last_login")
     list_filter = ("status", "role", "suspension_cause", ReverificationFilter)
-    search_fields = ("username", "first_name", "last_name", "mobile")
+    search_fields = ("username", "first_name", "last_name")
     actions = [
         approve_onboarding_action,
         reject_onboarding_action,
@@ -360,7 +364,7 @@ class AccountEventAdmin(ReadOnlyConsole, admin.ModelAdmin):
         )
 
 
-class _ReadOnlyForStaff(GovernedHistoryAdmin):
+class _ReadOnlyForStaff(DeclaredLookupsOnly, GovernedHistoryAdmin):
     """Jurisdictions are set up by superusers; supervisors see their own part, read-only."""
 
     def has_change_permission(self, request, obj=None):

@@ -2,6 +2,7 @@
 
 from urllib.parse import urlencode
 
+from django.contrib.admin import ModelAdmin
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect
@@ -10,6 +11,7 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminSite
 
+from accounts.admin_guard import console_admin_class
 from accounts.models import Status
 
 
@@ -21,6 +23,10 @@ class PrahariAdminSite(OTPAdminSite):
 
     def __init__(self, name: str = "admin"):
         super().__init__(name)
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Every page answers only what it declares, the installed apps' own admins too (accounts/admin_guard.py)."""
+        super().register(model_or_iterable, console_admin_class(admin_class or ModelAdmin), **options)
 
     @method_decorator(login_not_required)
     def login(self, request, extra_context=None):

@@ -20,6 +20,7 @@ from records.services import HISTORY_HIDDEN, HISTORY_MASKS, record_changes_for_v
 class AccessEventAdmin(ReadOnlyConsole, admin.ModelAdmin):
     list_display = ("created_at", "actor", "action", "outcome", "beneficiary", "purpose", "ip_address", "device")
     list_filter = ("action", "outcome")
+    console_lookups = ("actor__id__exact",)  # each account's page links to its own log
     search_fields = ("actor__username",)
     date_hierarchy = "created_at"
     show_full_result_count = False  # the log is large; a full count on every page is not worth it

@@ -121,7 +121,7 @@ def dashboard_for(viewer: User, *, now=None) -> Dashboard:
         held_accounts=Figure(
             "",
             LoginHold.objects.filter(user__in=users, cleared_at__isnull=True).values("user").distinct().count(),
-            _url("admin:accounts_loginhold_changelist", cleared_at__isnull="True"),
+            _url("admin:accounts_loginhold_changelist", cleared_at__isempty="1"),
         ),
         reviews_due=Figure(
             "",
