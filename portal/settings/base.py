@@ -12,7 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from portal.settings.env import env_bool, env_int, env_list, env_str
+from portal.settings.env import env_bool, env_int, env_list, env_networks, env_str
 from portal.settings.governance import *  # noqa: F403  (the PRAHARI_* numbers of SECURITY.md)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -170,6 +170,8 @@ LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60  # the switch remembers the choice on t
 # --- Security headers (SECURITY.md §Deployment) -------------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_PROXY") else None
+# The proxies whose X-Forwarded-For is believed (accounts/request_info.py: client_ip); none by default.
+TRUSTED_PROXIES = env_networks("DJANGO_TRUSTED_PROXIES")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
@@ -221,6 +223,7 @@ DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600
 PASSWORD_RESET_TIMEOUT = 30 * 60
 AXES_ENABLED = env_bool("AXES_ENABLED", default=True)
 AXES_HANDLER = "accounts.login.lockouts.AxesHandler"  # the database handler, one query per lock check
+AXES_CLIENT_IP_CALLABLE = "accounts.request_info.client_ip"  # the one client address, proxies considered
 AXES_FAILURE_LIMIT = PRAHARI_LOCKOUT_FAILURES  # noqa: F405
 AXES_COOLOFF_TIME = PRAHARI_LOCKOUT_MINUTES / 60  # noqa: F405  (hours)
 AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
