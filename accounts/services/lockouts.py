@@ -3,7 +3,8 @@
 django-axes counts password failures (its backend) and, bridged by `login_failure_record`, OTP
 failures too, per username and per (username, IP), and locks for PRAHARI_LOCKOUT_MINUTES. This
 module adds what axes does not do: the hold after the third lock in 24 hours (lifted only by
-`lockout_clear`), the per-IP refusal across usernames, events and supervisor notices.
+`lockout_clear`), the per-IP refusal across usernames, events and supervisor notices. Wrong codes,
+wherever they are typed, go through the same `otp_failure_record`.
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ def login_is_locked(request, username: str) -> bool:
     return AxesProxyHandler.is_locked(request, credentials={"username": username})
 
 
+def login_is_barred(request, user: User) -> bool:
+    """Whether a django-axes lock or an open LoginHold bars `user` now: no code of theirs is to be verified."""
+    return login_is_locked(request, user.username) or login_is_held(user)
+
+
 def login_failure_record(request, *, username: str, category: str, user: User | None, ip: str | None) -> None:
     """Count an OTP failure with django-axes (it only sees password failures by itself) and record the event.
 
@@ -98,6 +104,16 @@ def login_failure_record(request, *, username: str, category: str, user: User | 
         ip=ip,
         data={"category": category},
     )
+
+
+def otp_failure_record(request, *, user: User, category: str, ip: str | None) -> bool:
+    """Count a wrong code of `user` (at login or at step-up) as a login failure; True when they are now locked.
+
+    `category` starts with "otp" (e.g. "otp_totp", "otp_step_up_totp"): django-axes counts it and an
+    OTP_FAILED event records it.
+    """
+    login_failure_record(request, username=user.username, category=category, user=user, ip=ip)
+    return getattr(request, "axes_locked_out", False) or login_is_locked(request, user.username)
 
 
 def login_failures_reset(*, user: User) -> int:
