@@ -25,8 +25,9 @@ from accounts.services.lockouts import (
     ip_is_blocked,
     login_failure_record,
     login_failures_reset,
+    login_is_barred,
     login_is_held,
-    login_is_locked,
+    otp_failure_record,
     user_by_pk,
     user_by_username,
 )
@@ -109,15 +110,12 @@ def pending_clear(request) -> None:
 
 def pending_is_barred(request, pending: Pending) -> bool:
     """A lock or hold that arrived after the password step (e.g. failures elsewhere) ends this attempt too."""
-    return login_is_locked(request, pending.user.username) or login_is_held(pending.user)
+    return login_is_barred(request, pending.user)
 
 
 def otp_failure(request, pending: Pending, *, method: str) -> bool:
     """Count a wrong code with django-axes; return True when the account is now locked."""
-    login_failure_record(
-        request, username=pending.user.username, category=f"otp_{method}", user=pending.user, ip=client_ip(request)
-    )
-    if getattr(request, "axes_locked_out", False) or login_is_locked(request, pending.user.username):
+    if otp_failure_record(request, user=pending.user, category=f"otp_{method}", ip=client_ip(request)):
         pending_clear(request)
         return True
     return False

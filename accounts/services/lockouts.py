@@ -3,7 +3,9 @@
 django-axes counts password failures (its backend) and, bridged by `login_failure_record`, OTP
 failures too, per username and per (username, IP), and locks for PRAHARI_LOCKOUT_MINUTES. This
 module adds what axes does not do: the hold after the third lock in 24 hours (lifted only by
-`lockout_clear`), the per-IP refusal across usernames, events and supervisor notices.
+`lockout_clear`), the per-IP refusal across usernames, events, supervisor notices, and the end of
+every session of a locked account. Wrong codes, wherever they are typed, go through the same
+`otp_failure_record`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from accounts.scoping import governors_of
 from accounts.services.events import event_record
 from accounts.services.lifecycle import clean_reason
 from accounts.services.notifications import notify
+from accounts.services.sessions import sessions_end_for_user
 
 
 def users_with_hold_flag():
@@ -84,6 +87,11 @@ def login_is_locked(request, username: str) -> bool:
     return AxesProxyHandler.is_locked(request, credentials={"username": username})
 
 
+def login_is_barred(request, user: User) -> bool:
+    """Whether a django-axes lock or an open LoginHold bars `user` now: no code of theirs is to be verified."""
+    return login_is_locked(request, user.username) or login_is_held(user)
+
+
 def login_failure_record(request, *, username: str, category: str, user: User | None, ip: str | None) -> None:
     """Count an OTP failure with django-axes (it only sees password failures by itself) and record the event.
 
@@ -100,6 +108,16 @@ def login_failure_record(request, *, username: str, category: str, user: User | 
     )
 
 
+def otp_failure_record(request, *, user: User, category: str, ip: str | None) -> bool:
+    """Count a wrong code of `user` (at login or at step-up) as a login failure; True when they are now locked.
+
+    `category` starts with "otp" (e.g. "otp_totp", "otp_step_up_totp"): django-axes counts it and an
+    OTP_FAILED event records it. The failure that locks ends every session of `user` (`lockout_record`).
+    """
+    login_failure_record(request, username=user.username, category=category, user=user, ip=ip)
+    return getattr(request, "axes_locked_out", False) or login_is_locked(request, user.username)
+
+
 def login_failures_reset(*, user: User) -> int:
     """A full login (password and code) wipes the failure count of `user` from every IP.
 
@@ -114,7 +132,11 @@ def login_failures_reset(*, user: User) -> int:
 
 
 def lockout_record(*, username: str | None, ip: str | None) -> None:
-    """axes locked `username`: record it once per lock, notify the governors, hold after the 3rd lock in 24 h."""
+    """axes locked `username`: record it once per lock, end all their sessions, notify the governors, and
+    open a LoginHold after the 3rd lock in 24 h.
+
+    Records LOCKED_OUT (with how many sessions ended) and, at a hold, LOGIN_HELD.
+    """
     user = user_by_username(username)
     if user is None:
         return  # unknown usernames: axes keeps the attempt; there is nobody to notify
@@ -128,7 +150,10 @@ def lockout_record(*, username: str | None, ip: str | None) -> None:
     if same_lock.exists():
         return  # the same lock, signalled again by a later attempt
     with transaction.atomic():
-        event = event_record(type=AccountEventType.LOCKED_OUT, actor=None, subject=user, ip=ip)
+        ended = sessions_end_for_user(user=user)  # SECURITY.md §Sessions: a lock ends the sessions at once
+        event = event_record(
+            type=AccountEventType.LOCKED_OUT, actor=None, subject=user, ip=ip, data={"sessions_ended": ended}
+        )
         window = now - timedelta(hours=settings.PRAHARI_LOCKOUT_HOLD_WINDOW_HOURS)
         locks = recent.filter(created_at__gte=window).count()
         kind = "lockout"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -14,11 +15,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.exceptions import DomainError
 from accounts.forms import OTPForm
-from accounts.login.session import step_up_record
-from accounts.models import AccountEventType, RegisteredDevice, UserSession
+from accounts.login.session import session_end, step_up_record
+from accounts.models import RegisteredDevice, UserSession
 from accounts.request_info import client_ip
 from accounts.services.devices import device_revoke
-from accounts.services.events import event_record
+from accounts.services.lockouts import login_is_barred, login_is_held, otp_failure_record
 from accounts.services.otp import login_otp_devices, otp_sms_send, otp_verify
 from accounts.services.sessions import session_end_by_owner, session_public_id
 from accounts.views.login import _safe_next
@@ -77,30 +78,50 @@ def device_revoke_own(request, pk: int):
 @sensitive_post_parameters("token")
 @require_http_methods(["GET", "POST"])
 def step_up(request):
-    """Prove a fresh OTP before a sensitive action; then go on to `next`."""
-    devices = login_otp_devices(request.user)
+    """Prove a fresh OTP before a sensitive action; then go on to `next`.
+
+    A wrong code counts with the login failures (django-axes, OTP_FAILED); the lock it reaches ends
+    every session of the account. A locked or held account may not try: no code is verified.
+    """
+    user = request.user
+    if login_is_barred(request, user):
+        return _signed_out_for_wrong_codes(request)
+    devices = login_otp_devices(user)
     attempt = request.session.setdefault(
         "_prahari_step_up_attempt", hashlib.sha256(request.session.session_key.encode()).hexdigest()[:32]
     )
     form = OTPForm(request.POST or None, methods=list(devices))
     if request.method == "POST" and "send_sms" in request.POST:
         try:
-            otp_sms_send(user=request.user, attempt_id=attempt, ip=client_ip(request))
+            otp_sms_send(user=user, attempt_id=attempt, ip=client_ip(request))
             messages.info(request, _("A code was sent to your registered mobile number."))
         except DomainError as error:
             messages.error(request, str(error))
         return redirect(request.get_full_path())
     if request.method == "POST" and form.is_valid():
         method = form.cleaned_data["method"]
-        if otp_verify(user=request.user, method=method, token=form.cleaned_data["token"], attempt_id=attempt):
+        if otp_verify(user=user, method=method, token=form.cleaned_data["token"], attempt_id=attempt):
             step_up_record(request)
             return redirect(_safe_next(request, request.GET.get("next")))
-        event_record(
-            type=AccountEventType.OTP_FAILED,
-            actor=request.user,
-            subject=request.user,
-            ip=client_ip(request),
-            data={"category": f"step_up_{method}"},
-        )
+        if otp_failure_record(request, user=user, category=f"otp_step_up_{method}", ip=client_ip(request)):
+            return _signed_out_for_wrong_codes(request)
         form.add_error("token", _("That code is not right, or it has expired."))
     return render(request, "accounts/step_up.html", {"form": form, "has_sms": "sms" in devices})
+
+
+def _signed_out_for_wrong_codes(request):
+    """End this session (the lock has ended the others) and say why on the login page."""
+    held = login_is_held(request.user)
+    session_end(request, reason="locked")
+    if held:
+        message = _(
+            "You were signed out after too many wrong codes. Your account stays locked until your supervisor "
+            "unlocks it: please call your supervisor."
+        )
+    else:
+        message = _(
+            "You were signed out after too many wrong codes. Wait %(minutes)s minutes before you sign in "
+            "again, or call your supervisor."
+        ) % {"minutes": settings.PRAHARI_LOCKOUT_MINUTES}
+    messages.error(request, message)
+    return redirect("accounts:login")

@@ -16,7 +16,7 @@ from freezegun import freeze_time
 
 from accounts.exceptions import DomainError, NotPermitted
 from accounts.login.lockouts import AxesHandler, widest_parameter_sets
-from accounts.models import AccountEvent, AccountEventType, LoginHold, Notification
+from accounts.models import AccountEvent, AccountEventType, LoginHold, Notification, UserSession
 from accounts.services.lockouts import lockout_clear, login_is_locked
 from tests.accounts.test_login_flow import (
     CODE,
@@ -29,6 +29,7 @@ from tests.accounts.test_login_flow import (
 )
 from tests.accounts.test_login_flow import approved as approved  # the fixtures, reused
 from tests.accounts.test_login_flow import phone as phone
+from tests.conftest import sign_in as session_for
 
 IP_A, IP_B, IP_C = "10.1.0.1", "10.2.0.2", "10.3.0.3"
 STUFFER, NEIGHBOUR = "203.0.113.66", "203.0.113.67"
@@ -143,6 +144,25 @@ def test_the_third_lock_in_a_day_holds_the_account_until_its_supervisor_unlocks_
         cleared = AccountEvent.objects.get(subject=world.worker, type=AccountEventType.LOCKOUT_CLEARED)
         assert cleared.actor == world.supervisor and cleared.reason == "spoke to her by phone"
         sign_in(approved, phone)
+
+
+@pytest.mark.django_db
+def test_a_lock_ends_every_session_of_the_account(world):
+    """SECURITY.md §Sessions: someone guessing at the login page ends the sessions the worker has open."""
+    open_sessions = [Client(), Client()]
+    for client in open_sessions:
+        session_for(client, world.worker)
+    session_for(Client(), world.colleague)
+    fail(Client(), 9)
+    assert [c.get("/").status_code for c in open_sessions] == [200, 200]
+    fail(Client(), 1)
+    [lock] = AccountEvent.objects.filter(subject=world.worker, type=AccountEventType.LOCKED_OUT)
+    assert lock.data == {"sessions_ended": 2}
+    for client in open_sessions:
+        response = client.get("/")
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert not UserSession.objects.filter(user=world.worker).exists()
+    assert UserSession.objects.filter(user=world.colleague).count() == 1  # only the locked account's
 
 
 @pytest.mark.django_db
