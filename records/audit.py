@@ -46,6 +46,11 @@ def _key() -> bytes:
     return hashlib.sha256(f"prahari.access-chain:{settings.SECRET_KEY}".encode()).digest()
 
 
+def sign(data: bytes) -> str:
+    """HMAC-SHA-256 of `data` under the audit key, as hex: a checkpoint file's signature (records/checkpoints.py)."""
+    return hmac.new(_key(), data, hashlib.sha256).hexdigest()
+
+
 def genesis(actor_id: int) -> str:
     """The `prev_hash` of an actor's first event."""
     return hmac.new(_key(), f"genesis:{actor_id}".encode(), hashlib.sha256).hexdigest()
