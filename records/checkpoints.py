@@ -67,7 +67,7 @@ def checkpoints(*, now: datetime, dry_run: bool = False) -> dict:
     """
     moved = heads_moved()
     if dry_run:
-        return {"entries": len(moved), "file": None}
+        return {"entries": len(moved), "file": None, "syslog_messages": 0}
     run = secrets.token_hex(6)
     content = checkpoint_content(entries=moved, at=now, run=run)
     name = f"{now.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}-{run}{SUFFIX}"  # names sort by time
@@ -265,6 +265,9 @@ def checkpoints_verify(*, actor_ids: Collection[int] | None = None) -> Checkpoin
                 verdict.unfinished.append(path.name)
             else:
                 verdict.problems.append(f"checkpoint file {path.name}: {error}")
+            continue
+        except OSError as error:
+            verdict.problems.append(f"checkpoint file {path.name}: it cannot be read ({error.strerror})")
             continue
         verdict.files += 1
         mine = [(a, seq, digest, path.name) for a, seq, digest in entries if actor_ids is None or a in actor_ids]

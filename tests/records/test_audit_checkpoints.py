@@ -158,6 +158,15 @@ def test_a_file_not_signed_with_the_audit_key_fails_naming_it(world, settings, c
         verify_audit()
 
 
+def test_a_checkpoint_file_that_cannot_be_read_fails_naming_it(world, settings):
+    append(world.worker, 1)
+    checkpoint()
+    unreadable = settings.PRAHARI_AUDIT_CHECKPOINT_DIR / "20991231T235959.000000Z-a-directory.jsonl"
+    unreadable.mkdir()
+    with pytest.raises(CommandError, match=f"checkpoint file {unreadable.name}: it cannot be read"):
+        verify_audit()
+
+
 def test_a_file_its_run_left_unfinished_is_skipped(world, settings):
     append(world.worker, 1)
     checkpoint()
