@@ -7,6 +7,8 @@ only its own actor's head, so concurrent workers never queue on one lock. `verif
 chain: an edited row breaks its hash, a deleted or inserted row breaks the sequence or the next
 link, a deleted last row leaves the head ahead of the chain. The key (PRAHARI_AUDIT_KEY, or one
 derived from DJANGO_SECRET_KEY) keeps someone with only database access from re-forging a chain.
+Deleting the latest events and winding the head back leaves a valid chain: the signed checkpoints
+kept outside the database (records/checkpoints.py) are what `verify` catches that with.
 
 Two ways to append (bench P5). A record look-up locks the head (SELECT … FOR UPDATE), reads its
 sequence, hash and daily counts, and writes the event and the head in one statement, all in the
@@ -30,6 +32,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -38,12 +41,20 @@ from django.utils import timezone
 
 from records.models import AccessChainHead, AccessEvent
 
+if TYPE_CHECKING:
+    from records.checkpoints import CheckpointsVerdict
+
 
 def _key() -> bytes:
     explicit = getattr(settings, "PRAHARI_AUDIT_KEY", None)
     if explicit:
         return explicit.encode()
     return hashlib.sha256(f"prahari.access-chain:{settings.SECRET_KEY}".encode()).digest()
+
+
+def sign(data: bytes) -> str:
+    """HMAC-SHA-256 of `data` under the audit key, as hex: a checkpoint file's signature (records/checkpoints.py)."""
+    return hmac.new(_key(), data, hashlib.sha256).hexdigest()
 
 
 def genesis(actor_id: int) -> str:
@@ -450,7 +461,8 @@ def access_event_append(*, actor, **fields) -> AccessEvent:
 @dataclass
 class Verdict:
     checked: int
-    problem: str | None = None  # the first broken link, named so an auditor can find it
+    problem: str | None = None  # the first broken link, or the chains that fail their checkpoints, named
+    checkpoints: CheckpointsVerdict | None = None  # what the checkpoint files said (once the chains verify)
 
 
 def _problems(events: Iterator[AccessEvent], heads: dict[int, AccessChainHead]) -> Iterator[tuple[int, str]]:
@@ -484,10 +496,14 @@ def _head_problems(actor, last_seq, last_hash, heads) -> Iterator[tuple[int, str
 
 
 def verify(actor_ids: Iterable[int] | None = None) -> Verdict:
-    """Check every chain (or only those of `actor_ids`); return how many events were checked and the first
-    problem, if any."""
+    """Check every chain (or only those of `actor_ids`), then, when they verify, that they still hold every
+    event the signed checkpoint files recorded (records/checkpoints.py); return how many events were checked
+    and the first problem of the chains, or every actor whose chain fails its checkpoints."""
+    from records.checkpoints import checkpoints_verify  # it imports this module
+
     heads, events = AccessChainHead.objects.all(), AccessEvent.objects.all()
     if actor_ids is not None:
+        actor_ids = set(actor_ids)
         heads, events = heads.filter(actor_id__in=actor_ids), events.filter(actor_id__in=actor_ids)
     heads = {h.actor_id: h for h in heads}
     events = events.order_by("actor_id", "actor_seq").iterator(chunk_size=5000)
@@ -499,4 +515,11 @@ def verify(actor_ids: Iterable[int] | None = None) -> Verdict:
     for actor, head in heads.items():
         if head.seq:
             return Verdict(checked, f"actor {actor}: its head records {head.seq} events but none are left")
-    return Verdict(checked)
+    found = checkpoints_verify(actor_ids=actor_ids)
+    problems = found.problems[:_PROBLEMS_NAMED]
+    if len(found.problems) > _PROBLEMS_NAMED:
+        problems.append(f"and {len(found.problems) - _PROBLEMS_NAMED} more")
+    return Verdict(checked, "; ".join(problems) or None, found)
+
+
+_PROBLEMS_NAMED = 10

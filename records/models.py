@@ -188,6 +188,22 @@ class AccessChainHead(models.Model):
         return f"{self.actor_id}: {self.seq}"
 
 
+class ChainCheckpoint(models.Model):
+    """The chain head (sequence number and hash) the `checkpoints` job last wrote to a signed checkpoint file.
+
+    Bookkeeping only, so that a run writes just the heads that moved (records/checkpoints.py): verify_audit
+    reads the files, never this table, so changing it can only cause extra checkpoints.
+    """
+
+    actor = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, primary_key=True, related_name="+")
+    seq = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.actor_id}: {self.seq}"
+
+
 class AnomalyWatermark(models.Model):
     """How far the `anomalies` job has scored an append-only log: the id of the last event it scored.
 

@@ -119,6 +119,7 @@ _MIGRATION_DATA = (
     "accounts.migrations.0012_anomaly_schedule",
     "records.migrations.0004_access_log_view_permission",
     "records.migrations.0007_beneficiary_history_view_permission",
+    "records.migrations.0012_checkpoint_schedule",
 )
 
 
@@ -147,6 +148,14 @@ def _migration_data_after_flush(request):
     apps = MigrationExecutor(connection).loader.project_state().apps
     for module in _MIGRATION_DATA:
         import_module(module).forwards(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _audit_checkpoints_apart(settings, tmp_path):
+    """Each test writes and reads signed access-log checkpoints in a directory of its own, never under var/:
+    another test's files name chains this test's database does not hold."""
+    settings.PRAHARI_AUDIT_CHECKPOINT_DIR = tmp_path / "audit-checkpoints"
+    settings.PRAHARI_AUDIT_CHECKPOINT_SYSLOG = None
 
 
 @pytest.fixture(autouse=True)

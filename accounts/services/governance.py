@@ -36,7 +36,7 @@ from accounts.services.system import system_user
 
 JobFunction = Callable[..., dict]
 JOBS: dict[str, JobFunction] = {}
-JOB_ORDER = ("invitations", "dormancy", "reverification", "anomalies", "retention")
+JOB_ORDER = ("invitations", "dormancy", "reverification", "anomalies", "retention", "checkpoints")
 DIGEST_NAMES_MAX = 3
 DIGEST_NAMES_CHARS = 60  # the digest is one SMS
 
@@ -257,4 +257,5 @@ def retention(*, now: datetime, dry_run: bool = False) -> dict:
 
 # Jobs that live in other apps register here, so that importing governance (the command, the tasks) finds
 # every job. At the end of the module: they import `job` and the helpers above.
-import records.anomalies  # noqa: E402, F401
+import records.anomalies  # noqa: E402
+import records.checkpoints  # noqa: E402, F401

@@ -17,6 +17,9 @@ from portal.settings.governance import *  # noqa: F403  (the PRAHARI_* numbers o
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("PRAHARI_VAR_DIR", str(BASE_DIR / "var")))
+# Where the `checkpoints` job appends signed access-log checkpoints (docs/audit-checkpoints.md): mount it
+# append-only (or write-once) in production.
+PRAHARI_AUDIT_CHECKPOINT_DIR = Path(env_str("PRAHARI_AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "audit-checkpoints")))
 
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
 

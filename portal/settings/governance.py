@@ -70,6 +70,8 @@ PRAHARI_ANOMALY_WRITER_WAIT_SECONDS = env_int("PRAHARI_ANOMALY_WRITER_WAIT_SECON
 
 # Access log: the key of its hash chain (set it explicitly in production; default: derived from the secret key)
 PRAHARI_AUDIT_KEY = env_str("PRAHARI_AUDIT_KEY")
+# Also send each signed checkpoint to this syslog receiver, "host:port" over UDP (docs/audit-checkpoints.md)
+PRAHARI_AUDIT_CHECKPOINT_SYSLOG = env_str("PRAHARI_AUDIT_CHECKPOINT_SYSLOG") or None
 
 # Retention
 PRAHARI_ACCESS_LOG_RETENTION_DAYS = env_int("PRAHARI_ACCESS_LOG_RETENTION_DAYS", 400)

@@ -127,6 +127,7 @@ def test_the_command_prints_one_line_of_json(world):
         "reverification",
         "anomalies",
         "retention",
+        "checkpoints",
     ]
 
 

@@ -29,5 +29,6 @@ def test_governance_jobs_are_scheduled_to_real_tasks():
         assert f"governance.{job}" in app.tasks
         assert (task.crontab.hour, task.crontab.day_of_month, str(task.crontab.timezone)) == (hour, "*", "Asia/Kolkata")
     assert scheduled["governance.invitations"].interval.period == "hours"
-    anomalies = scheduled["governance.anomalies"].interval
-    assert (anomalies.every, anomalies.period) == (10, "minutes") and "governance.anomalies" in app.tasks
+    for job in ("anomalies", "checkpoints"):
+        interval = scheduled[f"governance.{job}"].interval
+        assert (interval.every, interval.period) == (10, "minutes") and f"governance.{job}" in app.tasks
