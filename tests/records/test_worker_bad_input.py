@@ -1,6 +1,6 @@
-"""Bad input to the record pages ends in a page or a 4xx, never a 5xx, and leaves nothing half-written:
-a malformed record id is answered and logged like a missing record, once, in a safe form; a malformed
-purpose or form field is refused before anything is read or logged."""
+"""Bad input to every page a worker uses ends in a page, a redirect or a 4xx, never a 5xx, and leaves
+nothing half-written: a malformed record id is answered and logged like a missing record, once, in a
+safe form; a malformed purpose or form field is refused before anything is read or logged."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
+from accounts.models import AccountEvent
 from records.models import AccessEvent
 from tests.conftest import sign_in
 
@@ -56,6 +57,8 @@ def _assert_nothing_unsafe_stored():
         assert _clean({key: value for key, value in detail.items() if key != "reason"})
         logged = detail.get("reference_id", "")
         assert logged.isprintable() and len(logged) <= 32
+    for data, reason in AccountEvent.objects.values_list("data", "reason"):
+        assert _clean(data) and _clean(reason)
 
 
 def _record(reference_id: str, **query) -> str:
@@ -159,4 +162,73 @@ def test_a_malformed_search_is_refused_or_searched_once(asha, records, field, va
         assert not searched  # refused with a form error before anything is read
     if field == "unknown":  # ignored
         assert b"Sunita Yadav" in response.content and searched
+    _assert_nothing_unsafe_stored()
+
+
+@pytest.mark.parametrize("value", BAD.values(), ids=BAD.keys())
+def test_query_strings_on_the_worker_pages_change_nothing(asha, records, value):
+    query = urlencode({"purpose": value, "reference_id": value, "next": value, "page": value, value: value})
+    for url in ("/", "/records/", "/accounts/security/", "/accounts/password/"):
+        response = asha.get(f"{url}?{query}")
+        assert response.status_code == 200, url
+    assert not AccessEvent.objects.exists()
+    _assert_nothing_unsafe_stored()
+
+
+# --- The accounts pages a worker uses --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", BAD.values(), ids=BAD.keys())
+def test_step_up_with_a_malformed_next_or_code(asha, value):
+    url = f"/accounts/step-up/?{urlencode({'next': value})}"
+    assert asha.get(url).status_code == 200
+    response = asha.post(url, {"method": value, "token": value})
+    assert response.status_code in (200, 302)
+    if response.status_code == 302:
+        assert response["Location"] == "/"  # never a redirect to what was typed
+    _assert_nothing_unsafe_stored()
+
+
+@pytest.mark.parametrize("value", BAD.values(), ids=BAD.keys())
+def test_password_change_with_malformed_fields_changes_nothing(asha, world, value):
+    before = world.worker.password
+    for field in ("old_password", "new_password1", "new_password2"):
+        data = {"old_password": "wrong password", "new_password1": "a fresh passphrase", "new_password2": "x"}
+        response = asha.post("/accounts/password/", {**data, field: value})
+        assert response.status_code == 200, field
+    world.worker.refresh_from_db()
+    assert world.worker.password == before
+    _assert_nothing_unsafe_stored()
+
+
+@pytest.mark.parametrize("value", [*BAD.values(), "9" * 30], ids=[*BAD.keys(), "huge_number"])
+def test_ending_a_session_or_revoking_a_device_that_is_not_there(asha, world, value):
+    segment = quote(value, safe="")
+    ended = asha.post(f"/accounts/sessions/{segment}/end/")
+    if "/" in value:  # no such page
+        assert ended.status_code == 404
+    else:
+        assert ended.status_code == 302 and ended["Location"] == "/"
+    assert asha.post(f"/accounts/devices/{segment}/revoke/").status_code == 404
+    assert asha.get("/").status_code == 200  # still signed in
+    _assert_nothing_unsafe_stored()
+
+
+@pytest.mark.parametrize("value", BAD.values(), ids=BAD.keys())
+def test_login_with_malformed_credentials_is_a_plain_failure(client, world, value):
+    for field in ("username", "password"):
+        data = {"username": world.worker.username, "password": "not the password", field: value}
+        response = client.post("/accounts/login/", data)
+        assert response.status_code == 200 and b"Sign-in failed" in response.content, field
+        assert "_auth_user_id" not in client.session
+    _assert_nothing_unsafe_stored()
+
+
+@pytest.mark.parametrize("value", BAD.values(), ids=BAD.keys())
+def test_enrolment_and_reset_links_that_are_malformed(client, world, value):
+    segment = quote(value, safe="")
+    for url in (f"/accounts/enrol/{segment}/", f"/accounts/password-reset/{segment}/{segment}/"):
+        assert client.get(url).status_code in (400, 404, 410), url
+        posted = client.post(url, {"password1": value, "password2": value, "token": value, "method": value})
+        assert posted.status_code in (400, 404, 410), url
     _assert_nothing_unsafe_stored()
