@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from accounts.models import AccountEvent
+from records.audit import verify
 from records.models import AccessEvent
 from tests.conftest import sign_in
 
@@ -108,6 +109,7 @@ def test_the_logged_form_of_an_id_is_escaped_and_bounded(asha, records):
     assert logged[2] == "9" * 31 + "…"
     assert logged[3] == "10000000000001\\n"
     assert logged[4] == "ab\\\\x00"  # a backslash typed is doubled: the escaped form reads one way only
+    assert verify().problem is None  # the chain's hashes hold over what PostgreSQL stored
 
 
 @pytest.mark.parametrize("purpose", BAD.values(), ids=BAD.keys())
