@@ -3,12 +3,20 @@
 Names, years of birth and identity numbers come from Faker's Indian locale; each record gets one to
 three doses at its own facility. Every demo district also gets CANARIES_PER_DISTRICT canary records
 that look like any other. Idempotent: `count` is the number of ordinary demo records wanted in all;
-only the missing ones are added, and canaries are added only where a district has fewer than its share.
+only the missing ones are added, and canaries are added only where a district has fewer than its share
+(existing records, canaries included, are never changed).
+
+Everything is drawn from the operating system's generator (random.SystemRandom), not from a fixed seed:
+data anyone could recompute from the source would tell which ids are canaries (those the recomputation
+does not produce), and so would any fixed place for them. Canaries get their reference ids, facilities,
+contents and row order from the same draws as every other record, so their place among their district's
+ids is uniformly random.
 """
 
 from __future__ import annotations
 
 import random
+import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -20,7 +28,6 @@ from accounts.models import Facility, User
 from records.models import Beneficiary, Dose
 
 CANARIES_PER_DISTRICT = 2
-SEED = 2023
 BATCH = 2000
 # (vaccine, doses in its schedule, days between doses)
 VACCINES = (("Covishield", 3, 84), ("Covaxin", 3, 28), ("Corbevax", 2, 28), ("Td", 2, 28), ("Hepatitis B", 3, 30))
@@ -109,9 +116,9 @@ def beneficiaries_build(*, count: int, facilities: list[Facility], system: User)
         return result
     existing = Beneficiary.objects.filter(facility__in=facilities)
     have = existing.filter(is_canary=False).count()
-    rng = random.Random(SEED + have)  # noqa: S311 (synthetic demo data, reproducible on purpose)
+    rng = secrets.SystemRandom()
     fake = Faker("en_IN")
-    fake.seed_instance(SEED + have)
+    fake.random = rng
     plans = [(facilities[i % len(facilities)], False) for i in range(have, max(count, have))]
     by_district: dict[int, list[Facility]] = {}
     for facility in facilities:
@@ -119,6 +126,7 @@ def beneficiaries_build(*, count: int, facilities: list[Facility], system: User)
     for district_id, places in by_district.items():
         canaries = existing.filter(is_canary=True, facility__district_id=district_id).count()
         plans += [(rng.choice(places), True) for _ in range(CANARIES_PER_DISTRICT - canaries)]
+    rng.shuffle(plans)  # canaries anywhere in the batch: reference ids and primary keys alike
     _create(plans, fake, rng, system)
     result.created = sum(not canary for _f, canary in plans)
     result.canaries_created = len(plans) - result.created

@@ -9,7 +9,8 @@ Rules (SECURITY.md §Record access):
 - scope: a worker reads records of their own facility (PRAHARI_RECORD_SCOPE=district: their
   facility's district); a supervisor those of their district; a state administrator those of their
   state; nobody else any. An out-of-scope record is answered exactly like a missing one
-  (RecordUnavailable) and logged as out_of_scope;
+  (RecordUnavailable) and logged as out_of_scope; an id that is not 14 digits is answered and logged
+  like an id nobody has (not_found), what is logged of it escaped and cut short (`_logged_id`);
 - a purpose from `Purpose` is required; search only by an exact key (a 14-digit reference id, or
   a mobile number with the full name), at most PRAHARI_SEARCH_MAX_RESULTS results;
 - identity fields are masked to their last 4 digits; a reveal needs a reason and a fresh step-up and
@@ -48,8 +49,10 @@ Action, Outcome = AccessEvent.Action, AccessEvent.Outcome
 
 REVEALABLE = ("id_number", "mobile")
 WILDCARDS = re.compile(r"[*%_?]")
-REFERENCE_ID = re.compile(r"^\d{14}$")
-MOBILE = re.compile(r"^(?:\+91|91|0)?([6-9]\d{9})$")
+# ASCII digits, matched whole (fullmatch): `\d` would take other scripts' digits and `$` a final newline.
+REFERENCE_ID = re.compile(r"[0-9]{14}")
+MOBILE = re.compile(r"(?:\+91|91|0)?([6-9][0-9]{9})")
+LOGGED_ID_LENGTH = 32
 MIN_NAME_LETTERS = 3
 
 
@@ -172,12 +175,12 @@ def search_key_parse(*, reference_id: str = "", mobile: str = "", name: str = ""
             _("Wildcards are not allowed: search by the exact reference id, or the exact mobile number and full name.")
         )
     if reference_id:
-        if not REFERENCE_ID.match(reference_id):
+        if not REFERENCE_ID.fullmatch(reference_id):
             raise LookupRefused(_("A reference id has exactly 14 digits."))
         return SearchKey(reference_id=reference_id)
     if not mobile and not name:
         raise LookupRefused(_("Enter a reference id, or a mobile number and the full name."))
-    match = MOBILE.match(mobile)
+    match = MOBILE.fullmatch(mobile)
     if not match:
         raise LookupRefused(_("Enter the full 10-digit mobile number, with the full name."))
     if sum(ch.isalpha() for ch in name) < MIN_NAME_LETTERS:
@@ -302,9 +305,38 @@ def _interrupted() -> AccessInterrupted:
 
 
 def _find(reference_id: str) -> Beneficiary | None:
-    if not REFERENCE_ID.match(reference_id or ""):
-        return None
+    if not REFERENCE_ID.fullmatch(reference_id or ""):
+        return None  # malformed: answered and logged like an id nobody has, without a query
     return Beneficiary.objects.select_related("facility__district").filter(reference_id=reference_id).first()
+
+
+def _escaped(character: str) -> str:
+    if character == "\\":
+        return "\\\\"
+    return character if character.isprintable() else ascii(character)[1:-1]
+
+
+def _logged_id(reference_id: str) -> str:
+    """What the access log keeps of an id nobody has: a well-formed one as it is, anything else escaped.
+
+    The escaped form keeps printable characters as typed, doubles a backslash and writes every other
+    character (NUL and other controls, format characters such as a bidi override, separators) as a
+    Python escape ("\\x00", "\\n", "\\u202e"), so it reads one way only, PostgreSQL can store it (it
+    refuses \\u0000 in jsonb and text) and it cannot steer the page or terminal that shows it. It is cut
+    to LOGGED_ID_LENGTH characters, ending in "…" when cut, at a character's boundary (never inside an
+    escape): enough to see what was tried, and a 10,000-character id costs the log no more than a real one.
+    """
+    if REFERENCE_ID.fullmatch(reference_id):
+        return reference_id
+    pieces = [_escaped(character) for character in reference_id[: LOGGED_ID_LENGTH + 1]]
+    if sum(map(len, pieces)) <= LOGGED_ID_LENGTH:
+        return "".join(pieces)
+    kept = ""
+    for piece in pieces:
+        if len(kept) + len(piece) >= LOGGED_ID_LENGTH:
+            break
+        kept += piece
+    return f"{kept}…"
 
 
 def _summary(record: Beneficiary) -> dict:
@@ -334,7 +366,7 @@ def _open(head, viewer: Viewer, reference_id: str, *, action: str, purpose: str,
         return _interrupted(), None
     if record is None or not in_scope(viewer.user, record):
         outcome = Outcome.NOT_FOUND if record is None else Outcome.OUT_OF_SCOPE
-        detail = {**detail, "reference_id": reference_id[:20]} if record is None else detail
+        detail = {**detail, "reference_id": _logged_id(reference_id)} if record is None else detail
         _log(head, viewer, action=action, outcome=outcome, beneficiary=record, purpose=purpose, detail=detail)
         return _unavailable(), None
     return None, record

@@ -17,6 +17,7 @@ from accounts.models import AccountEvent, AccountEventType, District, Facility, 
 from accounts.services.demo import DEMO_REASON, TOTP_DEVICE_NAME
 from accounts.services.devices import device_find
 from accounts.services.system import system_user
+from records.demo import CANARIES_PER_DISTRICT
 from records.models import Beneficiary, Dose
 
 pytestmark = pytest.mark.django_db
@@ -215,3 +216,48 @@ def test_more_beneficiaries_are_added_up_to_the_number_asked_and_never_twice(deb
 def test_negative_beneficiaries_are_refused(debug):
     with pytest.raises(CommandError, match="--beneficiaries must be 0 or more"):
         seed("--beneficiaries", "-1")
+
+
+def _canaries_on_top(records: list[tuple[str, int, bool]], position: int) -> bool:
+    """True when the district's canaries hold its largest values of `position` (0: reference id, 1: pk)."""
+    ordered = sorted(records, key=lambda record: record[position])
+    return all(canary for *_ignored, canary in ordered[-CANARIES_PER_DISTRICT:])
+
+
+def test_canaries_sit_at_random_among_their_districts_ids(debug):
+    """Canaries used to take each district's largest reference ids (and primary keys): easy to avoid.
+
+    With 30 ordinary records and 2 canaries in each of the 3 districts, placed uniformly at random, a
+    district's canaries are its 2 largest ids with probability 1/C(32, 2) = 1/496; all three districts
+    at once, (1/496)^3 ≈ 8e-9, and likewise for primary keys: this test fails by chance about once in
+    60 million runs, and every time against the old placement.
+    """
+    seed("--workers", "0", "--beneficiaries", "90")
+    by_district: dict[int, list] = {}
+    for district, *record in Beneficiary.objects.values_list("facility__district", "reference_id", "pk", "is_canary"):
+        by_district.setdefault(district, []).append(tuple(record))
+    assert len(by_district) == 3 and all(len(records) == 32 for records in by_district.values())
+    assert not all(_canaries_on_top(records, 0) for records in by_district.values())
+    assert not all(_canaries_on_top(records, 1) for records in by_district.values())
+
+
+def test_reruns_keep_the_canaries_where_they_are(debug):
+    seed("--workers", "0", "--beneficiaries", "20")
+    canaries = Beneficiary.objects.filter(is_canary=True).order_by("pk")
+    before = list(canaries.values_list("pk", "reference_id", "name", "mobile", "facility"))
+    seed("--workers", "0", "--beneficiaries", "40")
+    assert list(canaries.values_list("pk", "reference_id", "name", "mobile", "facility")) == before
+    assert len(before) == 3 * CANARIES_PER_DISTRICT
+
+
+def test_the_demo_records_cannot_be_recomputed_from_the_source(debug):
+    """A fixed seed would give every fresh database the same records: the canaries would then be known to
+    anyone who ran seed_demo once. Two fresh builds of 26 records share no reference id (by chance, one
+    of 26 × 26 pairs out of 9 × 10^13 possible ids would match with probability under 10^-11)."""
+    seed("--workers", "0", "--beneficiaries", "20")
+    first = set(Beneficiary.objects.values_list("reference_id", flat=True))
+    Dose.objects.all().delete()
+    Beneficiary.objects.all().delete()
+    seed("--workers", "0", "--beneficiaries", "20")
+    second = set(Beneficiary.objects.values_list("reference_id", flat=True))
+    assert len(first) == len(second) == 26 and not first & second
