@@ -20,7 +20,7 @@ from accounts.exceptions import DomainError
 from accounts.forms import ReconfirmForm
 from accounts.login.session import session_end, step_up_record
 from accounts.request_info import client_ip
-from accounts.services.lockouts import login_failure_record, login_is_locked
+from accounts.services.lockouts import otp_failure_record
 from accounts.services.otp import login_otp_devices, otp_sms_send, otp_verify
 from accounts.services.reviews import reconfirm_required, review_reconfirm
 from accounts.services.undertakings import undertaking_current
@@ -68,8 +68,7 @@ def review_reconfirm_view(request):
             request.session.pop(ATTEMPT_KEY, None)
             messages.success(request, _("Thank you. Your access is confirmed."))
             return redirect(next_url)
-        login_failure_record(request, username=user.username, category=f"otp_reconfirm_{method}", user=user, ip=ip)
-        if getattr(request, "axes_locked_out", False) or login_is_locked(request, user.username):
+        if otp_failure_record(request, user=user, category=f"otp_reconfirm_{method}", ip=ip):
             session_end(request, reason="locked")
             messages.error(request, _("Too many failed attempts. You have been signed out."))
             return redirect("accounts:login")
