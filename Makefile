@@ -20,7 +20,8 @@ $(STAMP): requirements.txt | $(BIN)/python
 install: $(STAMP)
 
 # Web on http://127.0.0.1:8000/, a Celery worker and beat, in the foreground; Ctrl-C stops all three.
-# Embedded defaults: SQLite under var/, the filesystem broker under var/broker (no server needed).
+# Embedded defaults: PostgreSQL from the pgserver wheel with its data under var/postgres (started by the first
+# process, stopped by the last: docs/database.md), the filesystem broker under var/broker (no server needed).
 run: install
 	@mkdir -p var
 	export DJANGO_DEBUG=$${DJANGO_DEBUG-1} PATH="$(abspath $(BIN)):$$PATH"; \
@@ -30,7 +31,8 @@ run: install
 	exec $(BIN)/honcho start -f Procfile
 
 # Installs what tests need (Debian's chromium for browser tests) and runs the whole suite.
-# PostgreSQL and Redis are used when DATABASE_URL / REDIS_URL are set (.ci/run sets both).
+# PostgreSQL and Redis are used when DATABASE_URL / REDIS_URL are set (.ci/run sets both); without DATABASE_URL,
+# the embedded PostgreSQL under var/postgres.
 test: install chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

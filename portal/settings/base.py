@@ -106,18 +106,15 @@ TEMPLATES = [
     },
 ]
 
-# --- Database: SQLite under var/ by default, PostgreSQL from DATABASE_URL -----------------------
-DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'prahari.sqlite3'}"
+# --- Database: PostgreSQL only, from DATABASE_URL or else the embedded one under var/ (docs/database.md) ------
+DATABASE_URL = env_str("DATABASE_URL")
+if not DATABASE_URL:
+    from portal.embedded_postgres import embedded_database_url
+
+    DATABASE_URL = embedded_database_url(VAR_DIR)
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # Web, worker and beat share the file: WAL and a busy timeout instead of "database is locked".
-    DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-    }
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://…): Prahari needs PostgreSQL.")
 # A later error in a request must never roll back a logged read (STYLE.md, PITFALLS.md).
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -273,5 +270,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # pgserver logs each start, join and stop of the embedded PostgreSQL at INFO.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }

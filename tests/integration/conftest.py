@@ -2,8 +2,8 @@
 
 The worker has its own database connection, so the tests that use it are transactional
 (`django_db(transaction=True)`): rows the test creates are committed and visible to the worker, and
-the worker's deletions are visible to the test. SQLite test databases live in memory, out of the
-worker's reach, so these tests need PostgreSQL (DATABASE_URL).
+the worker's deletions are visible to the test. The worker reaches the test database on the same server,
+the one of DATABASE_URL or the embedded one (through its socket directory).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import UserSession
-from tests.integration import reachable_redis_url, skip_or_fail, unique_queue_name
+from tests.integration import reachable_redis_url, unique_queue_name
 
 WAIT_TIMEOUT_SECONDS = 60.0
 POLL_INTERVAL_SECONDS = 0.2
@@ -49,11 +49,6 @@ def database_url_for(settings_dict: Mapping) -> str:
 @pytest.fixture
 def worker_database_url(transactional_db) -> str:
     """DATABASE_URL of the test database (e.g. test_prahari), for processes started by the test."""
-    if connection.vendor != "postgresql":
-        skip_or_fail(
-            f"the Celery worker integration tests need PostgreSQL (set DATABASE_URL); the test database is "
-            f"{connection.vendor}, which a worker process cannot share (SQLite test databases are in memory)"
-        )
     return database_url_for(connection.settings_dict)
 
 

@@ -95,12 +95,11 @@ def test_argon2_hasher_is_argon2id():
     )
 
 
-def test_database_url_selects_the_database():
-    engine = settings.DATABASES["default"]["ENGINE"]
-    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        assert engine == "django.db.backends.postgresql"
-    else:
-        assert engine == "django.db.backends.sqlite3"
+def test_database_url_selects_the_database_else_the_embedded_one_under_var():
+    database = settings.DATABASES["default"]
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    if not os.environ.get("DATABASE_URL"):
+        assert Path(database["HOST"]) == (settings.VAR_DIR / "postgres").resolve()  # its socket directory
 
 
 @pytest.mark.parametrize(
