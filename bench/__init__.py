@@ -7,8 +7,8 @@ merges the results into `bench/results/latest.json`:
     {"P1": {"value": …, "baseline": …, "ratio": …, "unit": "s", "queries": …, "size": "small"}, …}
 
 Figures run against real settings (`portal.settings.base`, DEBUG off, Argon2 passwords) on a throwaway
-database: SQLite in a temporary PRAHARI_VAR_DIR by default, or a `<name>_bench` database created on the
-server of DATABASE_URL (and dropped afterwards). The benchmarks are not part of the pytest suite.
+`<name>_bench` database created on the server of DATABASE_URL, or of the embedded PostgreSQL under var/ without
+it (docs/database.md), and dropped afterwards. The benchmarks are not part of the pytest suite.
 """
 
 from __future__ import annotations
@@ -122,13 +122,19 @@ _django_ready = False
 def django_setup() -> None:
     """Configure Django with the real settings on a throwaway, migrated database (idempotent).
 
-    DEBUG is off and the password hasher is Argon2, as in production. Without DATABASE_URL the
-    database is SQLite under a temporary PRAHARI_VAR_DIR; with it, a `<name>_bench` database is
-    created on that server and dropped at exit, so no real data is touched.
+    DEBUG is off and the password hasher is Argon2, as in production. A `<name>_bench` database is created on
+    the server of DATABASE_URL, or without it on the embedded PostgreSQL of var/ (started or joined here, as
+    `make run` does), and dropped at exit, so no real data is touched. Everything else settings keep under
+    PRAHARI_VAR_DIR (broker, checkpoints) goes to a temporary directory.
     """
     global _django_ready
     if _django_ready:
         return
+    if not os.environ.get("DATABASE_URL"):
+        from portal.embedded_postgres import embedded_database_url
+
+        var = Path(os.environ.get("PRAHARI_VAR_DIR") or Path(__file__).resolve().parent.parent / "var")
+        os.environ["DATABASE_URL"] = embedded_database_url(var)  # this process holds the server until it exits
     var_dir = Path(tempfile.mkdtemp(prefix="prahari-bench-"))
     atexit.register(shutil.rmtree, var_dir, ignore_errors=True)
     os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.base"  # the real settings, never the test ones
@@ -142,16 +148,12 @@ def django_setup() -> None:
     django.setup()
 
     from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection
 
     if "testserver" not in settings.ALLOWED_HOSTS:  # django.test.Client's host, as the test runner adds it
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    if connection.vendor == "sqlite":
-        call_command("migrate", interactive=False, verbosity=0)
-    else:
-        real_name = connection.settings_dict["NAME"]
-        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{real_name}_bench"
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        atexit.register(connection.creation.destroy_test_db, real_name, verbosity=0)
+    real_name = connection.settings_dict["NAME"]
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{real_name}_bench"
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    atexit.register(connection.creation.destroy_test_db, real_name, verbosity=0)
     _django_ready = True
