@@ -33,8 +33,7 @@ def alert_raise(*, rule: str, severity: Alert.Severity, subject: User, evidence:
 @transaction.atomic
 def alert_raise_many(alerts: Iterable[dict], *, raised_by: User) -> list[Alert]:
     """`alert_raise` for many alerts (dicts of its arguments, `subject` or `subject_id`) in two statements
-    (the alerts, their history rows) whatever their number, for the governance jobs. (SQLite, which caps
-    the parameters of a statement, takes as many as it needs.)"""
+    (the alerts, their history rows) whatever their number, for the governance jobs."""
     rows = []
     for fields in alerts:
         alert = Alert(**fields)

@@ -1,9 +1,8 @@
 """The governance jobs of ARCHITECTURE.md §7: what notices a risky account when nobody is watching.
 
 Each job is a function `(now, dry_run) -> summary dict`, run by `job_run(name)` inside one transaction
-(a crash leaves nothing half-done; the next run converges) under a per-job lock (PostgreSQL advisory
-lock: a second concurrent run exits with "skipped"; SQLite's immediate transactions make it wait,
-then find nothing left to do). Every job is set-based (a fixed number of statements whatever the
+(a crash leaves nothing half-done; the next run converges) under a per-job advisory lock (a second
+concurrent run exits with "skipped"). Every job is set-based (a fixed number of statements whatever the
 number of accounts) and idempotent (a second run changes nothing and sends nothing). Changes go
 through the lifecycle services as the system actor, with the job named in the reason; supervisors
 get one digest per job run listing their accounts, never one message per account.
@@ -31,7 +30,7 @@ from accounts.services.onboarding import invitations_expire
 from accounts.services.retention import axes_logs_prune, history_prune
 from accounts.services.reviews import review_reminders_send, reviews_overdue_suspend_ids
 from accounts.services.sessions import sessions_clear_expired
-from accounts.services.setsql import ids_text, set_based
+from accounts.services.setsql import ids_text
 from accounts.services.system import system_user
 
 JobFunction = Callable[..., dict]
@@ -52,15 +51,12 @@ def job(name: str):
 @contextmanager
 def job_lock(name: str):
     """Yield True inside the job's transaction when this run holds the job's lock, False when another does."""
+    key = int.from_bytes(hashlib.sha256(f"prahari.job.{name}".encode()).digest()[:8], "big", signed=True)
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            key = int.from_bytes(hashlib.sha256(f"prahari.job.{name}".encode()).digest()[:8], "big", signed=True)
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [key])
-                if not cursor.fetchone()[0]:
-                    yield False
-                    return
-        yield True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [key])
+            held = cursor.fetchone()[0]
+        yield held
 
 
 def job_run(name: str, *, dry_run: bool = False, now: datetime | None = None) -> dict:
@@ -82,47 +78,15 @@ def job_run(name: str, *, dry_run: bool = False, now: datetime | None = None) ->
 # --- Digests --------------------------------------------------------------------------------------------
 
 
-def governors_by_account(users: list[User]) -> dict[int, list[User]]:
-    """{governor id: [their accounts among `users`]} in two queries (workers → their district's
-    supervisors; supervisors → their state's administrators)."""
-    districts = {u.facility.district_id for u in users if u.role == Role.WORKER and u.facility_id}
-    states = {u.district.state_id for u in users if u.role == Role.SUPERVISOR and u.district_id}
-    active = User.objects.filter(is_system=False, is_active=True, status=Status.ACTIVE)
-    supervisors = list(active.filter(role=Role.SUPERVISOR, district_id__in=districts)) if districts else []
-    admins = list(active.filter(role=Role.STATE_ADMIN, state_id__in=states)) if states else []
-    result: dict[int, list[User]] = {}
-    governors: dict[int, User] = {}
-    for user in users:
-        if user.role == Role.WORKER and user.facility_id:
-            mine = [s for s in supervisors if s.district_id == user.facility.district_id]
-        elif user.role == Role.SUPERVISOR and user.district_id:
-            mine = [a for a in admins if a.state_id == user.district.state_id]
-        else:
-            mine = []
-        for governor in mine:
-            if governor.pk != user.pk:
-                governors[governor.pk] = governor
-                result.setdefault(governor.pk, []).append(user)
-    return {governors[pk]: accounts for pk, accounts in result.items()}
-
-
-def digest_send(*, job_name: str, action: str, users: list[User], run_at: datetime) -> int:
-    """One message per governor for this run, naming up to DIGEST_NAMES_MAX of their accounts."""
-    groups = [
-        (governor, len(accounts), sorted(u.username for u in accounts)[:DIGEST_NAMES_MAX])
-        for governor, accounts in governors_by_account(users).items()
-    ]
-    return _digests_notify(groups, job_name=job_name, action=action, run_at=run_at)
-
-
 def digest_send_for_ids(*, job_name: str, action: str, ids: list[int], run_at: datetime) -> int:
-    """`digest_send` for the accounts with these ids; on PostgreSQL one grouping statement finds each
-    governor's count and first names, so the accounts are never loaded."""
+    """Send one message per governor for this run about their accounts among `ids` (a worker's governors: the
+    active supervisors of its facility's district; a supervisor's: the active state administrators of its
+    state), naming up to DIGEST_NAMES_MAX of them; return the number of outbox rows written.
+
+    One grouping statement finds each governor's count and first names, so the accounts are never loaded.
+    """
     if not ids:
         return 0
-    if not set_based():
-        users = list(User.objects.filter(pk__in=ids).select_related("facility", "district").order_by("pk"))
-        return digest_send(job_name=job_name, action=action, users=users, run_at=run_at)
     with connection.cursor() as cursor:
         cursor.execute(
             _DIGEST_GROUPS,
@@ -137,8 +101,8 @@ def digest_send_for_ids(*, job_name: str, action: str, ids: list[int], run_at: d
     return _digests_notify(groups, job_name=job_name, action=action, run_at=run_at)
 
 
-# governors_by_account in SQL: names sorted by code point (COLLATE "C"), as Python's sorted() does;
-# governors read after the change, so one suspended in the same run is not told.
+# Names sorted by code point (COLLATE "C", whatever the database's collation); governors read after the
+# change, so one suspended in the same run is not told.
 _DIGEST_GROUPS = """
     WITH account AS (
         SELECT u.id, u.username, u.role, f.district_id AS facility_district, d.state_id AS district_state
@@ -217,7 +181,7 @@ def reverification(*, now: datetime, dry_run: bool = False) -> dict:
     """Remind accounts 14, 7 and 1 days before their review is due; suspend the overdue ones (cause
     reverification_overdue); each governor gets one digest of the reminded and one of the suspended."""
     reminded = review_reminders_send(now=now)
-    digest_send(job_name="reverification", action="reminded", users=reminded, run_at=now)
+    digest_send_for_ids(job_name="reverification", action="reminded", ids=[u.pk for u in reminded], run_at=now)
     suspended = reviews_overdue_suspend_ids(now=now)
     digest_send_for_ids(job_name="reverification", action="suspended", ids=suspended, run_at=now)
     return {"reminded": len(reminded), "suspended": len(suspended)}

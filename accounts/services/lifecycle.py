@@ -24,7 +24,7 @@ from accounts.permissions import can_deactivate, can_reinstate, can_suspend, ens
 from accounts.services.events import event_record
 from accounts.services.notifications import enqueue_after_commit, notify_many, outbox_insert_sql
 from accounts.services.sessions import sessions_end_for_users
-from accounts.services.setsql import ids_list, isoformat_sql, own_table_where, queryset_sql, set_based
+from accounts.services.setsql import ids_list, isoformat_sql, own_table_where, queryset_sql
 
 # The whole state machine, in one table: transition → (statuses it may start from, status it ends in).
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -221,43 +221,27 @@ def users_suspend_matching(
     cause: SuspensionCause,
     now=None,
     event_dates: Mapping[str, str] | None = None,
-    batch_size: int = 500,
 ) -> list[int]:
     """Suspend every active account that `users` selects, as `users_suspend_many` does (history, the
-    USER_SUSPENDED event, sessions ended, owners told), and return their ids in ascending order.
+    USER_SUSPENDED event, sessions ended, owners told), in one statement whatever their number, and
+    return their ids in ascending order.
 
-    `event_dates` adds {key: the account's datetime field `value`, in ISO format} to each event. On
-    PostgreSQL it is one statement whatever their number; elsewhere the accounts are locked in id order
-    and go through `users_suspend_many` in batches of `batch_size`. For the system actor (the jobs).
+    `event_dates` adds {key: the account's datetime field `value`, in ISO format} to each event. For the
+    system actor (the jobs).
     """
     now = now or timezone.now()
     selected = users.filter(status=Status.ACTIVE).select_for_update(of=("self",)).order_by("pk")
     if selected.query.is_empty():
         return []
-    if set_based():
-        return _suspend_set_based(
-            selected, acting_user=acting_user, reason=reason, cause=cause, now=now, event_dates=event_dates or {}
-        )
-    done: list[int] = []
-    while batch := list(selected[:batch_size]):
-        users_suspend_many(
-            batch,
-            acting_user=acting_user,
-            reason=reason,
-            cause=cause,
-            now=now,
-            event_data={u.pk: {k: getattr(u, f).isoformat() for k, f in (event_dates or {}).items()} for u in batch},
-        )
-        done += [u.pk for u in batch]
-        if len(batch) < batch_size:
-            break
-    return done
+    return _suspend_set_based(
+        selected, acting_user=acting_user, reason=reason, cause=cause, now=now, event_dates=event_dates or {}
+    )
 
 
 def _suspend_set_based(
     selected: QuerySet[User], *, acting_user: User, reason: str, cause: str, now, event_dates: Mapping[str, str]
 ) -> list[int]:
-    """`users_suspend_many` for the accounts `selected` locks, in one PostgreSQL statement of chained
+    """`users_suspend_many` for the accounts `selected` locks, in one statement of chained
     data-modifying CTEs: the UPDATE … RETURNING (`changed`) feeds the history rows, the session
     deletion, the events (with the sessions ended) and the outbox rows, so the accounts are read once.
     Rows are written in no particular order (sorting them cost more than anything reads from it)."""

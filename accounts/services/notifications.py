@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Notification, User
 from accounts.notifications_text import check_context, render
-from accounts.services.setsql import PY_WHITESPACE, isoformat_sql, queryset_sql, set_based
+from accounts.services.setsql import PY_WHITESPACE, isoformat_sql, queryset_sql
 from accounts.sms import SMSDeliveryError, send_sms
 
 log = logging.getLogger(__name__)
@@ -128,20 +128,9 @@ def notify_users_matching(
     """`notify_many` to every account `users` selects, each event keyed `"{key_prefix}:{pk}:{ISO date}"`
     where the date is the account's (or the queryset's annotated) `key_date`.
 
-    On PostgreSQL one INSERT … SELECT writes the rows without loading the accounts (a key seen
-    before is skipped); elsewhere it is notify_many. Returns the ids of the accounts given a new row.
+    One INSERT … SELECT writes the rows without loading the accounts (a key seen before is skipped),
+    as notify_many would write them. Returns the ids of the accounts given a new row.
     """
-    if not set_based():
-        rows = notify_many(
-            {
-                "user": u,
-                "kind": kind,
-                "idempotency_key": f"{key_prefix}:{u.pk}:{getattr(u, key_date).isoformat()}",
-                "context": context,
-            }
-            for u in users
-        )
-        return sorted({row.user_id for row in rows})
     select, params = queryset_sql(users.values_list("pk", "mobile", "email", "preferred_language", key_date))
     insert, insert_params = outbox_insert_sql(
         "picked",
@@ -170,7 +159,7 @@ def outbox_insert_sql(
 
     The row key, address (stripped as str.strip() does), language and created_at are computed as
     `_outbox_rows` and the model do; a key seen before is skipped (ON CONFLICT DO NOTHING), so a
-    concurrent run cannot fail on the unique key either. PostgreSQL only.
+    concurrent run cannot fail on the unique key either.
     """
     check_context(kind, context)
     max_length = _KEY_MAX_LENGTH

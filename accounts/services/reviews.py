@@ -368,8 +368,8 @@ def reviews_overdue_suspend_ids(*, now: datetime | None = None) -> list[int]:
     """Suspend every active account whose re-verification is overdue; return their ids.
 
     Cause reverification_overdue; history, USER_SUSPENDED (with the due date), sessions ended and
-    owners notified, through `users_suspend_matching`: one statement on PostgreSQL, batches of
-    JOB_BATCH accounts elsewhere, never a number of queries that grows with the accounts.
+    owners notified, through `users_suspend_matching`: one statement, never a number of queries that
+    grows with the accounts.
     Idempotent: a suspended account is not selected again.
     """
     now = now or timezone.now()
@@ -380,5 +380,4 @@ def reviews_overdue_suspend_ids(*, now: datetime | None = None) -> list[int]:
         reason=OVERDUE_REASON,
         cause=SuspensionCause.REVERIFICATION_OVERDUE,
         event_dates={"due": "review_due_at"},
-        batch_size=JOB_BATCH,
     )

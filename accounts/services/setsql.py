@@ -1,17 +1,15 @@
-"""Building blocks for the set-based statements of the governance jobs on PostgreSQL.
+"""Building blocks for the set-based statements of the governance jobs.
 
 A job that suspends or warns thousands of accounts does it in a fixed number of statements: the
 accounts are selected, changed and recorded inside the database (UPDATE … RETURNING chained into
 INSERT … SELECT), never loaded into Python row by row. These helpers turn an ORM queryset into the
-text of such a statement and write in SQL what the ORM path computes in Python (an ISO timestamp,
-an outbox row's key), so that both paths store the same values. Other databases keep the ORM path.
+text of such a statement and write in SQL what Python computes elsewhere (an ISO timestamp, an
+outbox row's key), so that a value stored by a statement reads the same as one saved through the ORM.
 """
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.exceptions import EmptyResultSet, FullResultSet
-from django.db import connection
 from django.db.models import QuerySet
 
 # Every character Python's str.strip() removes (str.isspace(); a test checks the list): btrim() with
@@ -20,12 +18,6 @@ PY_WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
     "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-
-
-def set_based() -> bool:
-    """True when the jobs take their set-based SQL path: on PostgreSQL, unless the setting
-    PRAHARI_SET_BASED_JOBS is False (the tests turn it off to compare both paths' rows)."""
-    return connection.vendor == "postgresql" and settings.PRAHARI_SET_BASED_JOBS
 
 
 def queryset_sql(queryset: QuerySet) -> tuple[str, list]:

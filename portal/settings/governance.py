@@ -34,9 +34,6 @@ PRAHARI_REVERIFY_DAYS_WORKER = env_int("PRAHARI_REVERIFY_DAYS_WORKER", 180)
 PRAHARI_REVERIFY_DAYS_SUPERVISOR = env_int("PRAHARI_REVERIFY_DAYS_SUPERVISOR", 90)
 PRAHARI_REVERIFY_REMINDER_DAYS = [int(d) for d in env_list("PRAHARI_REVERIFY_REMINDER_DAYS", ["14", "7", "1"])]
 PRAHARI_INVITATION_HOURS = env_int("PRAHARI_INVITATION_HOURS", 72)
-# On PostgreSQL the dormancy and re-verification suspensions run as set-based SQL (a few statements for
-# any number of accounts); False takes the ORM path every database has (the tests compare the two).
-PRAHARI_SET_BASED_JOBS = env_bool("PRAHARI_SET_BASED_JOBS", True)
 # Four eyes at onboarding: the approver must not be the inviter (off by default: a district may have one supervisor).
 PRAHARI_APPROVER_DIFFERS_FROM_INVITER = env_bool("PRAHARI_APPROVER_DIFFERS_FROM_INVITER", False)
 
