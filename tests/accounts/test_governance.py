@@ -17,7 +17,6 @@ from freezegun import freeze_time
 from accounts.models import AccountEvent, AccountEventType, Notification, Status, SuspensionCause, User, UserSession
 from accounts.services.governance import job_lock, job_run
 from tests.factories import WorkerFactory
-from tests.integration import skip_or_fail
 
 pytestmark = pytest.mark.django_db
 
@@ -131,11 +130,8 @@ def test_the_command_prints_one_line_of_json(world):
     ]
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_at_once_only_one_acts(world):
-    if connection.vendor != "postgresql":
-        skip_or_fail("the job lock is a PostgreSQL advisory lock: set DATABASE_URL (CI does)")
     holding, release, result = threading.Event(), threading.Event(), {}
 
     def first():

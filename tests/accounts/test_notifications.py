@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 from freezegun import freeze_time
 from kombu.exceptions import OperationalError
@@ -19,7 +19,6 @@ from accounts.notifications_text import KINDS, SMS_MAX_CHARS, render
 from accounts.services.notifications import MAX_ATTEMPTS, notification_send, notifications_drain, notify
 from accounts.sms import SMSDeliveryError, mask_mobile
 from accounts.tasks import drain_notifications, send_notification
-from tests.integration import skip_or_fail
 
 HINDI_MOBILE = "+919876543210"
 ENGLISH_MOBILE = "+918765432109"
@@ -346,7 +345,7 @@ SAMPLE_CONTEXT = {
     "hours": 72,
     "days": 45,
     "count": 12,
-    "names": "asha.kumari.lko.1234, ravi.verma.lko.2, meena.shukla.lko …",  # as digest_send cuts it
+    "names": "asha.kumari.lko.1234, ravi.verma.lko.2, meena.shukla.lko …",  # as the digest cuts it
     "date": "15-12-2026",
 }
 KIND_CONTEXT = {
@@ -398,14 +397,11 @@ def test_tasks_call_the_services(hindi_worker, sms_outbox):
     assert Notification.objects.filter(state="sent").count() == 2
 
 
-# --- concurrency (PostgreSQL) ---------------------------------------------------------------------
+# --- concurrency ----------------------------------------------------------------------------------
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_row_locked_by_another_worker_is_skipped_not_sent_twice(hindi_worker, sms_outbox):
-    if connection.vendor != "postgresql":
-        skip_or_fail("row locks are checked on PostgreSQL: set DATABASE_URL (CI does)")
     (row,) = notify(user=hindi_worker, kind="password_changed", idempotency_key="p-lock", channels=("sms",))
     holding, release = threading.Event(), threading.Event()
 

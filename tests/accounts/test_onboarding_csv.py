@@ -109,9 +109,8 @@ def test_ten_thousand_rows_in_a_bounded_number_of_queries(world):
     with CaptureQueriesContext(connection) as queries:
         report = upload(world, HEADER + rows(10_000))
     assert (report.imported, invited()) == (10_000, 10_000)
-    # Set-based: batches of rows, never a query per row (PostgreSQL takes 1,000 rows per INSERT; SQLite's
-    # limit of 999 bound parameters allows about 50, hence the loose bound).
-    assert len(queries) < report.rows / 5, len(queries)
+    # Set-based: batches of 1,000 rows per INSERT, never a query per row.
+    assert len(queries) < report.rows / 50, len(queries)
     assert User.history.filter(history_user=world.supervisor).count() == 10_000
     assert len(set(User.objects.filter(status=Status.INVITED).values_list("username", flat=True))) == 10_000
 

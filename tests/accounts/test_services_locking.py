@@ -11,7 +11,6 @@ from django.db import connection, connections, transaction
 from accounts.exceptions import IllegalTransition
 from accounts.models import AccountEvent, AccountEventType, User
 from accounts.services.lifecycle import user_suspend
-from tests.integration import skip_or_fail
 
 
 def _lock_waiters() -> int:
@@ -22,11 +21,8 @@ def _lock_waiters() -> int:
         return cursor.fetchone()[0]
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_concurrent_suspension_waits_for_the_lock_then_refuses(world):
-    if connection.vendor != "postgresql":
-        skip_or_fail("row locks are checked on PostgreSQL: set DATABASE_URL (CI does)")
     pk = world.worker.pk
     stale = User.objects.get(pk=pk)  # read before the other transaction commits: status "active"
     holding, release, outcome = threading.Event(), threading.Event(), {}
