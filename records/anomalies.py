@@ -5,7 +5,7 @@ Each run (accounts.services.governance.job_run: one transaction, one run at a ti
    (their largest ids, read once);
 2. runs every rule of records/anomaly_rules.py over the new events (one statement over the access
    events, which reads them once, and one over the account events), and adds their allowed views to
-   the console's tallies (records/tallies.py; on PostgreSQL inside the access-rules statement);
+   the console's tallies (records/tallies.py) inside the access-rules statement;
 3. merges overlapping windows of one account and rule into one hit, drops hits an earlier alert
    already covers (same rule, account and an overlapping window: re-runs and overlapping windows never
    alert twice), and raises one Alert per hit as the system actor, with evidence a supervisor can read;
@@ -14,17 +14,16 @@ Each run (accounts.services.governance.job_run: one transaction, one run at a ti
    the accounts flagged by medium hits;
 5. moves the watermarks to the ends read in step 1, in the same transaction.
 
-No event is skipped: ids are taken from a sequence when a row is inserted, so on PostgreSQL a
-transaction can still be about to commit an id below the largest id already visible. After reading
-the ends, a run therefore waits (up to PRAHARI_ANOMALY_WRITER_WAIT_SECONDS) until no other
-transaction that began before that read still holds a write lock on either log: every id up to the
-ends was taken before the read, by a transaction that began before it and keeps its lock until it
-commits or rolls back, so once they are gone every such id is visible or never will be. The rules run
-after that wait (READ COMMITTED: each statement sees what committed before it). If an old writer
-is still there when the wait ends, the run scores nothing and keeps its watermarks ("held_back"); the
-next run tries again. SQLite has one writer at a time, holding the database lock from its insert to
-its commit, so ids become visible in order there. No event is scored twice: a run scores exactly the
-ids above the watermark and up to the end it read, then moves the watermark there.
+No event is skipped: ids are taken from a sequence when a row is inserted, so a transaction can
+still be about to commit an id below the largest id already visible. After reading the ends, a run
+therefore waits (up to PRAHARI_ANOMALY_WRITER_WAIT_SECONDS) until no other transaction that began
+before that read still holds a write lock on either log: every id up to the ends was taken before
+the read, by a transaction that began before it and keeps its lock until it commits or rolls back,
+so once they are gone every such id is visible or never will be. The rules run after that wait (READ
+COMMITTED: each statement sees what committed before it). If an old writer is still there when the
+wait ends, the run scores nothing and keeps its watermarks ("held_back"); the next run tries again.
+No event is scored twice: a run scores exactly the ids above the watermark and up to the end it
+read, then moves the watermark there.
 
 Severities (README "Anomaly rules"): high, and suspended at once, for a burst of views (an absolute
 cap no legitimate task reaches) and machine-like cadence (a script); critical for a canary access the
@@ -54,7 +53,6 @@ from accounts.services.lifecycle import users_suspend_matching
 from accounts.services.system import system_user
 from records import anomaly_rules as rules
 from records.models import AccessEvent, AnomalyWatermark
-from records.tallies import view_tallies_add
 
 Severity = Alert.Severity
 Stream = AnomalyWatermark.Stream
@@ -118,8 +116,6 @@ def anomalies(*, now: datetime, dry_run: bool = False) -> dict:
     if not _older_writers_gone(read_at):
         return {"held_back": _("a transaction older than this run is still writing the logs"), "events_scored": 0}
     scan = _scan(marks, hi, account_hi, now)
-    if not rules.tallies_in_rules():  # PostgreSQL: the access-rules statement adds them from its day grouping
-        view_tallies_add(marks[Stream.ACCESS_EVENTS], hi)  # the console's counts, from the same window
     hits = [hit for rule in SCORED_RULES for hit in rule(scan)]  # each runs even on nothing new: a fixed count
     merged = _unseen(_merge(hits), since=now - timedelta(days=3))
     new_alerts = [_alert(hit, events) for hit, events in zip(merged, _evidence(merged, scan), strict=True)]
@@ -155,20 +151,17 @@ def _watermarks_move(hi: int, account_hi: int) -> None:
         AnomalyWatermark.objects.filter(stream=stream).update(last_id=last_id, updated_at=now)
 
 
-def _log_ends() -> tuple[int, int, datetime | None]:
-    """The largest id of each log now, and (PostgreSQL) the database clock just after reading them."""
+def _log_ends() -> tuple[int, int, datetime]:
+    """The largest id of each log now, and the database clock just after reading them."""
     events, accounts = AccessEvent._meta.db_table, AccountEvent._meta.db_table
-    clock = ", clock_timestamp()" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT (SELECT MAX(id) FROM {events}), (SELECT MAX(id) FROM {accounts}){clock}")
+        cursor.execute(f"SELECT (SELECT MAX(id) FROM {events}), (SELECT MAX(id) FROM {accounts}), clock_timestamp()")
         row = cursor.fetchone()
-    return row[0] or 0, row[1] or 0, row[2] if clock else None
+    return row[0] or 0, row[1] or 0, row[2]
 
 
-def _older_writers_gone(read_at: datetime | None) -> bool:
-    """PostgreSQL: wait until no other transaction begun before `read_at` holds a write lock on either log."""
-    if read_at is None:
-        return True
+def _older_writers_gone(read_at: datetime) -> bool:
+    """Wait until no other transaction begun before `read_at` holds a write lock on either log."""
     tables = ", ".join(f"'{m._meta.db_table}'::regclass" for m in (AccessEvent, AccountEvent))
     sql = f"""
         SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -341,8 +334,8 @@ def _canary_alerts(scan: rules.Scan) -> tuple[list[dict], int]:
 def _act_on(raised: list[Alert], *, now: datetime) -> tuple[int, int]:
     """Suspend the active accounts with a high or critical new alert; digest the others to their governors.
 
-    Returns (suspended, flagged) counts. On PostgreSQL both are set-based (`users_suspend_matching`, as the
-    dormancy job suspends: one statement whatever the number), so the accounts are never loaded.
+    Returns (suspended, flagged) counts. Both are set-based (`users_suspend_matching`, as the dormancy job
+    suspends: one statement whatever the number), so the accounts are never loaded.
     """
     if not raised:
         return 0, 0

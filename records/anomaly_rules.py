@@ -8,8 +8,8 @@ returned, but a window is counted over every event in it with id ≤ `hi`, old o
 scored last run and 21 this run, within 10 minutes, make a burst. Windows of one account that
 overlap are merged (and deduplicated against earlier alerts) by records/anomalies.py.
 
-Set-based: a fixed number of statements whatever the number of accounts or events (GROUP BY and window
-functions, on PostgreSQL and on SQLite ≥ 3.35, for MATERIALIZED). Times are compared as seconds since the epoch
+Set-based: a fixed number of statements whatever the number of accounts or events (GROUP BY, window
+functions and MATERIALIZED common table expressions). Times are compared as seconds since the epoch
 (`_epoch`); local days and nights (TIME_ZONE, Asia/Kolkata) are UTC plus the zone's offset at the run,
 which is exact for a zone without daylight saving time, like Asia/Kolkata. Thresholds are the
 PRAHARI_ANOMALY_* settings, written into the SQL as numbers (never from input).
@@ -69,34 +69,22 @@ class Hit:
     numbers: dict = field(default_factory=dict)  # rule-specific figures for the evidence
 
 
-# --- SQL dialect: the two spellings this module needs ------------------------------------------------
-
-
-def _pg() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def tallies_in_rules() -> bool:
-    """Whether `access_rules` adds the new views to the console's tallies itself (PostgreSQL: a data-modifying
-    WITH; SQLite has none)."""
-    return _pg()
+# --- SQL helpers --------------------------------------------------------------------------------------
 
 
 def _epoch(column: str) -> str:
-    """Seconds since 1970-01-01 UTC, as a float. PostgreSQL: date_part divides the microseconds as a float,
-    which gives the same double as EXTRACT's exact numeric cast to one, at half the cost."""
-    if _pg():
-        return f"date_part('epoch', {column})"
-    return f"((julianday({column}) - 2440587.5) * 86400.0)"
+    """Seconds since 1970-01-01 UTC, as a float: date_part divides the microseconds as a float, which gives the
+    same double as EXTRACT's exact numeric cast to one, at half the cost."""
+    return f"date_part('epoch', {column})"
 
 
 def _floor(expression: str) -> str:
-    """The integer below a non-negative number (PostgreSQL's CAST rounds; SQLite's truncates)."""
-    return f"CAST(FLOOR({expression}) AS BIGINT)" if _pg() else f"CAST({expression} AS INTEGER)"
+    """The integer below a number (a CAST alone would round)."""
+    return f"CAST(FLOOR({expression}) AS BIGINT)"
 
 
 def _seconds(number: float) -> str:
-    """A number of seconds as a literal a RANGE frame over a float accepts on both databases."""
+    """A number of seconds as a literal a RANGE frame over a float accepts."""
     return f"CAST({float(number)!r} AS DOUBLE PRECISION)"
 
 
@@ -136,15 +124,12 @@ def access_rules(scan: Scan) -> list[Hit]:
     with the cadence read from the appends' figures the same as with every chain walked in SQL (15,021 hits
     on regenerated P3 data, the cadence windows and figures included).
 
-    On PostgreSQL the statement also adds the new allowed views to the console's tallies from its day
-    grouping (records/tallies.py `view_tallies_ctes`), so the events are read once for both; elsewhere
-    the job adds them with `view_tallies_add` (`tallies_in_rules`).
+    The statement also adds the new allowed views to the console's tallies from its day grouping
+    (records/tallies.py `view_tallies_ctes`), so the events are read once for both.
     """
     from datetime import timedelta
 
-    parts = [_burst(scan), _day_rules(scan), _cadence(scan), _many_ips(scan)]
-    if tallies_in_rules():
-        parts.append((view_tallies_ctes("days"), ""))
+    parts = [_burst(scan), _day_rules(scan), _cadence(scan), _many_ips(scan), (view_tallies_ctes("days"), "")]
     sql = f"""
         WITH touched AS (
             SELECT DISTINCT actor_id FROM {EVENTS} WHERE id > %(wm)s AND id <= %(hi)s
@@ -167,12 +152,11 @@ def access_rules(scan: Scan) -> list[Hit]:
         "since_days": _at(scan.since - timedelta(days=days + 1)),
         "since_hour": _at(scan.since - timedelta(hours=1)),
     }
-    if _pg():
-        # JIT: compiling this statement's ~200 expressions costs seconds, more than any run saves by it.
-        # work_mem (for this transaction, the job's): its hash tables (per account and hour, day, address)
-        # stay in memory up to about a million groups instead of spilling to disk in batches.
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL jit = off; SET LOCAL work_mem = '{int(WORK_MEM_MB)}MB'")
+    # JIT: compiling this statement's ~200 expressions costs seconds, more than any run saves by it.
+    # work_mem (for this transaction, the job's): its hash tables (per account and hour, day, address)
+    # stay in memory up to about a million groups instead of spilling to disk in batches.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL jit = off; SET LOCAL work_mem = '{int(WORK_MEM_MB)}MB'")
     return [_hit(scan, *row) for row in _rows(sql, params)]
 
 
@@ -225,9 +209,8 @@ def _day_rules(scan: Scan) -> tuple[list[str], str]:
 
     - baseline_spike: a local day with more views than FACTOR × the account's own PERCENTILE of daily
       views over the BASELINE_DAYS before it (days with at least one view; only with BASELINE_MIN_DAYS
-      such days). The percentile is the nearest-rank one (the value at rank ⌈p·n⌉ of the sorted days),
-      the same on both databases. Its baseline is at least one view, so only days above FACTOR views
-      are compared;
+      such days). The percentile is the nearest-rank one (the value at rank ⌈p·n⌉ of the sorted days).
+      Its baseline is at least one view, so only days above FACTOR views are compared;
     - out_of_scope: PRAHARI_ANOMALY_OUT_OF_SCOPE_PER_DAY or more out-of-scope requests in one local day;
     - night_views: more than PRAHARI_ANOMALY_NIGHT_VIEWS views in one night (NIGHT_START_HOUR to
       NIGHT_END_HOUR, local).
@@ -305,10 +288,7 @@ def _many_ips(scan: Scan) -> tuple[list[str], str]:
     MATERIALIZED: the count is made only for the rows of those accounts, never filtered before the join.
     """
     limit, span = int(settings.PRAHARI_ANOMALY_IPS_PER_HOUR), 3600.0
-    if _pg():
-        in_hour = f"o.created_at >= e.created_at - INTERVAL '{int(span)} seconds'"
-    else:
-        in_hour = f"julianday(o.created_at) >= julianday(e.created_at) - {span / DAY!r}"
+    in_hour = f"o.created_at >= e.created_at - INTERVAL '{int(span)} seconds'"
     ctes = [
         f"""addressed AS (
             SELECT actor_id FROM (

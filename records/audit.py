@@ -17,7 +17,7 @@ transaction (`access_event_append`) needs no counts, so when its connection wrot
 event it is one statement, its own transaction: the connection remembers the (seq, hash) it wrote and
 moves the head from exactly that pair, inserting the event only if the head moved (a compare-and-swap).
 If anything else wrote since, or the remembered event was rolled back, no row changes and the append
-takes the locked path. On PostgreSQL the append statements are prepared once per connection.
+takes the locked path. The append statements are prepared once per connection.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import math
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -142,57 +142,44 @@ def _statements(connection) -> dict[str, str]:
     """The append path's statements (table and column names come from the models, never from input)."""
     events, heads = AccessEvent._meta.db_table, AccessChainHead._meta.db_table
     placeholders = ", ".join(["%s"] * len(_EVENT_COLUMNS))
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     insert = f"INSERT INTO {events} ({', '.join(_EVENT_COLUMNS)}) VALUES ({placeholders}) RETURNING id"
     update = f"UPDATE {heads} SET seq = %s, hash = %s, day = %s, lookups = %s, reveals = %s WHERE actor_id = %s"
     # The optimistic append moves the head only from the (seq, hash) this process last wrote: the hash in
     # the condition, not only the number, so a head that was reset or rolled back is never linked to.
     swap = f"UPDATE {heads} SET seq = %s, hash = %s WHERE actor_id = %s AND seq = %s AND hash = %s"
     # The lock also reads the times of the chain's latest requests (for the pace) and its newest sequence
-    # number, in the same statement: a look-up makes no extra round trip. PostgreSQL gives the times as
-    # whole microseconds (EXTRACT's numeric is exact); SQLite as "seq@time" text.
-    if connection.vendor == "postgresql":
-        times = f"""ARRAY(SELECT CAST(EXTRACT(EPOCH FROM e.created_at) * 1000000 AS BIGINT) FROM {events} e
-                    WHERE e.actor_id = h.actor_id ORDER BY e.actor_seq DESC LIMIT %s)"""
-    else:
-        times = f"""(SELECT group_concat(actor_seq || '@' || created_at, ',') FROM (
-                        SELECT e.actor_seq, e.created_at FROM {events} e
-                        WHERE e.actor_id = h.actor_id ORDER BY e.actor_seq DESC LIMIT %s))"""
+    # number, in the same statement: a look-up makes no extra round trip. The times come as whole
+    # microseconds (EXTRACT's numeric is exact).
+    times = f"""ARRAY(SELECT CAST(EXTRACT(EPOCH FROM e.created_at) * 1000000 AS BIGINT) FROM {events} e
+                WHERE e.actor_id = h.actor_id ORDER BY e.actor_seq DESC LIMIT %s)"""
     newest = f"(SELECT MAX(e.actor_seq) FROM {events} e WHERE e.actor_id = h.actor_id)"
-    statements = {
+    # One statement, so one transaction in autocommit: the head moves and the event is inserted, or neither
+    # (no row back: the remembered head was stale). Parameters in a SELECT list have no column to take their
+    # type from, hence the casts (without a length: a value too long is refused by the column, as in the
+    # plain INSERT, never cut to fit).
+    fields = [AccessEvent._meta.get_field(c) for c in _EVENT_COLUMNS]
+    casts = ", ".join(f"CAST(%s AS {f.db_type(connection).split('(')[0]})" for f in fields)
+    return {
         "lock": f"SELECT h.seq, h.hash, h.day, h.lookups, h.reveals, {times}, {newest} FROM {heads} h "
-        f"WHERE h.actor_id = %s{lock}",
+        "WHERE h.actor_id = %s FOR UPDATE",
         "latest": f"SELECT actor_seq, created_at FROM {events} WHERE actor_id = %s ORDER BY actor_seq DESC LIMIT %s",
         "create": f"INSERT INTO {heads} (actor_id, seq, hash, lookups, reveals) VALUES (%s, 0, %s, 0, 0) "
         "ON CONFLICT (actor_id) DO NOTHING",
         "insert": insert,
-        "update": update,
-        "swap": swap,
-    }
-    if connection.vendor == "postgresql":
         # The event and its head in one statement (one round trip fewer per look-up).
-        statements["append"] = f"WITH event AS ({insert}) {update} RETURNING (SELECT id FROM event)"
-        # One statement, so one transaction in autocommit: the head moves and the event is inserted, or
-        # neither (no row back: the remembered head was stale). Parameters in a SELECT list have no column
-        # to take their type from, hence the casts (without a length: a value too long is refused by the
-        # column, as in the plain INSERT, never cut to fit).
-        fields = [AccessEvent._meta.get_field(c) for c in _EVENT_COLUMNS]
-        casts = ", ".join(f"CAST(%s AS {f.db_type(connection).split('(')[0]})" for f in fields)
-        statements["swap_append"] = (
-            f"WITH head AS ({swap} RETURNING actor_id) "
-            f"INSERT INTO {events} ({', '.join(_EVENT_COLUMNS)}) SELECT {casts} FROM head RETURNING id"
-        )
-    return statements
+        "append": f"WITH event AS ({insert}) {update} RETURNING (SELECT id FROM event)",
+        "swap_append": f"WITH head AS ({swap} RETURNING actor_id) "
+        f"INSERT INTO {events} ({', '.join(_EVENT_COLUMNS)}) SELECT {casts} FROM head RETURNING id",
+    }
 
 
-_STATEMENTS: dict[str, dict[str, str]] = {}
+_STATEMENTS: dict[str, str] = {}
 
 
 def _sql(connection) -> dict[str, str]:
-    statements = _STATEMENTS.get(connection.vendor)
-    if statements is None:
-        statements = _STATEMENTS[connection.vendor] = _statements(connection)
-    return statements
+    if not _STATEMENTS:
+        _STATEMENTS.update(_statements(connection))
+    return _STATEMENTS
 
 
 @functools.cache
@@ -219,10 +206,8 @@ class _PreparedDebugWrapper(CursorDebugWrapper):
 
 
 def _cursor(connection):
-    """A cursor for the append path's statements. On PostgreSQL a prepared-statement cursor, still wrapped
-    by Django: query logging, execute wrappers and error translation (DatabaseError) apply as to any other."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
+    """A cursor for the append path's statements: a prepared-statement cursor, still wrapped by Django: query
+    logging, execute wrappers and error translation (DatabaseError) apply as to any other."""
     connection.validate_thread_sharing()
     connection.validate_no_broken_transaction()
     connection.close_if_health_check_failed()  # as connection.cursor() does (CONN_HEALTH_CHECKS)
@@ -302,10 +287,8 @@ def _keep() -> int:
     return max(int(settings.PRAHARI_ANOMALY_CADENCE_REQUESTS), 2)
 
 
-def _micros(value) -> int:
-    """Microseconds since 1970-01-01 UTC of a stored time (SQLite hands it back as UTC text)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value).replace(tzinfo=UTC)
+def _micros(value: datetime) -> int:
+    """Microseconds since 1970-01-01 UTC of a stored time."""
     return (value - _EPOCH) // _MICROSECOND
 
 
@@ -317,9 +300,6 @@ def _latest_times(raw, newest: int | None, seq: int) -> tuple[int, ...] | None:
         return None
     if raw is None:
         return ()
-    if isinstance(raw, str):  # SQLite: "seq@time,…"
-        pairs = sorted((int(n), at) for n, _sep, at in (item.partition("@") for item in raw.split(",")))
-        return tuple(_micros(at) for _n, at in pairs)
     return tuple(reversed(raw))
 
 
@@ -368,8 +348,6 @@ def chain_head_lock(actor_id: int) -> AccessChainHead:
         if recent is None:  # rare: read them again, now that the other writer's event is visible
             cursor.execute(sql["latest"], [actor_id, keep])
             recent = tuple(_micros(at) for _n, at in reversed(cursor.fetchall()))
-    if isinstance(day, str):  # SQLite hands dates back as text
-        day = date.fromisoformat(day)
     head = AccessChainHead(actor_id=actor_id, seq=seq, hash=last_hash, day=day, lookups=lookups, reveals=reveals)
     head.recent = recent  # not a column: the chain's latest request times, for the next event's pace
     return head
@@ -392,15 +370,8 @@ def _append_locked(connection, head: AccessChainHead, content: dict) -> AccessEv
     head_values = [seq, digest, *counts, head.actor_id]
     sql = _sql(connection)
     with _cursor(connection) as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(sql["append"], [*row, *head_values])
-            found = cursor.fetchone()
-        else:
-            cursor.execute(sql["insert"], row)
-            found = cursor.fetchone()
-            cursor.execute(sql["update"], head_values)
-            if cursor.rowcount != 1:
-                found = None
+        cursor.execute(sql["append"], [*row, *head_values])
+        found = cursor.fetchone()
     if found is None:
         raise DatabaseError(f"the chain head of actor {head.actor_id} is missing")
     head.seq, head.hash, head.recent = seq, digest, recent
@@ -419,18 +390,9 @@ def _append_swapped(
     recent, paced = pace(recent, created_at)
     row = _row(connection, created_at, actor_id, new_seq, content, prev_hash, digest, paced)
     swap = [new_seq, digest, actor_id, seq, prev_hash]
-    sql = _sql(connection)
-    if connection.vendor == "postgresql":
-        with _cursor(connection) as cursor:
-            cursor.execute(sql["swap_append"], [*swap, *row])
-            found = cursor.fetchone()
-    else:  # two statements, one transaction
-        with transaction.atomic(using=connection.alias), _cursor(connection) as cursor:
-            cursor.execute(sql["swap"], swap)
-            found = None
-            if cursor.rowcount == 1:
-                cursor.execute(sql["insert"], row)
-                found = cursor.fetchone()
+    with _cursor(connection) as cursor:
+        cursor.execute(_sql(connection)["swap_append"], [*swap, *row])
+        found = cursor.fetchone()
     if found is None:
         _remembered(connection).pop(actor_id, None)
         return None

@@ -281,7 +281,7 @@ def checkpoints_verify(*, actor_ids: Collection[int] | None = None) -> Checkpoin
     return verdict
 
 
-_BATCH = 1000  # entries per query (fewer where the database takes fewer parameters: SQLite)
+_BATCH = 1000  # entries per query
 
 
 def _find(batch: list[tuple[int, int, str, str]], findings: dict[int, dict[str, tuple[int, str]]]) -> None:

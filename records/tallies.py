@@ -3,9 +3,9 @@
 The `anomalies` job adds each window of new access events it scores (the same ids, in the same
 transaction as its watermark moves), so every allowed view is counted exactly once; the dashboard
 then reads a few rows per district instead of counting events (benchmark P6). Days and weeks are
-India's (settings.TIME_ZONE); a week starts on Monday. On PostgreSQL the job's access-rules statement
-adds them from its own grouping by account and local day (`view_tallies_ctes`), whose local day is UTC
-plus the zone's offset at the run, as for the rules: exact for a zone without summer time, like India's.
+India's (settings.TIME_ZONE); a week starts on Monday. The job's access-rules statement adds them from
+its own grouping by account and local day (`view_tallies_ctes`), whose local day is UTC plus the zone's
+offset at the run, as for the rules: exact for a zone without summer time, like India's.
 """
 
 from __future__ import annotations
@@ -14,16 +14,10 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Facility, User
-from records.models import AccessEvent, DistrictViewDay, ReaderViewWeek
-
-_PG_DAY = "(e.created_at AT TIME ZONE %s)::date"
-_PG_WEEK = "date_trunc('week', e.created_at AT TIME ZONE %s)::date"
-_SQLITE_DAY = "date(e.created_at, %s)"
-_SQLITE_WEEK = "date(e.created_at, %s, '-6 days', 'weekday 1')"
+from records.models import DistrictViewDay, ReaderViewWeek
 
 _DAYS, _WEEKS = DistrictViewDay._meta.db_table, ReaderViewWeek._meta.db_table
 # A reader's district: their facility's, or their own (supervisors); readers with neither are not counted.
@@ -34,41 +28,13 @@ _READER = (
 _ADD_DAYS = f"ON CONFLICT (district_id, day, role) DO UPDATE SET views = {_DAYS}.views + excluded.views"
 _ADD_WEEKS = f"ON CONFLICT (district_id, week, actor_id) DO UPDATE SET views = {_WEEKS}.views + excluded.views"
 
-_SOURCE = f"""
-    FROM {AccessEvent._meta.db_table} e {_READER.format(actor="e.actor_id")}
-    WHERE e.id > %s AND e.id <= %s AND e.action = '{AccessEvent.Action.VIEW}'
-      AND e.outcome = '{AccessEvent.Outcome.ALLOWED}' AND {_DISTRICT} IS NOT NULL
-"""
-
 
 def _local_zone():
     return ZoneInfo(settings.TIME_ZONE)
 
 
-def view_tallies_add(after_id: int, up_to_id: int) -> None:
-    """Add the allowed views with `after_id` < id ≤ `up_to_id` to the tallies (two statements)."""
-    if up_to_id <= after_id:
-        return
-    if connection.vendor == "postgresql":
-        day, week, zone = _PG_DAY, _PG_WEEK, settings.TIME_ZONE
-    else:  # SQLite keeps UTC text: shift by the zone's offset now (India has no summer time)
-        offset = timezone.localtime(timezone.now(), _local_zone()).utcoffset()
-        day, week, zone = _SQLITE_DAY, _SQLITE_WEEK, f"{int(offset.total_seconds() // 60):+d} minutes"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_DAYS} (district_id, day, role, views) "
-            f"SELECT {_DISTRICT}, {day}, u.role, COUNT(*) {_SOURCE} GROUP BY 1, 2, 3 {_ADD_DAYS}",
-            [zone, after_id, up_to_id],
-        )
-        cursor.execute(
-            f"INSERT INTO {_WEEKS} (district_id, week, actor_id, role, views) "
-            f"SELECT {_DISTRICT}, {week}, u.id, u.role, COUNT(*) {_SOURCE} GROUP BY 1, 2, 3, 4 {_ADD_WEEKS}",
-            [zone, after_id, up_to_id],
-        )
-
-
 def view_tallies_ctes(source: str) -> list[str]:
-    """PostgreSQL: the two data-modifying WITH queries that add the rows of `source` to the tallies, for a
+    """The two data-modifying WITH queries that add the rows of `source` to the tallies, for a
     statement that already groups the new events by account and local day (records/anomaly_rules.py).
 
     `source` has one row per account and local day: `actor_id`, `d` (the day as a number of days since

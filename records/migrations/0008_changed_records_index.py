@@ -3,7 +3,7 @@
 The console lists the records of a scope that were changed (records.services.record_changes_for_viewer).
 A state holds about 10 million records and as many creation versions; the changes are few, so the list
 starts from this small index instead of testing every record of the scope. Django cannot declare an index
-on simple_history's generated model, hence SQL (the same statement on PostgreSQL and SQLite).
+on simple_history's generated model, hence SQL.
 """
 
 from django.db import migrations

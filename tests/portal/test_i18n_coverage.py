@@ -201,7 +201,7 @@ def test_the_hindi_catalogue_holds_every_marked_string_and_nothing_stale(tmp_pat
     """`make messages` run on a copy of the sources finds exactly the catalogue's entries: none missing, none stale."""
     assert shutil.which("xgettext"), "gettext is missing: `make test` installs it (Debian's gettext)"
     copy = tmp_path / "src"
-    ignore = shutil.ignore_patterns(".venv", "var", ".git", "test-results", "__pycache__", "*.sqlite3", "bench")
+    ignore = shutil.ignore_patterns(".venv", "var", ".git", "test-results", "__pycache__", "bench")
     shutil.copytree(ROOT, copy, ignore=ignore, symlinks=True)
     env = {**os.environ, "DJANGO_DEBUG": "1", "PRAHARI_VAR_DIR": str(tmp_path / "var")}
     env.pop("DATABASE_URL", None)

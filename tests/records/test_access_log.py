@@ -11,7 +11,6 @@ from django.test.utils import CaptureQueriesContext
 
 from records.audit import access_event_append, verify
 from records.models import AccessChainHead, AccessEvent, Beneficiary
-from tests.integration import skip_or_fail
 
 TABLE = AccessEvent._meta.db_table
 
@@ -44,8 +43,7 @@ def log(world, record):
 def raw(sql: str, params=()) -> None:
     """Tamper the way someone with database access would: plain SQL, past the ORM (and the trigger)."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL session_replication_role = replica")  # triggers off, this transaction only
+        cursor.execute("SET LOCAL session_replication_role = replica")  # triggers off, this transaction only
         cursor.execute(sql, params)
 
 
@@ -135,22 +133,16 @@ def test_the_orm_refuses_to_change_or_delete_events(log):
             attempt()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db
-def test_postgresql_refuses_update_and_delete_in_sql(log):
-    if connection.vendor != "postgresql":
-        skip_or_fail("the append-only trigger is a PostgreSQL feature: set DATABASE_URL (CI does)")
+def test_the_database_refuses_update_and_delete_in_sql(log):
     for sql in (f"UPDATE {TABLE} SET purpose = 'x' WHERE id = %s", f"DELETE FROM {TABLE} WHERE id = %s"):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, [log[0].pk])
     assert verify().problem is None
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_sixteen_writers_at_once_leave_a_chain_that_verifies(world, record):
-    if connection.vendor != "postgresql":
-        skip_or_fail("concurrent appends are checked on PostgreSQL: set DATABASE_URL (CI does)")
     actors = [world.worker, world.colleague, world.district_worker, world.far_worker]
     errors, start = [], threading.Barrier(16)
 
@@ -183,9 +175,8 @@ def chain(actor) -> list[int]:
 
 
 def statements(queries) -> list[str]:
-    """The first word of each statement, without SQLite's BEGIN and COMMIT (PostgreSQL's are not logged)."""
-    words = [q["sql"].split()[0].upper() for q in queries.captured_queries]
-    return [word for word in words if word not in ("BEGIN", "COMMIT")]
+    """The first word of each statement."""
+    return [q["sql"].split()[0].upper() for q in queries.captured_queries]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -193,8 +184,7 @@ def test_an_append_after_this_connections_last_is_one_statement(world, record):
     first = append(world.worker, record)  # nothing remembered yet: the head is locked and read
     with CaptureQueriesContext(connection) as queries:
         second = append(world.worker, record)
-    # PostgreSQL: the head's move and the insert in one statement; SQLite: both in one transaction.
-    assert statements(queries) == (["WITH"] if connection.vendor == "postgresql" else ["UPDATE", "INSERT"])
+    assert statements(queries) == ["WITH"]  # the head's move and the insert in one statement
     assert (second.actor_seq, second.prev_hash) == (2, first.hash)
     assert AccessEvent.objects.get(pk=second.pk).hash == second.hash
     assert AccessChainHead.objects.get(actor=world.worker).hash == second.hash
@@ -214,12 +204,9 @@ def test_a_rolled_back_append_is_never_linked_to(world, record):
     assert (verify().problem, verify().checked) == (None, 2)
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_append_after_another_connections_links_to_theirs(world, record):
     """Same sequence number, another hash: this connection's guess is refused on the hash, not only the number."""
-    if connection.vendor != "postgresql":
-        skip_or_fail("a second connection at once is checked on PostgreSQL: set DATABASE_URL (CI does)")
     with pytest.raises(RuntimeError), transaction.atomic():
         append(world.worker, record)  # remembered here as event 1, rolled back
         raise RuntimeError("rolled back")
@@ -260,11 +247,8 @@ def test_an_ip_address_is_hashed_as_it_is_stored(world, record, ip):
     assert verify().problem is None
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_append_statements_are_prepared_once_per_connection(world, record):
-    if connection.vendor != "postgresql":
-        skip_or_fail("prepared statements are a PostgreSQL matter: set DATABASE_URL (CI does)")
     for _ in range(3):
         append(world.worker, record)
     with connection.cursor() as cursor:

@@ -22,7 +22,6 @@ from records.audit import access_event_append, verify
 from records.models import AccessEvent, AnomalyWatermark
 from records.services import AccessInterrupted, Purpose, Viewer, record_get_for_viewer
 from tests.factories import WorkerFactory
-from tests.integration import skip_or_fail
 
 pytestmark = pytest.mark.django_db
 
@@ -417,11 +416,8 @@ def test_queries_do_not_grow_with_workers_or_events(world):
 # --- PostgreSQL: a writer older than the run ------------------------------------------------------------------
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_event_committed_late_with_a_lower_id_is_not_skipped(world, settings):
-    if connection.vendor != "postgresql":
-        skip_or_fail("ids committing out of order is a PostgreSQL matter: set DATABASE_URL (CI does)")
     settings.PRAHARI_ANOMALY_WRITER_WAIT_SECONDS = 0
     appended, release, done = threading.Event(), threading.Event(), {}
 

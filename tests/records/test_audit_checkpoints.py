@@ -51,8 +51,7 @@ def cut_back(actor, to_seq: int) -> None:
     trigger, and wind the chain head back to the event left last, so that the chain verifies on its own."""
     last = AccessEvent.objects.get(actor=actor, actor_seq=to_seq)
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL session_replication_role = replica")  # triggers off, this transaction only
+        cursor.execute("SET LOCAL session_replication_role = replica")  # triggers off, this transaction only
         cursor.execute(
             f"DELETE FROM {AccessEvent._meta.db_table} WHERE actor_id = %s AND actor_seq > %s", [actor.pk, to_seq]
         )

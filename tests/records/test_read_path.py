@@ -341,7 +341,6 @@ def test_no_event_no_record(world, records):
     assert verify().problem is None
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_look_ups_never_pass_the_budget(world, records, settings):
     """Sixteen requests of one worker at once, with five look-ups left: exactly five are served."""
@@ -349,10 +348,6 @@ def test_concurrent_look_ups_never_pass_the_budget(world, records, settings):
 
     from django.db import connections
 
-    from tests.integration import skip_or_fail
-
-    if connection.vendor != "postgresql":
-        skip_or_fail("concurrent look-ups are checked on PostgreSQL: set DATABASE_URL (CI does)")
     settings.PRAHARI_DAILY_VIEW_BUDGET = 5
     outcomes, start = [], threading.Barrier(16)
 
