@@ -30,7 +30,7 @@ LATEST = RESULTS_DIR / "latest.json"
 
 
 class Skip(Exception):
-    """Raised by a figure that cannot run here (e.g. it needs PostgreSQL); printed, not a failure."""
+    """Raised by a figure that cannot run here (e.g. something it needs is missing); printed, not a failure."""
 
 
 @dataclass(frozen=True)

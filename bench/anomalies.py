@@ -21,7 +21,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from bench import Result, Skip, django_setup, figure, repetitions
+from bench import Result, django_setup, figure, repetitions
 from bench._rows import progress
 
 SIZES = {"small": (1_000, 100), "full": (100_000, 100)}  # workers, events per worker
@@ -133,8 +133,6 @@ def anomaly_sweep(size: str) -> Result:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    if connection.vendor != "postgresql":
-        raise Skip("P3 needs PostgreSQL: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/prahari)")
     from accounts.services.governance import job_run
     from records.models import AnomalyWatermark
 

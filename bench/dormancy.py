@@ -20,7 +20,7 @@ import statistics
 import time
 from datetime import timedelta
 
-from bench import Result, Skip, django_setup, figure, repetitions
+from bench import Result, django_setup, figure, repetitions
 from bench._rows import insert_series
 
 SIZES = {"small": 20_000, "full": 1_000_000}
@@ -68,8 +68,6 @@ def dormancy_sweep(size: str) -> Result:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    if connection.vendor != "postgresql":
-        raise Skip("P4 needs PostgreSQL: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/prahari)")
     from accounts.services.governance import job_run
     from bench.records import _place_and_worker
 
