@@ -14,9 +14,36 @@ Rules (ARCHITECTURE.md §2):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import District, Facility, Role, Status, User
+
+# How a facility names each level of jurisdiction it belongs to.
+_FACILITY_FIELD = {"facility": "id", "district": "district_id", "state": "district__state_id"}
+
+
+@dataclass(frozen=True)
+class Jurisdiction:
+    """One facility, district or state: where an account governs, or reads health records."""
+
+    level: str  # "facility" | "district" | "state"
+    pk: int
+
+    def holds(self, facility: Facility) -> bool:
+        """Whether `facility` lies inside (for a state, the facility's district must be loaded)."""
+        if self.level == "facility":
+            return facility.pk == self.pk
+        if self.level == "district":
+            return facility.district_id == self.pk
+        return facility.district.state_id == self.pk
+
+    def q(self, facility_path: str = "") -> Q:
+        """A filter on the facility at `facility_path` ("" for facilities themselves, "facility" for records)."""
+        field = _FACILITY_FIELD[self.level]
+        return Q(**{f"{facility_path}__{field}" if facility_path else field: self.pk})
 
 
 def _is_all_powerful(actor: User) -> bool:
@@ -29,6 +56,15 @@ def _may_act_at_all(actor) -> bool:
     return actor.is_system or (actor.is_active and actor.status == Status.ACTIVE)
 
 
+def _governed_jurisdiction(actor: User) -> Jurisdiction | None:
+    """A state administrator's state, a supervisor's district; None for every other role."""
+    if actor.role == Role.STATE_ADMIN and actor.state_id:
+        return Jurisdiction("state", actor.state_id)
+    if actor.role == Role.SUPERVISOR and actor.district_id:
+        return Jurisdiction("district", actor.district_id)
+    return None
+
+
 def governable_facilities(actor: User) -> QuerySet[Facility]:
     """Return the facilities inside the actor's jurisdiction (none for workers and inactive actors)."""
     facilities = Facility.objects.all()
@@ -36,11 +72,24 @@ def governable_facilities(actor: User) -> QuerySet[Facility]:
         return facilities.none()
     if _is_all_powerful(actor):
         return facilities
-    if actor.role == Role.STATE_ADMIN and actor.state_id:
-        return facilities.filter(district__state_id=actor.state_id)
-    if actor.role == Role.SUPERVISOR and actor.district_id:
-        return facilities.filter(district_id=actor.district_id)
-    return facilities.none()
+    jurisdiction = _governed_jurisdiction(actor)
+    return facilities.filter(jurisdiction.q()) if jurisdiction else facilities.none()
+
+
+def record_jurisdiction(user: User) -> Jurisdiction | None:
+    """Where `user` may read health records (SECURITY.md §Record access); None: nowhere (fail closed).
+
+    A worker reads their facility (PRAHARI_RECORD_SCOPE=district: their facility's district), a supervisor
+    their district, a state administrator their state; the system actor, superusers without a role's
+    jurisdiction and inactive accounts read nothing.
+    """
+    if user is None or user.is_system or not user.is_active:
+        return None
+    if user.role == Role.WORKER and user.facility_id:
+        if settings.PRAHARI_RECORD_SCOPE == "district":
+            return Jurisdiction("district", user.facility.district_id)
+        return Jurisdiction("facility", user.facility_id)
+    return _governed_jurisdiction(user)
 
 
 def governable_users(actor: User) -> QuerySet[User]:

@@ -24,6 +24,12 @@ class PrahariAdminSite(OTPAdminSite):
     def __init__(self, name: str = "admin"):
         super().__init__(name)
 
+    def get_urls(self):
+        """Without the admin's generic helpers no page declares: the autocomplete search (no page has an
+        autocomplete field) and the "view on site" shortcut (no model has a public page; it would only say
+        whether an object of any type and id exists)."""
+        return [url for url in super().get_urls() if getattr(url, "name", None) not in ("autocomplete", "view_on_site")]
+
     def register(self, model_or_iterable, admin_class=None, **options):
         """Every page answers only what it declares, the installed apps' own admins too (accounts/admin_guard.py)."""
         super().register(model_or_iterable, console_admin_class(admin_class or ModelAdmin), **options)

@@ -37,7 +37,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.exceptions import DomainError
-from accounts.models import Alert, Role, SuspensionCause, User
+from accounts.models import Alert, SuspensionCause, User
+from accounts.scoping import record_jurisdiction
 from accounts.services.alerts import alert_raise
 from accounts.services.lifecycle import clean_reason, user_suspend
 from accounts.services.system import system_user
@@ -189,19 +190,9 @@ def search_key_parse(*, reference_id: str = "", mobile: str = "", name: str = ""
 
 
 def in_scope(user: User, record: Beneficiary) -> bool:
-    """True when `user` may read `record` (its facility and district loaded). Fails closed for anyone else."""
-    facility = record.facility
-    if user.is_system or not user.is_active:
-        return False
-    if user.role == Role.WORKER and user.facility_id:
-        if settings.PRAHARI_RECORD_SCOPE == "district":
-            return facility.district_id == user.facility.district_id
-        return record.facility_id == user.facility_id
-    if user.role == Role.SUPERVISOR and user.district_id:
-        return facility.district_id == user.district_id
-    if user.role == Role.STATE_ADMIN and user.state_id:
-        return facility.district.state_id == user.state_id
-    return False
+    """True when `user` may read `record` (its facility and district loaded): accounts.scoping decides."""
+    jurisdiction = record_jurisdiction(user)
+    return jurisdiction is not None and jurisdiction.holds(record.facility)
 
 
 def _today() -> date:
@@ -515,18 +506,9 @@ def access_history(user: User, *, limit: int = 20) -> list[AccessEvent]:
 
 def records_in_scope(user: User) -> models.QuerySet[Beneficiary]:
     """The records `user` may read: the rule of `in_scope` as a queryset (none for anyone else)."""
+    jurisdiction = record_jurisdiction(user)
     records = Beneficiary.objects.all()
-    if user.is_system or not user.is_active:
-        return records.none()
-    if user.role == Role.WORKER and user.facility_id:
-        if settings.PRAHARI_RECORD_SCOPE == "district":
-            return records.filter(facility__district_id=user.facility.district_id)
-        return records.filter(facility_id=user.facility_id)
-    if user.role == Role.SUPERVISOR and user.district_id:
-        return records.filter(facility__district_id=user.district_id)
-    if user.role == Role.STATE_ADMIN and user.state_id:
-        return records.filter(facility__district__state_id=user.state_id)
-    return records.none()
+    return records.filter(jurisdiction.q("facility")) if jurisdiction else records.none()
 
 
 def record_changes_for_viewer(user: User) -> models.QuerySet[Beneficiary]:

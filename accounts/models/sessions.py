@@ -4,6 +4,8 @@ Knowing the owner of every session lets a service end all of a user's sessions i
 (suspension, deactivation, device revocation, password change) and lets a worker list their own.
 """
 
+from importlib import import_module
+
 from django.conf import settings
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
@@ -40,6 +42,5 @@ class UserSession(AbstractBaseSession):
 
     @classmethod
     def get_session_store_class(cls):
-        from accounts.session_store import SessionStore
-
-        return SessionStore
+        """The configured SESSION_ENGINE's store (for `get_decoded`), found by name: models never import it."""
+        return import_module(settings.SESSION_ENGINE).SessionStore

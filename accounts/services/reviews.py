@@ -45,12 +45,16 @@ from accounts.services.notifications import notify_many
 from accounts.services.system import system_user
 from accounts.services.undertakings import undertaking_accept, undertaking_current, undertaking_current_version
 
-# Off-hours for the reviewer's summary, as the anomaly rules count them (SECURITY.md §Record access).
-LOCAL_TZ = ZoneInfo("Asia/Kolkata")
-OFF_HOURS_FROM, OFF_HOURS_UNTIL = 22, 6
-
-
 DUE_SOON_DAYS = 14  # the console's "due soon": the first reminder's horizon
+
+
+def night_hours_q(hour_field: str) -> Q:
+    """The local hours the `night_views` rule counts as night (PRAHARI_ANOMALY_NIGHT_START_HOUR to _END_HOUR),
+    as a condition on `hour_field`: the reviewer's off-hours share counts the same hours as the rule."""
+    start, end = settings.PRAHARI_ANOMALY_NIGHT_START_HOUR, settings.PRAHARI_ANOMALY_NIGHT_END_HOUR
+    if start > end:  # across midnight, as by default (22:00 to 06:00)
+        return Q(**{f"{hour_field}__gte": start}) | Q(**{f"{hour_field}__lt": end})
+    return Q(**{f"{hour_field}__gte": start, f"{hour_field}__lt": end})
 
 
 def reviews_due_soon(users, *, now: datetime | None = None):
@@ -98,10 +102,10 @@ def review_usage(*, user: User, start: datetime, end: datetime) -> dict:
         failed_logins=Count("pk", filter=Q(type__in=[AccountEventType.LOGIN_FAILED, AccountEventType.OTP_FAILED])),
     )
     view = Q(action=AccessEvent.Action.VIEW, outcome=AccessEvent.Outcome.ALLOWED)
-    off_hours = Q(local_hour__gte=OFF_HOURS_FROM) | Q(local_hour__lt=OFF_HOURS_UNTIL)
+    off_hours = night_hours_q("local_hour")
     access = (
         AccessEvent.objects.filter(actor=user, created_at__gte=start, created_at__lt=end)
-        .annotate(local_hour=ExtractHour("created_at", tzinfo=LOCAL_TZ))
+        .annotate(local_hour=ExtractHour("created_at", tzinfo=ZoneInfo(settings.TIME_ZONE)))
         .aggregate(
             record_views=Count("pk", filter=view),
             records_viewed=Count("beneficiary", filter=view, distinct=True),
@@ -280,7 +284,7 @@ OVERDUE_REASON = "Re-verification overdue: no review attested this account's acc
 
 
 def _local_date(moment: datetime) -> str:
-    return moment.astimezone(LOCAL_TZ).strftime("%d-%m-%Y")
+    return moment.astimezone(ZoneInfo(settings.TIME_ZONE)).strftime("%d-%m-%Y")
 
 
 def _reminder_bands(now: datetime) -> list[tuple[int, datetime, datetime]]:

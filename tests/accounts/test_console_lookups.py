@@ -224,3 +224,28 @@ def test_the_canary_and_identity_numbers_cannot_be_probed(client, world):
         assert "cannot be filtered" in response.content.decode()
     secret = client.get("/admin/accounts/user/", {"username": "asha", "password__regex": "^"})
     assert secret.status_code == 400
+
+
+def test_the_generic_helpers_no_page_declares_are_gone(client, world):
+    """The autocomplete search and the "view on site" shortcut answer alike whatever they are asked."""
+    from django.contrib.contenttypes.models import ContentType
+
+    _populate(world)
+    sign_in(client, world.supervisor)
+    users = ContentType.objects.get_for_model(User).pk
+    answers = {
+        (response.status_code, response.get("Location"))
+        for response in (
+            client.get(f"/admin/r/{users}/{world.worker.pk}/"),
+            client.get(f"/admin/r/{users}/987654/"),
+            client.get(
+                "/admin/autocomplete/",
+                {"app_label": "accounts", "model_name": "invitation", "field_name": "user", "term": "asha"},
+            ),
+            client.get(
+                "/admin/autocomplete/",
+                {"app_label": "accounts", "model_name": "invitation", "field_name": "user", "term": "zz"},
+            ),
+        )
+    }
+    assert len(answers) == 1 and next(iter(answers))[0] in (302, 404)

@@ -421,3 +421,14 @@ def test_notify_many_writes_each_message_once_and_queues_it_after_commit(world, 
     assert len(callbacks) == 1
     with pytest.raises(KeyError):
         notify_many([{"user": world.worker, "kind": "review_due", "idempotency_key": "k:3", "context": {}}])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("start", "end", "off_hours"), [(22, 6, 3), (23, 6, 2), (21, 23, 2), (5, 6, 1)])
+def test_off_hours_are_the_night_hours_of_the_settings(world, usage_fixture, settings, start, end, off_hours):
+    """The reviewer's off-hours share counts the hours the night_views rule counts, whatever they are set to.
+
+    The views: 10:00, 10:05, 21:59, 06:00, 22:00, 23:30, 05:59, 12:00 (local)."""
+    settings.PRAHARI_ANOMALY_NIGHT_START_HOUR, settings.PRAHARI_ANOMALY_NIGHT_END_HOUR = start, end
+    period_start, period_end = usage_fixture
+    assert review_usage(user=world.worker, start=period_start, end=period_end)["off_hours_views"] == off_hours

@@ -371,3 +371,24 @@ def test_concurrent_look_ups_never_pass_the_budget(world, records, settings):
     assert sorted(outcomes) == ["allowed"] * 5 + ["refused"] * 11
     assert Alert.objects.filter(rule="daily_budget").count() == 1
     assert verify().problem is None
+
+
+@pytest.mark.parametrize("record_scope", ["facility", "district"])
+def test_the_record_check_and_the_record_list_agree_for_every_viewer(world, records, settings, record_scope):
+    """One rule (accounts.scoping.record_jurisdiction) behind both: the read path's check of a record it
+    loaded, and the console's list of records in scope."""
+    from records.services import in_scope, records_in_scope
+
+    settings.PRAHARI_RECORD_SCOPE = record_scope
+    every = [*records, records.canary]
+    expected = {
+        "worker": {records.own, records.canary} | ({records.same_district} if record_scope == "district" else set()),
+        "supervisor": {records.own, records.canary, records.same_district},
+        "state_admin": {records.own, records.canary, records.same_district, records.far},
+        "system": set(),
+        "far_worker": {records.far},  # his own facility, the only one of his district with records
+    }
+    for name, readable in expected.items():
+        user = getattr(world, name)
+        assert {r for r in every if in_scope(user, r)} == readable, name
+        assert set(records_in_scope(user)) == readable, name
