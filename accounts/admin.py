@@ -17,18 +17,15 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from accounts.admin_alerts import AlertTriageConsole, RuleFilter
 from accounts.admin_common import CappedPaginator, actions_report, step_up_redirect
 from accounts.admin_guard import DeclaredLookupsOnly
 from accounts.admin_history import GovernedHistoryAdmin
 from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions, resend_invitation_action
-from accounts.admin_reviews import AccessReviewConsole, ReverificationFilter
 from accounts.exceptions import DomainError
 from accounts.forms import ReasonForm
 from accounts.models import (
     AccessReview,
     AccountEvent,
-    Alert,
     District,
     Facility,
     Invitation,
@@ -39,14 +36,12 @@ from accounts.models import (
 )
 from accounts.request_info import client_ip
 from accounts.scoping import governable_facilities, governable_users
-from accounts.services.alert_evidence import rule_title
-from accounts.services.alerts import alert_confirm, alert_dismiss
 from accounts.services.devices import device_approve, device_reject, device_revoke
 from accounts.services.lifecycle import user_deactivate, user_reinstate, user_suspend
 from accounts.services.lockouts import lockout_clear
 
 
-def _reasoned_action(service, name: str, description, done_message, *, target: str = "user"):
+def reasoned_action(service, name: str, description, done_message, *, target: str = "user"):
     """Build an admin action that asks for a reason, then calls `service` for each selected object.
 
     Changes a supervisor makes to other accounts need a fresh OTP (step-up) first.
@@ -83,45 +78,45 @@ def _reasoned_action(service, name: str, description, done_message, *, target: s
     return action
 
 
-suspend_action = _reasoned_action(
+suspend_action = reasoned_action(
     user_suspend,
     "suspend",
     _("Suspend selected accounts"),
     ngettext_lazy("%(count)d account suspended.", "%(count)d accounts suspended.", "count"),
 )
-reinstate_action = _reasoned_action(
+reinstate_action = reasoned_action(
     user_reinstate,
     "reinstate",
     _("Reinstate selected accounts"),
     ngettext_lazy("%(count)d account reinstated.", "%(count)d accounts reinstated.", "count"),
 )
-deactivate_action = _reasoned_action(
+deactivate_action = reasoned_action(
     user_deactivate,
     "deactivate",
     _("Deactivate (offboard) selected accounts"),
     ngettext_lazy("%(count)d account deactivated.", "%(count)d accounts deactivated.", "count"),
 )
-unlock_action = _reasoned_action(
+unlock_action = reasoned_action(
     lockout_clear,
     "unlock",
     _("Unlock selected accounts (clear lockouts)"),
     ngettext_lazy("%(count)d account unlocked.", "%(count)d accounts unlocked.", "count"),
 )
-approve_device_action = _reasoned_action(
+approve_device_action = reasoned_action(
     device_approve,
     "approve_device",
     _("Approve selected devices"),
     ngettext_lazy("%(count)d device approved.", "%(count)d devices approved.", "count"),
     target="device",
 )
-reject_device_action = _reasoned_action(
+reject_device_action = reasoned_action(
     device_reject,
     "reject_device",
     _("Reject selected devices"),
     ngettext_lazy("%(count)d device rejected.", "%(count)d devices rejected.", "count"),
     target="device",
 )
-revoke_device_action = _reasoned_action(
+revoke_device_action = reasoned_action(
     device_revoke,
     "revoke_device",
     _("Revoke selected devices (ends their sessions)"),
@@ -130,7 +125,7 @@ revoke_device_action = _reasoned_action(
 )
 
 
-approve_onboarding_action, reject_onboarding_action, revoke_invitation_action = onboarding_actions(_reasoned_action)
+approve_onboarding_action, reject_onboarding_action, revoke_invitation_action = onboarding_actions(reasoned_action)
 
 
 class ReadOnlyConsole(DeclaredLookupsOnly):
@@ -154,12 +149,14 @@ class ReadOnlyConsole(DeclaredLookupsOnly):
         return actions
 
 
-@admin.register(User)
-class UserAdmin(AccessReviewConsole, ReadOnlyConsole, GovernedHistoryAdmin):
-    """Accounts arrive by invitation and change only through the lifecycle actions; never deleted."""
+class UserAdmin(ReadOnlyConsole, GovernedHistoryAdmin):
+    """Accounts arrive by invitation and change only through the lifecycle actions; never deleted.
+
+    Registered by governance/admin.py, which adds each account's access review.
+    """
 
     list_display = ("username", "full_name", "role", "status", "suspension_cause", "facility", "last_login")
-    list_filter = ("status", "role", "suspension_cause", ReverificationFilter)
+    list_filter = ("status", "role", "suspension_cause")
     search_fields = ("username", "first_name", "last_name")
     actions = [
         approve_onboarding_action,
@@ -189,7 +186,6 @@ class UserAdmin(AccessReviewConsole, ReadOnlyConsole, GovernedHistoryAdmin):
         "access_log",
         "review_due_at",
         "reconfirm_pending",
-        "review_link",
     )
     fields = (
         ("username", "role"),
@@ -200,7 +196,7 @@ class UserAdmin(AccessReviewConsole, ReadOnlyConsole, GovernedHistoryAdmin):
         ("facility", "district", "state"),
         ("last_login", "date_joined"),
         "access_log",
-        ("review_due_at", "reconfirm_pending", "review_link"),
+        ("review_due_at", "reconfirm_pending"),
     )
 
     @admin.display(description=_("name"), ordering="first_name")
@@ -275,54 +271,6 @@ class RegisteredDeviceAdmin(ReadOnlyConsole, GovernedHistoryAdmin):
             .select_related("user", "decided_by")
             .order_by(status_order, "-created_at")
         )
-
-
-confirm_alert_action = _reasoned_action(
-    alert_confirm,
-    "confirm_alert",
-    _("Confirm selected alerts"),
-    ngettext_lazy("%(count)d alert confirmed.", "%(count)d alerts confirmed.", "count"),
-    target="alert",
-)
-dismiss_alert_action = _reasoned_action(
-    alert_dismiss,
-    "dismiss_alert",
-    _("Dismiss selected alerts"),
-    ngettext_lazy("%(count)d alert dismissed.", "%(count)d alerts dismissed.", "count"),
-    target="alert",
-)
-
-
-@admin.register(Alert)
-class AlertAdmin(AlertTriageConsole, ReadOnlyConsole, GovernedHistoryAdmin):
-    """The list, then one page per alert (accounts/admin_alerts.py): its evidence in words and the decisions."""
-
-    list_display = ("created_at", "severity", "rule_name", "subject", "status", "decided_by")
-    list_filter = ("status", "severity", RuleFilter)
-    actions = [confirm_alert_action, dismiss_alert_action]
-    readonly_fields = (
-        "rule",
-        "severity",
-        "subject",
-        "evidence",
-        "status",
-        "decided_by",
-        "decided_at",
-        "decision_reason",
-        "created_at",
-    )
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(subject__in=governable_users(request.user))
-            .select_related("subject__facility__district", "subject__district", "decided_by")
-        )
-
-    @admin.display(description=_("rule"), ordering="rule")
-    def rule_name(self, obj: Alert) -> str:
-        return rule_title(obj.rule)
 
 
 @admin.register(AccessReview)

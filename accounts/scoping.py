@@ -134,7 +134,7 @@ def governors_of(user: User) -> QuerySet[User]:
 
 def governed_readers(actor: User) -> tuple[list[int] | None, tuple[str, ...]]:
     """The districts (None: all) and roles whose record views count for `actor`: governable_users' accounts
-    as the keys of the console's view tallies (records.tallies). The actor's own views never count: a
+    as the keys of the console's view tallies (governance.tallies). The actor's own views never count: a
     supervisor's role is not among them, and a state administrator has no district."""
     if not _may_act_at_all(actor):
         return [], ()

@@ -2,7 +2,6 @@
 
 from celery import shared_task
 
-from accounts.services.governance import job_run
 from accounts.services.notifications import notification_send, notifications_drain
 from accounts.services.retention import axes_logs_prune
 from accounts.services.sessions import sessions_clear_expired
@@ -36,20 +35,3 @@ def drain_notifications() -> int:
 def prune_axes_logs() -> int:
     """Delete django-axes rows that no rule needs any more; returns how many went."""
     return axes_logs_prune()
-
-
-def _governance_task(job: str):
-    @shared_task(name=f"governance.{job}")
-    def run() -> dict:
-        """Run one governance job (accounts.services.governance); returns its summary."""
-        return job_run(job)
-
-    return run
-
-
-governance_dormancy = _governance_task("dormancy")
-governance_reverification = _governance_task("reverification")
-governance_anomalies = _governance_task("anomalies")
-governance_invitations = _governance_task("invitations")
-governance_retention = _governance_task("retention")
-governance_checkpoints = _governance_task("checkpoints")

@@ -133,7 +133,7 @@ def anomaly_sweep(size: str) -> Result:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from accounts.services.governance import job_run
+    from governance.jobs import job_run
     from records.models import AnomalyWatermark
 
     workers, per_worker = SIZES[size]

@@ -137,13 +137,13 @@ def _district(code: str, workers: int):
 
 def _count_views() -> None:
     """What the anomalies job does with each window of new events: add the views to the console's tallies, here
-    with the job's own statement parts (records/tallies.py `view_tallies_ctes`) over every event at once."""
+    with the job's own statement parts (governance/tallies.py `view_tallies_ctes`) over every event at once."""
     from django.db import connection, transaction
     from django.db.models import Max
     from django.utils import timezone
 
+    from governance.tallies import view_tallies_ctes
     from records.models import AccessEvent, AnomalyWatermark
-    from records.tallies import view_tallies_ctes
 
     hi = AccessEvent.objects.aggregate(hi=Max("id"))["hi"]
     offset = int(timezone.localtime().utcoffset().total_seconds())  # local days, as the job's rules take them

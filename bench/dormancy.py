@@ -68,8 +68,8 @@ def dormancy_sweep(size: str) -> Result:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from accounts.services.governance import job_run
     from bench.records import _place_and_worker
+    from governance.jobs import job_run
 
     count = SIZES[size]
     facility, _supervisor = _place_and_worker("bench.p4.supervisor")

@@ -295,8 +295,8 @@ def appends_per_second(size: str) -> Result:
     django_setup()
     from django.db import connection
 
-    from records.audit import verify
     from records.models import AccessEvent
+    from records.verification import verify
 
     per_writer = repetitions(size, small=100, full=1000)
     actors = [_place_and_worker(f"bench.writer{n:02d}")[1].pk for n in range(P5_WRITERS)]

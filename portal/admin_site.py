@@ -42,7 +42,7 @@ class PrahariAdminSite(OTPAdminSite):
 
     def index(self, request, extra_context=None):
         """The dashboard of the viewer's jurisdiction above the list of models."""
-        from accounts.services.dashboard import dashboard_for
+        from governance.dashboard import dashboard_for
 
         return super().index(request, {**(extra_context or {}), "dashboard": dashboard_for(request.user)})
 

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.language import language_switch
-from accounts.views.home import home
 from portal import views
+from portal.home import home
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),

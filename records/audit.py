@@ -30,9 +30,7 @@ import json
 import math
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -40,9 +38,6 @@ from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.utils import timezone
 
 from records.models import AccessChainHead, AccessEvent
-
-if TYPE_CHECKING:
-    from records.checkpoints import CheckpointsVerdict
 
 
 def _key() -> bytes:
@@ -269,7 +264,7 @@ def pace(recent: tuple[int, ...], created_at: datetime) -> tuple[tuple[int, ...]
     PRAHARI_ANOMALY_CADENCE_REQUESTS requests, (None, None) while there are fewer. `recent`: the times of the
     requests before it (microseconds since 1970-01-01 UTC, oldest first; more than needed are ignored).
 
-    The cadence rule (records/anomaly_rules.py) then reads each new event's figures instead of walking every
+    The cadence rule (governance/anomaly_rules.py) then reads each new event's figures instead of walking every
     chain in order: O(1) per request at append, nothing per request in the job. Times are whole
     microseconds and the sums integers, so the figures are exact up to the final division.
     """
@@ -420,13 +415,6 @@ def access_event_append(*, actor, **fields) -> AccessEvent:
         return _append_locked(connection, chain_head_lock(actor.pk), content)
 
 
-@dataclass
-class Verdict:
-    checked: int
-    problem: str | None = None  # the first broken link, or the chains that fail their checkpoints, named
-    checkpoints: CheckpointsVerdict | None = None  # what the checkpoint files said (once the chains verify)
-
-
 def _problems(events: Iterator[AccessEvent], heads: dict[int, AccessChainHead]) -> Iterator[tuple[int, str]]:
     actor, expected_seq, prev = None, 0, ""
     for event in events:
@@ -457,31 +445,21 @@ def _head_problems(actor, last_seq, last_hash, heads) -> Iterator[tuple[int, str
         yield -1, f"actor {actor}: the chain ends at {last_seq} but its head records {recorded} (events missing)"
 
 
-def verify(actor_ids: Iterable[int] | None = None) -> Verdict:
-    """Check every chain (or only those of `actor_ids`), then, when they verify, that they still hold every
-    event the signed checkpoint files recorded (records/checkpoints.py); return how many events were checked
-    and the first problem of the chains, or every actor whose chain fails its checkpoints."""
-    from records.checkpoints import checkpoints_verify  # it imports this module
-
+def chains_verify(actor_ids: Iterable[int] | None = None) -> tuple[int, str | None]:
+    """Check every chain (or only those of `actor_ids`) link by link and against its head; return how many
+    events were checked and the first problem (None when every chain is whole). The signed checkpoints are
+    checked after it (records/verification.py)."""
     heads, events = AccessChainHead.objects.all(), AccessEvent.objects.all()
     if actor_ids is not None:
-        actor_ids = set(actor_ids)
         heads, events = heads.filter(actor_id__in=actor_ids), events.filter(actor_id__in=actor_ids)
     heads = {h.actor_id: h for h in heads}
     events = events.order_by("actor_id", "actor_seq").iterator(chunk_size=5000)
     checked = 0
     for _event_id, problem in _problems(events, heads):
         if problem:
-            return Verdict(checked, problem)
+            return checked, problem
         checked += 1
     for actor, head in heads.items():
         if head.seq:
-            return Verdict(checked, f"actor {actor}: its head records {head.seq} events but none are left")
-    found = checkpoints_verify(actor_ids=actor_ids)
-    problems = found.problems[:_PROBLEMS_NAMED]
-    if len(found.problems) > _PROBLEMS_NAMED:
-        problems.append(f"and {len(found.problems) - _PROBLEMS_NAMED} more")
-    return Verdict(checked, "; ".join(problems) or None, found)
-
-
-_PROBLEMS_NAMED = 10
+            return checked, f"actor {actor}: its head records {head.seq} events but none are left"
+    return checked, None

@@ -42,7 +42,6 @@ from django.db import connection
 from django.db.models import Exists, Max, OuterRef
 
 from accounts.models import User
-from accounts.services.governance import job
 from records.audit import sign
 from records.models import AccessChainHead, AccessEvent, ChainCheckpoint
 
@@ -57,7 +56,6 @@ Entry = tuple[int, int, str]  # actor id, sequence number, hash
 # --- The job ---------------------------------------------------------------------------------------------
 
 
-@job("checkpoints")
 def checkpoints(*, now: datetime, dry_run: bool = False) -> dict:
     """Write the chain heads that moved since the last checkpoint to a new signed file (and to the syslog
     receiver when one is set), then record them as checkpointed, in the run's transaction.
@@ -251,7 +249,7 @@ def checkpoints_verify(*, actor_ids: Collection[int] | None = None) -> Checkpoin
 
     Every entry is checked, not only each actor's latest: a chain cut back and then continued by new
     appends reaches its latest checkpoint again, but no longer holds the events the earlier ones recorded.
-    Call after the chains' own links verify (records.audit.verify does): a missing event is then the tail.
+    Call after the chains' own links verify (records.verification.verify does): a missing event is then the tail.
     """
     directory = Path(settings.PRAHARI_AUDIT_CHECKPOINT_DIR)
     verdict = CheckpointsVerdict(directory)

@@ -40,7 +40,8 @@ from accounts.exceptions import DomainError
 from accounts.models import Alert, SuspensionCause, User
 from accounts.scoping import record_jurisdiction
 from accounts.services.alerts import alert_raise
-from accounts.services.lifecycle import clean_reason, user_suspend
+from accounts.services.lifecycle import user_suspend
+from accounts.services.reasons import clean_reason
 from accounts.services.system import system_user
 from accounts.sms import mask_mobile
 from records.audit import chain_append, chain_head_lock

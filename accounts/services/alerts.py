@@ -19,7 +19,7 @@ from simple_history.utils import bulk_create_with_history
 from accounts.exceptions import IllegalTransition
 from accounts.models import Alert, User
 from accounts.permissions import can_decide_alert, ensure
-from accounts.services.lifecycle import clean_reason
+from accounts.services.reasons import clean_reason
 
 
 @transaction.atomic

@@ -20,8 +20,8 @@ from accounts.models import AccountEventType, RegisteredDevice, User, UserSessio
 from accounts.permissions import can_approve_device, can_revoke_device, ensure
 from accounts.scoping import governors_of
 from accounts.services.events import event_record
-from accounts.services.lifecycle import clean_reason
 from accounts.services.notifications import notify
+from accounts.services.reasons import clean_reason
 
 # Easy to read aloud: no 0/O, 1/I/L.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

@@ -21,8 +21,10 @@ from simple_history.utils import bulk_update_with_history
 from accounts.exceptions import DomainError, IllegalTransition
 from accounts.models import AccountEvent, AccountEventType, Status, SuspensionCause, User
 from accounts.permissions import can_deactivate, can_reinstate, can_suspend, ensure
+from accounts.services.devices import devices_revoke_all
 from accounts.services.events import event_record
 from accounts.services.notifications import enqueue_after_commit, notify_many, outbox_insert_sql
+from accounts.services.reasons import clean_reason
 from accounts.services.sessions import sessions_end_for_users
 from accounts.services.setsql import ids_list, isoformat_sql, own_table_where, queryset_sql
 
@@ -48,14 +50,6 @@ _TRANSITION_PAST = {
     "reinstate": gettext_lazy("reinstated"),
     "deactivate": gettext_lazy("deactivated"),
 }
-MIN_REASON_LENGTH = 3
-
-
-def clean_reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if len(reason) < MIN_REASON_LENGTH:
-        raise DomainError(_("A reason is required (at least %(n)d characters).") % {"n": MIN_REASON_LENGTH})
-    return reason
 
 
 def user_lock(user: User) -> User:
@@ -353,8 +347,6 @@ def user_deactivate(*, user: User, acting_user: User, reason: str, ip: str | Non
     IllegalTransition (already terminal).
     """
     from django_otp import devices_for_user
-
-    from accounts.services.devices import devices_revoke_all  # devices uses clean_reason from here
 
     reason = clean_reason(reason)
     locked = user_lock(user)

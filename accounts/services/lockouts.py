@@ -26,8 +26,8 @@ from accounts.models import AccountEvent, AccountEventType, LoginHold, User
 from accounts.permissions import can_unlock, ensure
 from accounts.scoping import governors_of
 from accounts.services.events import event_record
-from accounts.services.lifecycle import clean_reason
 from accounts.services.notifications import notify
+from accounts.services.reasons import clean_reason
 from accounts.services.sessions import sessions_end_for_user
 
 

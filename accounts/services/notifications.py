@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
+from celery import current_app
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -40,12 +41,18 @@ def _row_key(idempotency_key: str, channel: str, address: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
+SEND_TASK = "accounts.send_notification"  # accounts/tasks.py
+
+
+def task_send(name: str, args: list) -> None:
+    """Queue the Celery task named `name` (services name tasks, they never import them)."""
+    current_app.send_task(name, args=args)
+
+
 def _enqueue(notification_id: int) -> None:
     """Queue the send task; if the broker is down, leave the row pending for the drain task."""
-    from accounts.tasks import send_notification  # tasks import this module
-
     try:
-        send_notification.delay(notification_id)
+        task_send(SEND_TASK, [notification_id])
     except Exception as exc:
         # Never into the caller: its change is committed, and the drain task will send the row.
         log.warning(

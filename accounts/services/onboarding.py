@@ -50,8 +50,9 @@ from accounts.permissions import can_approve, ensure
 from accounts.scoping import governable_facilities, governors_of, is_governable_by
 from accounts.services.devices import device_approve, device_register, device_reject
 from accounts.services.events import event_record
-from accounts.services.lifecycle import clean_reason, status_transition, user_lock
+from accounts.services.lifecycle import status_transition, user_lock
 from accounts.services.notifications import notify, notify_many
+from accounts.services.reasons import clean_reason
 from accounts.services.reviews import review_due_from
 from accounts.services.undertakings import undertaking_accept, undertaking_current
 from accounts.services.users import STAFF_ROLES

@@ -1,4 +1,4 @@
-"""The signed-in person's own pages: home (sessions, devices), ending sessions, step-up."""
+"""The signed-in person's own actions: ending a session, revoking a device, step-up (the home page: portal/home.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import hashlib
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -16,39 +15,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.exceptions import DomainError
 from accounts.forms import OTPForm
 from accounts.login.session import session_end, step_up_record
-from accounts.models import RegisteredDevice, UserSession
+from accounts.models import RegisteredDevice
 from accounts.request_info import client_ip
 from accounts.services.devices import device_revoke
 from accounts.services.lockouts import login_is_barred, login_is_held, otp_failure_record
 from accounts.services.otp import login_otp_devices, otp_sms_send, otp_verify
-from accounts.services.sessions import session_end_by_owner, session_public_id
+from accounts.services.sessions import session_end_by_owner
 from accounts.views.login import _safe_next
-from records.services import access_history
-
-HOME_ACCESS_ROWS = 10
-
-
-@never_cache
-def home(request):
-    user = request.user
-    current = request.session.session_key
-    sessions = [
-        {"id": session_public_id(s.session_key), "current": s.session_key == current, "row": s}
-        for s in UserSession.objects.filter(user=user).select_related("device").order_by("-created_at")
-    ]
-    devices = RegisteredDevice.objects.filter(user=user).exclude(status=RegisteredDevice.Status.REJECTED)
-    due = user.review_due_at
-    return render(
-        request,
-        "accounts/home.html",
-        {
-            "sessions": sessions,
-            "devices": devices,
-            "access": access_history(user, limit=HOME_ACCESS_ROWS),
-            "review_due": due,
-            "review_due_days": max((due - timezone.now()).days, 0) if due else None,
-        },
-    )
 
 
 @require_POST

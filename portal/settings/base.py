@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "portal",
     "accounts",
     "records",
+    "governance",
 ]
 
 MIDDLEWARE = [

@@ -43,7 +43,7 @@ PRAHARI_SEARCH_MAX_RESULTS = env_int("PRAHARI_SEARCH_MAX_RESULTS", 10)
 PRAHARI_DAILY_VIEW_BUDGET = env_int("PRAHARI_DAILY_VIEW_BUDGET", 300)
 PRAHARI_DAILY_REVEAL_LIMIT = env_int("PRAHARI_DAILY_REVEAL_LIMIT", 20)
 
-# Anomaly rules (the `anomalies` job, records/anomalies.py): "more than" fires at limit + 1, "or more" at the limit.
+# Anomaly rules (the `anomalies` job, governance/anomalies.py): "more than" fires at limit + 1, "or more" at the limit.
 PRAHARI_ANOMALY_BURST_VIEWS = env_int("PRAHARI_ANOMALY_BURST_VIEWS", 60)  # more than this many views…
 PRAHARI_ANOMALY_BURST_MINUTES = env_int("PRAHARI_ANOMALY_BURST_MINUTES", 10)  # …within this many minutes
 PRAHARI_ANOMALY_BASELINE_FACTOR = env_int("PRAHARI_ANOMALY_BASELINE_FACTOR", 5)  # a day above 5× the worker's…

@@ -20,8 +20,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from freezegun import freeze_time
 
 from accounts.models import Alert, RegisteredDevice, Status, SuspensionCause
-from accounts.services.alert_evidence import RULES
 from accounts.services.alerts import alert_raise
+from governance.evidence import RULES
 from records.services import AccessInterrupted, BudgetExhausted, Purpose, Viewer, record_get_for_viewer
 from tests.conftest import sign_in
 from tests.records.conftest import records  # noqa: F401 (a fixture)

@@ -12,11 +12,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import strip_tags
 
-from accounts.admin import UserAdmin
 from accounts.models import RegisteredDevice, Status, User
 from accounts.services.devices import device_approve
 from accounts.services.lifecycle import user_reinstate, user_suspend
 from accounts.services.system import system_user
+from governance.admin import GovernedUserAdmin as UserAdmin
 from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db

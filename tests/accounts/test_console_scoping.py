@@ -105,7 +105,7 @@ def test_another_districts_supervisor_gets_404_on_the_history_page(client, world
 
 @pytest.mark.parametrize("decision", ["confirm", "dismiss", "suspend"])
 def test_another_districts_supervisor_can_neither_read_nor_decide_an_alert(client, world, decision):
-    """The alert page (accounts/admin_alerts.py) is a 404 outside the jurisdiction, for reading and for each
+    """The alert page (governance/admin_alerts.py) is a 404 outside the jurisdiction, for reading and for each
     decision, and nothing changes; the district's own supervisor reads it."""
     alert = objects_of_district_a(world)["alert"]
     page = reverse("admin:accounts_alert_change", args=[alert.pk])

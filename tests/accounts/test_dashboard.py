@@ -11,9 +11,9 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from accounts.models import Alert, LoginHold, RegisteredDevice, Status, User
-from accounts.services.dashboard import dashboard_for
-from accounts.services.governance import job_run
 from accounts.services.lifecycle import user_suspend
+from governance.dashboard import dashboard_for
+from governance.jobs import job_run
 from records.audit import access_event_append
 from tests.conftest import sign_in
 from tests.factories import WorkerFactory

@@ -15,7 +15,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from accounts.models import AccountEvent, AccountEventType, Notification, Status, SuspensionCause, User, UserSession
-from accounts.services.governance import job_lock, job_run
+from governance.jobs import job_lock, job_run
 from tests.factories import WorkerFactory
 
 pytestmark = pytest.mark.django_db

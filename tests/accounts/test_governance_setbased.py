@@ -28,11 +28,11 @@ from accounts.models import (
     UserSession,
 )
 from accounts.services import notifications
-from accounts.services.governance import job_run
 from accounts.services.lifecycle import users_suspend_matching
 from accounts.services.notifications import _outbox_rows
-from accounts.services.reviews import OVERDUE_REASON, reviews_overdue_suspend_ids
 from accounts.services.setsql import PY_WHITESPACE, isoformat_sql, own_table_where
+from governance.jobs import job_run
+from governance.reviews import OVERDUE_REASON, reviews_overdue_suspend_ids
 from tests.factories import SupervisorFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db

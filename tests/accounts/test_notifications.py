@@ -16,6 +16,7 @@ from kombu.exceptions import OperationalError
 from accounts import sms
 from accounts.models import Notification
 from accounts.notifications_text import KINDS, SMS_MAX_CHARS, render
+from accounts.services import notifications
 from accounts.services.notifications import MAX_ATTEMPTS, notification_send, notifications_drain, notify
 from accounts.sms import SMSDeliveryError, mask_mobile
 from accounts.tasks import drain_notifications, send_notification
@@ -46,9 +47,14 @@ def sms_outbox(settings):
 
 @pytest.fixture(autouse=True)
 def queued(monkeypatch) -> list[int]:
-    """Stand in for the broker: record the ids `send_notification.delay` is called with."""
+    """Stand in for the broker: record the ids the send task is queued with (by its name)."""
     ids: list[int] = []
-    monkeypatch.setattr(send_notification, "delay", lambda notification_id: ids.append(notification_id))
+
+    def queue(name: str, args: list) -> None:
+        assert name == send_notification.name  # the name the service sends is the task's own
+        ids.extend(args)
+
+    monkeypatch.setattr(notifications, "task_send", queue)
     return ids
 
 
@@ -139,10 +145,10 @@ def test_notify_to_a_raw_address_without_user(queued, db, django_capture_on_comm
 def test_the_broker_being_down_neither_raises_nor_loses_the_row(
     hindi_worker, monkeypatch, caplog, django_capture_on_commit_callbacks, sms_outbox
 ):
-    def broker_down(notification_id):
+    def broker_down(name, args):
         raise OperationalError("[Errno 111] Connection refused")
 
-    monkeypatch.setattr(send_notification, "delay", broker_down)
+    monkeypatch.setattr(notifications, "task_send", broker_down)
     with freeze_time(timezone.now() - timedelta(minutes=5)), django_capture_on_commit_callbacks(execute=True):
         rows = notify(user=hindi_worker, kind="password_changed", idempotency_key="pw-1", channels=("sms",))
 

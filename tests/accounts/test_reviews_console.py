@@ -9,7 +9,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from accounts.models import AccessReview, AccountEvent, AccountEventType, Status, SuspensionCause, User
-from accounts.services.reviews import review_attest
+from governance.reviews import review_attest
 from tests.conftest import sign_in
 
 

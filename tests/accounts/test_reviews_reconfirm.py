@@ -8,7 +8,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AccountEvent, AccountEventType, Undertaking, UndertakingAcceptance, User
-from accounts.services.reviews import review_attest
+from governance.reviews import review_attest
 from tests.conftest import sign_in
 
 RECONFIRM = "/accounts/reconfirm/"

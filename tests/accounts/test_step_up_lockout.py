@@ -13,8 +13,8 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from accounts.models import AccountEvent, AccountEventType, Alert, LoginHold, UserSession
-from accounts.services.governance import job_run
 from accounts.services.lockouts import lockout_clear
+from governance.jobs import job_run
 from tests.accounts.test_login_flow import approved as approved  # the fixtures, reused
 from tests.accounts.test_login_flow import phone as phone
 from tests.accounts.test_login_flow import post_code, signed_in_as, totp_now

@@ -9,8 +9,9 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-from records.audit import access_event_append, verify
+from records.audit import access_event_append
 from records.models import AccessChainHead, AccessEvent, Beneficiary
+from records.verification import verify
 
 TABLE = AccessEvent._meta.db_table
 

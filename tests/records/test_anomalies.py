@@ -16,11 +16,12 @@ from freezegun import freeze_time
 
 from accounts.models import AccountEvent, AccountEventType, Alert, Notification, Status, SuspensionCause
 from accounts.services.events import event_record
-from accounts.services.governance import JOB_ORDER, JOBS, job_run
-from accounts.tasks import governance_anomalies
-from records.audit import access_event_append, verify
+from governance.jobs import JOB_ORDER, JOBS, job_run
+from governance.tasks import TASKS
+from records.audit import access_event_append
 from records.models import AccessEvent, AnomalyWatermark
 from records.services import AccessInterrupted, Purpose, Viewer, record_get_for_viewer
+from records.verification import verify
 from tests.factories import WorkerFactory
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +85,7 @@ def status(user) -> str:
 def test_the_job_is_registered_between_dormancy_and_retention_with_a_task():
     assert "anomalies" in JOBS
     assert JOB_ORDER.index("dormancy") < JOB_ORDER.index("anomalies") < JOB_ORDER.index("retention")
-    assert governance_anomalies.name == "governance.anomalies"
+    assert TASKS["anomalies"].name == "governance.anomalies"
 
 
 # --- Volume burst (high: suspends) ----------------------------------------------------------------------

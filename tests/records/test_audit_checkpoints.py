@@ -14,8 +14,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.services.governance import job_run
-from records.audit import access_event_append, verify
+from governance.jobs import job_run
+from records.audit import access_event_append
 from records.checkpoints import (
     SYSLOG_LINES_MAX,
     checkpoint_content,
@@ -25,6 +25,7 @@ from records.checkpoints import (
     syslog_address,
 )
 from records.models import AccessChainHead, AccessEvent, ChainCheckpoint
+from records.verification import verify
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,6 @@ from freezegun import freeze_time
 
 from accounts.exceptions import DomainError
 from accounts.models import AccountEventType, Alert, Status, SuspensionCause, UserSession
-from records.audit import verify
 from records.models import AccessEvent
 from records.services import (
     AccessInterrupted,
@@ -28,6 +27,7 @@ from records.services import (
     record_search,
     search_key_parse,
 )
+from records.verification import verify
 from tests.records.conftest import access_log_broken, make_record, viewer
 
 PURPOSE = "due_dose"

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from freezegun import freeze_time
 
-from accounts.services.governance import job_run
+from governance.jobs import job_run
 from records.audit import access_event_append
 from records.models import AccessEvent, DistrictViewDay, ReaderViewWeek
 

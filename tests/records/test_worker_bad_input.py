@@ -12,8 +12,8 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from accounts.models import AccountEvent
-from records.audit import verify
 from records.models import AccessEvent
+from records.verification import verify
 from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from records.audit import verify
+from records.verification import verify
 
 
 class Command(BaseCommand):

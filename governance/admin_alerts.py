@@ -27,9 +27,9 @@ from accounts.forms import ReasonForm
 from accounts.models import Alert, Status
 from accounts.permissions import can_decide_alert, can_suspend
 from accounts.request_info import client_ip
-from accounts.services.alert_evidence import RULES, alert_triage_read, rule_title
 from accounts.services.alerts import alert_confirm, alert_dismiss
 from accounts.services.lifecycle import user_suspend
+from governance.evidence import RULES, alert_triage_read, rule_title
 
 DECISIONS = ("confirm", "dismiss", "suspend")
 PENDING_KEY = "_prahari_alert_pending"  # {"alert": pk, "decision": …, "reason": …} across the step-up

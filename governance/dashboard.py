@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Alert, LoginHold, RegisteredDevice, Status, SuspensionCause, User
 from accounts.scoping import governable_users, governed_readers
-from accounts.services.reviews import reviews_due_soon
+from governance.reviews import reviews_due_soon
 
 CHART_DAYS = 30
 TOP_WORKERS = 5
@@ -59,8 +59,8 @@ def _url(name: str, **filters) -> str:
 
 def dashboard_for(viewer: User, *, now=None) -> Dashboard:
     """The figures of `viewer`'s jurisdiction (accounts.scoping), as of `now`."""
+    from governance.tallies import local_today, week_start
     from records.models import AnomalyWatermark, DistrictViewDay, ReaderViewWeek
-    from records.tallies import local_today, week_start
 
     now = now or timezone.now()
     users = governable_users(viewer)
@@ -89,7 +89,7 @@ def dashboard_for(viewer: User, *, now=None) -> Dashboard:
         .annotate(n=Count("pk"))
         .order_by("-severity")
     ]
-    # Record views come from the tallies the anomalies job keeps (records/tallies.py): a few rows per
+    # Record views come from the tallies the anomalies job keeps (governance/tallies.py): a few rows per
     # district, whatever the number of workers or events, as of the job's last run.
     today = local_today(now)  # India's days, whatever the request's time zone
     first = today - timedelta(days=CHART_DAYS - 1)

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from accounts.services.governance import JOB_ORDER, job_run
+from governance.jobs import JOB_ORDER, job_run
 
 
 class Command(BaseCommand):

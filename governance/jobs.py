@@ -5,10 +5,10 @@ Each job is a function `(now, dry_run) -> summary dict`, run by `job_run(name)` 
 concurrent run exits with "skipped"). Every job is set-based (a fixed number of statements whatever the
 number of accounts) and idempotent (a second run changes nothing and sends nothing). Changes go
 through the lifecycle services as the system actor, with the job named in the reason; supervisors
-get one digest per job run listing their accounts, never one message per account.
+get one digest per job run listing their accounts, never one message per account (governance/digests.py).
 
-`manage.py governance JOB [--dry-run]` and the Celery beat tasks (accounts/tasks.py) both call
-`job_run`. JOB_ORDER is the order of `all`.
+`manage.py governance JOB [--dry-run]` and the Celery beat tasks (governance/tasks.py) both call
+`job_run`. JOBS names every job, in the order `all` runs them.
 """
 
 from __future__ import annotations
@@ -23,29 +23,20 @@ from django.db import connection, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Notification, Role, Status, SuspensionCause, User
+from accounts.models import Notification, Status, SuspensionCause, User
 from accounts.services.lifecycle import users_suspend_matching
-from accounts.services.notifications import notify_many, notify_users_matching
+from accounts.services.notifications import notify_users_matching
 from accounts.services.onboarding import invitations_expire
 from accounts.services.retention import axes_logs_prune, history_prune
-from accounts.services.reviews import review_reminders_send, reviews_overdue_suspend_ids
 from accounts.services.sessions import sessions_clear_expired
-from accounts.services.setsql import ids_text
 from accounts.services.system import system_user
+from governance.anomalies import anomalies
+from governance.digests import digest_send_for_ids
+from governance.reviews import review_reminders_send, reviews_overdue_suspend_ids
+from governance.tallies import view_tallies_prune
+from records.checkpoints import checkpoints
 
 JobFunction = Callable[..., dict]
-JOBS: dict[str, JobFunction] = {}
-JOB_ORDER = ("invitations", "dormancy", "reverification", "anomalies", "retention", "checkpoints")
-DIGEST_NAMES_MAX = 3
-DIGEST_NAMES_CHARS = 60  # the digest is one SMS
-
-
-def job(name: str):
-    def register(function: JobFunction) -> JobFunction:
-        JOBS[name] = function
-        return function
-
-    return register
 
 
 @contextmanager
@@ -75,74 +66,6 @@ def job_run(name: str, *, dry_run: bool = False, now: datetime | None = None) ->
     return {"job": name, "dry_run": dry_run, **summary}
 
 
-# --- Digests --------------------------------------------------------------------------------------------
-
-
-def digest_send_for_ids(*, job_name: str, action: str, ids: list[int], run_at: datetime) -> int:
-    """Send one message per governor for this run about their accounts among `ids` (a worker's governors: the
-    active supervisors of its facility's district; a supervisor's: the active state administrators of its
-    state), naming up to DIGEST_NAMES_MAX of them; return the number of outbox rows written.
-
-    One grouping statement finds each governor's count and first names, so the accounts are never loaded.
-    """
-    if not ids:
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _DIGEST_GROUPS,
-            [
-                *(ids_text(ids), Status.ACTIVE, Role.SUPERVISOR, Role.STATE_ADMIN, DIGEST_NAMES_MAX),
-                *(Role.WORKER, Role.SUPERVISOR, Role.SUPERVISOR, Role.STATE_ADMIN),
-            ],
-        )
-        rows = cursor.fetchall()
-    governors = User.objects.in_bulk([pk for pk, _count, _names in rows])
-    groups = [(governors[pk], count, names) for pk, count, names in rows]
-    return _digests_notify(groups, job_name=job_name, action=action, run_at=run_at)
-
-
-# Names sorted by code point (COLLATE "C", whatever the database's collation); governors read after the
-# change, so one suspended in the same run is not told.
-_DIGEST_GROUPS = """
-    WITH account AS (
-        SELECT u.id, u.username, u.role, f.district_id AS facility_district, d.state_id AS district_state
-        FROM accounts_user AS u
-        LEFT JOIN accounts_facility AS f ON f.id = u.facility_id
-        LEFT JOIN accounts_district AS d ON d.id = u.district_id
-        WHERE u.id = ANY(string_to_array(%s, ',')::bigint[])
-    ), governor AS (
-        SELECT id, role, district_id, state_id FROM accounts_user
-        WHERE NOT is_system AND is_active AND status = %s AND role IN (%s, %s)
-    )
-    SELECT governor.id, count(*), (array_agg(account.username ORDER BY account.username COLLATE "C"))[1:%s]
-    FROM account JOIN governor ON governor.id <> account.id AND (
-        (account.role = %s AND governor.role = %s AND governor.district_id = account.facility_district)
-        OR (account.role = %s AND governor.role = %s AND governor.state_id = account.district_state))
-    GROUP BY governor.id ORDER BY min(account.id), governor.id
-"""
-
-
-def _digests_notify(groups: list[tuple[User, int, list[str]]], *, job_name: str, action: str, run_at: datetime) -> int:
-    messages = []
-    for governor, count, first_names in groups:
-        names = ", ".join(first_names)
-        if count > DIGEST_NAMES_MAX or len(names) > DIGEST_NAMES_CHARS:
-            names = names[: DIGEST_NAMES_CHARS - 2] + " …"
-        messages.append(
-            {
-                "user": governor,
-                "kind": "governance_digest",
-                "idempotency_key": f"digest:{job_name}:{action}:{governor.pk}:{run_at.isoformat()}",
-                "context": {"action": action, "count": count, "names": names},
-            }
-        )
-    return len(notify_many(messages))
-
-
-# --- Dormancy -------------------------------------------------------------------------------------------
-
-
-@job("dormancy")
 def dormancy(*, now: datetime, dry_run: bool = False) -> dict:
     """Warn accounts without a full login for PRAHARI_DORMANCY_WARN_DAYS; suspend them at
     PRAHARI_DORMANCY_SUSPEND_DAYS (sessions end; owners and governors are told).
@@ -176,7 +99,6 @@ def dormancy(*, now: datetime, dry_run: bool = False) -> dict:
 # --- Re-verification ------------------------------------------------------------------------------------
 
 
-@job("reverification")
 def reverification(*, now: datetime, dry_run: bool = False) -> dict:
     """Remind accounts 14, 7 and 1 days before their review is due; suspend the overdue ones (cause
     reverification_overdue); each governor gets one digest of the reminded and one of the suspended."""
@@ -190,22 +112,19 @@ def reverification(*, now: datetime, dry_run: bool = False) -> dict:
 # --- Invitations and retention ----------------------------------------------------------------------
 
 
-@job("invitations")
 def invitations(*, now: datetime, dry_run: bool = False) -> dict:
     """Close lapsed invitation links; expire invited accounts left without an open link."""
     return invitations_expire(acting_user=system_user(), now=now)
 
 
-@job("retention")
 def retention(*, now: datetime, dry_run: bool = False) -> dict:
     """Prune what policy lets go: django-axes logs, expired sessions, sent or failed outbox rows older
     than 30 days (their texts are already erased), history rows past PRAHARI_HISTORY_RETENTION_DAYS,
-    the console's view tallies older than it shows (records/tallies.py).
+    the console's view tallies older than it shows (governance/tallies.py).
 
     Never an access event (README: whole months will be dropped once the table is partitioned, with
     a signed checkpoint) and never a history row inside its retention period.
     """
-    from records.tallies import view_tallies_prune
 
     outbox, _ = Notification.objects.filter(
         state__in=[Notification.State.SENT, Notification.State.FAILED], created_at__lt=now - timedelta(days=30)
@@ -219,7 +138,13 @@ def retention(*, now: datetime, dry_run: bool = False) -> dict:
     }
 
 
-# Jobs that live in other apps register here, so that importing governance (the command, the tasks) finds
-# every job. At the end of the module: they import `job` and the helpers above.
-import records.anomalies  # noqa: E402
-import records.checkpoints  # noqa: E402, F401
+# Every job, in the order `all` runs them.
+JOBS: dict[str, JobFunction] = {
+    "invitations": invitations,
+    "dormancy": dormancy,
+    "reverification": reverification,
+    "anomalies": anomalies,
+    "retention": retention,
+    "checkpoints": checkpoints,
+}
+JOB_ORDER = tuple(JOBS)

@@ -35,7 +35,7 @@ def _local_zone():
 
 def view_tallies_ctes(source: str) -> list[str]:
     """The two data-modifying WITH queries that add the rows of `source` to the tallies, for a
-    statement that already groups the new events by account and local day (records/anomaly_rules.py).
+    statement that already groups the new events by account and local day (governance/anomaly_rules.py).
 
     `source` has one row per account and local day: `actor_id`, `d` (the day as a number of days since
     1970-01-01, local time) and `tally` (new allowed views). A week starts on Monday (1970-01-01 was a

@@ -6,7 +6,7 @@ Each rule takes a `Scan` (the ids of the new events: `wm` < id ≤ `hi`) and yie
 one account's activity that crossed the rule's threshold. Only windows that contain a new event are
 returned, but a window is counted over every event in it with id ≤ `hi`, old ones too: 40 views
 scored last run and 21 this run, within 10 minutes, make a burst. Windows of one account that
-overlap are merged (and deduplicated against earlier alerts) by records/anomalies.py.
+overlap are merged (and deduplicated against earlier alerts) by governance/anomalies.py.
 
 Set-based: a fixed number of statements whatever the number of accounts or events (GROUP BY, window
 functions and MATERIALIZED common table expressions). Times are compared as seconds since the epoch
@@ -24,8 +24,8 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.models import AccountEvent, AccountEventType
+from governance.tallies import view_tallies_ctes
 from records.models import AccessEvent
-from records.tallies import view_tallies_ctes
 
 DAY = 86400.0
 WORK_MEM_MB = 64  # PostgreSQL work_mem for the access-rules statement (its transaction: the job's)
@@ -125,7 +125,7 @@ def access_rules(scan: Scan) -> list[Hit]:
     on regenerated P3 data, the cadence windows and figures included).
 
     The statement also adds the new allowed views to the console's tallies from its day grouping
-    (records/tallies.py `view_tallies_ctes`), so the events are read once for both.
+    (governance/tallies.py `view_tallies_ctes`), so the events are read once for both.
     """
     from datetime import timedelta
 

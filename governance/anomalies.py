@@ -1,11 +1,11 @@
 """The `anomalies` governance job: score new access events (and failed logins) against the anomaly rules.
 
-Each run (accounts.services.governance.job_run: one transaction, one run at a time):
+Each run (governance.jobs.job_run: one transaction, one run at a time):
 1. reads where the last run stopped (AnomalyWatermark, one row per log) and where the logs end now
    (their largest ids, read once);
-2. runs every rule of records/anomaly_rules.py over the new events (one statement over the access
+2. runs every rule of governance/anomaly_rules.py over the new events (one statement over the access
    events, which reads them once, and one over the account events), and adds their allowed views to
-   the console's tallies (records/tallies.py) inside the access-rules statement;
+   the console's tallies (governance/tallies.py) inside the access-rules statement;
 3. merges overlapping windows of one account and rule into one hit, drops hits an earlier alert
    already covers (same rule, account and an overlapping window: re-runs and overlapping windows never
    alert twice), and raises one Alert per hit as the system actor, with evidence a supervisor can read;
@@ -48,10 +48,10 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import AccountEvent, Alert, SuspensionCause, User
 from accounts.services.alerts import alert_raise_many
-from accounts.services.governance import digest_send_for_ids, job
 from accounts.services.lifecycle import users_suspend_matching
 from accounts.services.system import system_user
-from records import anomaly_rules as rules
+from governance import anomaly_rules as rules
+from governance.digests import digest_send_for_ids
 from records.models import AccessEvent, AnomalyWatermark
 
 Severity = Alert.Severity
@@ -102,7 +102,6 @@ SCORED_RULES = (
 SUSPENDING = (Severity.HIGH, Severity.CRITICAL)
 
 
-@job("anomalies")
 def anomalies(*, now: datetime, dry_run: bool = False) -> dict:
     """Score the access and account events logged since the last run; raise alerts, suspend on high ones.
 

@@ -1,6 +1,6 @@
 """An alert in words: what its rule means and what its evidence says, in the reader's language.
 
-The evidence JSON is written by the rules (records/anomalies.py, records/services.py: budget and canary)
+The evidence JSON is written by the rules (governance/anomalies.py, records/services.py: budget and canary)
 as numbers, local ISO times and event ids, plus a one-line English summary kept as a record. This module
 turns those numbers into sentences in the active language, and `alert_triage_read` reads what the
 console's alert page shows beside them (the events behind the alert, the account's recent access
