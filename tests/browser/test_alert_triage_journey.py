@@ -26,7 +26,7 @@ from accounts.login.session import AUTH_AT_KEY, STEP_UP_AT_KEY
 from accounts.models import Alert, RegisteredDevice, Status
 from accounts.services.devices import device_token_hash, device_token_new
 from tests.browser.test_login_device_approval import fresh_totp, log_in, watch_csp
-from tests.records.test_anomalies import NIGHT, log, run, times
+from tests.governance.test_anomalies import NIGHT, log, run, times
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

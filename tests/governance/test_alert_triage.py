@@ -24,8 +24,8 @@ from accounts.services.alerts import alert_raise
 from governance.evidence import RULES
 from records.services import AccessInterrupted, BudgetExhausted, Purpose, Viewer, record_get_for_viewer
 from tests.conftest import sign_in
+from tests.governance.test_anomalies import NIGHT, T0, failures, history, log, run, times
 from tests.records.conftest import records  # noqa: F401 (a fixture)
-from tests.records.test_anomalies import NIGHT, T0, failures, history, log, run, times
 
 pytestmark = pytest.mark.django_db
 
