@@ -240,10 +240,11 @@ def _writer(actor_id: int, count: int, mode: str, first: int, start, results) ->
     from django.utils import timezone
 
     from accounts.models import User
-    from records.audit import _content, _cursor, _row, _sql, access_event_append, chain_append, chain_head_lock
+    from records.audit import access_event_append, chain_append, chain_head_lock, event_content
+    from records.statements import event_row, prepared_cursor, statements_for
 
     connection.close()  # never share the parent's connection across a fork
-    insert = _sql(connection)["insert"]
+    insert = statements_for(connection)["insert"]
     actor = User.objects.get(pk=actor_id)
     fields = {"action": "view", "outcome": "allowed", "purpose": "due_dose", "ip_address": "10.0.0.7", "detail": {}}
     placeholder = "0" * 64  # as wide as a hash, so the rows are the same size
@@ -257,8 +258,8 @@ def _writer(actor_id: int, count: int, mode: str, first: int, start, results) ->
                 chain_append(chain_head_lock(actor.pk), **fields)
         else:
             at, pace = timezone.now(), (240.0, 60.0)  # as wide as the chained rows' figures
-            row = _row(connection, at, actor.pk, first + n, _content(fields), placeholder, placeholder, pace)
-            with _cursor(connection) as cursor:
+            row = event_row(connection, at, actor.pk, first + n, event_content(fields), placeholder, placeholder, pace)
+            with prepared_cursor(connection) as cursor:
                 cursor.execute(insert, row)
     results.put(time.perf_counter() - started)
     connection.close()

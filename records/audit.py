@@ -1,4 +1,4 @@
-"""The access log's hash chain: append one event, verify them all.
+"""The access log's hash chain: append one event, verify the chains (the statements: records/statements.py).
 
 Design (README §Access log): one chain per actor. Each event stores `prev_hash` (the previous event
 of the same actor, or a per-actor genesis value) and `hash` = HMAC-SHA-256(audit key, prev_hash +
@@ -22,22 +22,20 @@ takes the locked path. The append statements are prepared once per connection.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import itertools
 import json
 import math
-import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.utils import timezone
 
 from records.models import AccessChainHead, AccessEvent
+from records.statements import HEAD_COUNTS, event_loaded, event_row, prepared_cursor, statements_for, values_prepared
 
 
 def _key() -> bytes:
@@ -94,7 +92,7 @@ def link_hash(prev_hash: str, event: AccessEvent) -> str:
     return _link(prev_hash, canonical(event))
 
 
-def _content(fields: dict) -> dict:
+def event_content(fields: dict) -> dict:
     """The caller's fields (as AccessEvent takes them) as column values, exactly as they will be stored
     and read back: an IP address normalised (an empty one is NULL), related objects as their ids."""
     content = {"beneficiary_id": None, "purpose": "", "detail": {}, "ip_address": None, "device_id": None}
@@ -108,148 +106,6 @@ def _content(fields: dict) -> dict:
         raise TypeError("an access event needs an action and an outcome")
     content["ip_address"] = AccessEvent._meta.get_field("ip_address").get_prep_value(content["ip_address"]) or None
     return content
-
-
-# The append path is plain SQL (through Django's connection): it runs on every record look-up, and the
-# ORM's per-statement work was most of its cost (bench P5). Values are adapted as the models' own
-# fields adapt them, so what is stored is exactly what the ORM would store, and `canonical` reads the same.
-_EVENT_COLUMNS = (
-    "created_at",
-    "actor_id",
-    "actor_seq",
-    "action",
-    "outcome",
-    "beneficiary_id",
-    "purpose",
-    "detail",
-    "ip_address",
-    "device_id",
-    "prev_hash",
-    "hash",
-    "pace_mean",
-    "pace_sd",
-)
-_HEAD_COUNTS = ("day", "lookups", "reveals")
-_ATTNAMES = tuple(f.attname for f in AccessEvent._meta.concrete_fields)
-
-
-def _statements(connection) -> dict[str, str]:
-    """The append path's statements (table and column names come from the models, never from input)."""
-    events, heads = AccessEvent._meta.db_table, AccessChainHead._meta.db_table
-    placeholders = ", ".join(["%s"] * len(_EVENT_COLUMNS))
-    insert = f"INSERT INTO {events} ({', '.join(_EVENT_COLUMNS)}) VALUES ({placeholders}) RETURNING id"
-    update = f"UPDATE {heads} SET seq = %s, hash = %s, day = %s, lookups = %s, reveals = %s WHERE actor_id = %s"
-    # The optimistic append moves the head only from the (seq, hash) this process last wrote: the hash in
-    # the condition, not only the number, so a head that was reset or rolled back is never linked to.
-    swap = f"UPDATE {heads} SET seq = %s, hash = %s WHERE actor_id = %s AND seq = %s AND hash = %s"
-    # The lock also reads the times of the chain's latest requests (for the pace) and its newest sequence
-    # number, in the same statement: a look-up makes no extra round trip. The times come as whole
-    # microseconds (EXTRACT's numeric is exact).
-    times = f"""ARRAY(SELECT CAST(EXTRACT(EPOCH FROM e.created_at) * 1000000 AS BIGINT) FROM {events} e
-                WHERE e.actor_id = h.actor_id ORDER BY e.actor_seq DESC LIMIT %s)"""
-    newest = f"(SELECT MAX(e.actor_seq) FROM {events} e WHERE e.actor_id = h.actor_id)"
-    # One statement, so one transaction in autocommit: the head moves and the event is inserted, or neither
-    # (no row back: the remembered head was stale). Parameters in a SELECT list have no column to take their
-    # type from, hence the casts (without a length: a value too long is refused by the column, as in the
-    # plain INSERT, never cut to fit).
-    fields = [AccessEvent._meta.get_field(c) for c in _EVENT_COLUMNS]
-    casts = ", ".join(f"CAST(%s AS {f.db_type(connection).split('(')[0]})" for f in fields)
-    return {
-        "lock": f"SELECT h.seq, h.hash, h.day, h.lookups, h.reveals, {times}, {newest} FROM {heads} h "
-        "WHERE h.actor_id = %s FOR UPDATE",
-        "latest": f"SELECT actor_seq, created_at FROM {events} WHERE actor_id = %s ORDER BY actor_seq DESC LIMIT %s",
-        "create": f"INSERT INTO {heads} (actor_id, seq, hash, lookups, reveals) VALUES (%s, 0, %s, 0, 0) "
-        "ON CONFLICT (actor_id) DO NOTHING",
-        "insert": insert,
-        # The event and its head in one statement (one round trip fewer per look-up).
-        "append": f"WITH event AS ({insert}) {update} RETURNING (SELECT id FROM event)",
-        "swap_append": f"WITH head AS ({swap} RETURNING actor_id) "
-        f"INSERT INTO {events} ({', '.join(_EVENT_COLUMNS)}) SELECT {casts} FROM head RETURNING id",
-    }
-
-
-_STATEMENTS: dict[str, str] = {}
-
-
-def _sql(connection) -> dict[str, str]:
-    if not _STATEMENTS:
-        _STATEMENTS.update(_statements(connection))
-    return _STATEMENTS
-
-
-@functools.cache
-def _prepared_cursor_class():
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
-    class PreparedCursor(ServerBindingCursor):
-        """Parameters bound on the server and every statement prepared: parsed and planned once per
-        connection, then only executed. (Django binds on the client and prepares nothing by default.)"""
-
-        def execute(self, query, params=None, *, prepare=None, binary=None):
-            return super().execute(query, params, prepare=True, binary=binary)
-
-    return PreparedCursor
-
-
-class _PreparedDebugWrapper(CursorDebugWrapper):
-    """Logs a prepared statement's text (psycopg keeps none for a prepared execution, so Django's usual
-    last_executed_query would log None); the values are in the debug log's args, as for any statement."""
-
-    def execute(self, sql, params=None):
-        with self.debug_sql(sql, params, use_last_executed_query=False):
-            return CursorWrapper.execute(self, sql, params)
-
-
-def _cursor(connection):
-    """A cursor for the append path's statements: a prepared-statement cursor, still wrapped by Django: query
-    logging, execute wrappers and error translation (DatabaseError) apply as to any other."""
-    connection.validate_thread_sharing()
-    connection.validate_no_broken_transaction()
-    connection.close_if_health_check_failed()  # as connection.cursor() does (CONN_HEALTH_CHECKS)
-    connection.ensure_connection()
-    raw_connection = connection.connection
-    if raw_connection.prepare_threshold is None:
-        # Django turns psycopg's automatic preparing off (prepare_threshold None), which also ignores an
-        # explicit prepare. A threshold no statement reaches keeps everything else unprepared, as before.
-        raw_connection.prepare_threshold = sys.maxsize
-    with connection.wrap_database_errors:
-        raw = _prepared_cursor_class()(raw_connection)
-    return _PreparedDebugWrapper(raw, connection) if connection.queries_logged else connection.make_cursor(raw)
-
-
-def _prepared(connection, model, names, values) -> list:
-    return [
-        model._meta.get_field(name).get_db_prep_save(value, connection)
-        for name, value in zip(names, values, strict=True)
-    ]
-
-
-def _row(connection, created_at, actor_id: int, seq: int, content: dict, prev_hash: str, digest: str, pace) -> list:
-    """An event's values in _EVENT_COLUMNS order, adapted for `connection` as the model's fields adapt them
-    (`pace`: the event's (pace_mean, pace_sd))."""
-    ops = connection.ops
-    return [
-        ops.adapt_datetimefield_value(created_at),
-        actor_id,
-        seq,
-        content["action"],
-        content["outcome"],
-        content["beneficiary_id"],
-        content["purpose"],
-        AccessEvent._meta.get_field("detail").get_db_prep_save(content["detail"], connection),
-        ops.adapt_ipaddressfield_value(content["ip_address"]),
-        content["device_id"],
-        prev_hash,
-        digest,
-        *pace,
-    ]
-
-
-def _event(connection, pk: int, created_at, actor_id: int, seq: int, content: dict, prev_hash: str, digest: str, pace):
-    """The appended event as the ORM would load it (from_db: every field, in order, no keyword parsing)."""
-    values = {"id": pk, "created_at": created_at, "actor_id": actor_id, "actor_seq": seq, **content}
-    values.update(prev_hash=prev_hash, hash=digest, pace_mean=pace[0], pace_sd=pace[1])
-    return AccessEvent.from_db(connection.alias, _ATTNAMES, [values[name] for name in _ATTNAMES])
 
 
 # --- The pace of the latest requests: the cadence rule's figures, kept at append -------------------------
@@ -329,9 +185,9 @@ def chain_head_lock(actor_id: int) -> AccessChainHead:
     Call inside a transaction; other actors' appends do not wait for it.
     """
     connection = transaction.get_connection()
-    sql = _sql(connection)
+    sql = statements_for(connection)
     keep = _keep() - 1  # the requests before the next one
-    with _cursor(connection) as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(sql["lock"], [keep, actor_id])
         row = cursor.fetchone()
         if row is None:
@@ -353,25 +209,25 @@ def chain_append(head: AccessChainHead, **fields) -> AccessEvent:
 
     The head's daily counts, changed by the caller beforehand, are saved in the same statement.
     """
-    return _append_locked(transaction.get_connection(), head, _content(fields))
+    return _append_locked(transaction.get_connection(), head, event_content(fields))
 
 
 def _append_locked(connection, head: AccessChainHead, content: dict) -> AccessEvent:
     created_at, seq, prev_hash = timezone.now(), head.seq + 1, head.hash
     digest = _link(prev_hash, _canonical(head.actor_id, seq, created_at, content))
     recent, paced = pace(head.recent, created_at)
-    row = _row(connection, created_at, head.actor_id, seq, content, prev_hash, digest, paced)
-    counts = _prepared(connection, AccessChainHead, _HEAD_COUNTS, [head.day, head.lookups, head.reveals])
+    row = event_row(connection, created_at, head.actor_id, seq, content, prev_hash, digest, paced)
+    counts = values_prepared(connection, AccessChainHead, HEAD_COUNTS, [head.day, head.lookups, head.reveals])
     head_values = [seq, digest, *counts, head.actor_id]
-    sql = _sql(connection)
-    with _cursor(connection) as cursor:
+    sql = statements_for(connection)
+    with prepared_cursor(connection) as cursor:
         cursor.execute(sql["append"], [*row, *head_values])
         found = cursor.fetchone()
     if found is None:
         raise DatabaseError(f"the chain head of actor {head.actor_id} is missing")
     head.seq, head.hash, head.recent = seq, digest, recent
     _remember(connection, head.actor_id, seq, digest, recent)  # kept even if this transaction rolls back: a guess
-    return _event(connection, found[0], created_at, head.actor_id, seq, content, prev_hash, digest, paced)
+    return event_loaded(connection, found[0], created_at, head.actor_id, seq, content, prev_hash, digest, paced)
 
 
 def _append_swapped(
@@ -383,16 +239,16 @@ def _append_swapped(
     created_at, new_seq = timezone.now(), seq + 1
     digest = _link(prev_hash, _canonical(actor_id, new_seq, created_at, content))
     recent, paced = pace(recent, created_at)
-    row = _row(connection, created_at, actor_id, new_seq, content, prev_hash, digest, paced)
+    row = event_row(connection, created_at, actor_id, new_seq, content, prev_hash, digest, paced)
     swap = [new_seq, digest, actor_id, seq, prev_hash]
-    with _cursor(connection) as cursor:
-        cursor.execute(_sql(connection)["swap_append"], [*swap, *row])
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(statements_for(connection)["swap_append"], [*swap, *row])
         found = cursor.fetchone()
     if found is None:
         _remembered(connection).pop(actor_id, None)
         return None
     _remember(connection, actor_id, new_seq, digest, recent)
-    return _event(connection, found[0], created_at, actor_id, new_seq, content, prev_hash, digest, paced)
+    return event_loaded(connection, found[0], created_at, actor_id, new_seq, content, prev_hash, digest, paced)
 
 
 def access_event_append(*, actor, **fields) -> AccessEvent:
@@ -404,7 +260,7 @@ def access_event_append(*, actor, **fields) -> AccessEvent:
     another connection wrote since) the head is locked and read, as for a record look-up.
     """
     connection = transaction.get_connection()
-    content = _content(fields)
+    content = event_content(fields)
     if not connection.in_atomic_block:
         remembered = _remembered(connection).get(actor.pk)
         if remembered is not None:
