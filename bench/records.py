@@ -88,9 +88,10 @@ def ungoverned_record(request, reference_id):
     from django.shortcuts import render
 
     from accounts.sms import mask_mobile
+    from records.changes import mask_id_number
     from records.forms import RevealForm
     from records.models import Beneficiary
-    from records.services import DoseRow, RecordView, mask_id_number
+    from records.services import DoseRow, RecordView
 
     record = Beneficiary.objects.select_related("facility").get(reference_id=reference_id)
     doses = [

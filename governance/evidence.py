@@ -310,7 +310,7 @@ def _evidence_events(alert: Alert, explanation: Explanation) -> list:
 
 def _with_purpose(rows: list) -> list:
     """Give each access event its purpose's label (`purpose_label`), in the active language."""
-    from records.services import Purpose
+    from records.keys import Purpose
 
     labels = dict(Purpose.choices)
     for row in rows:

@@ -12,8 +12,8 @@ from accounts.admin import ReadOnlyConsole
 from accounts.admin_common import CappedPaginator
 from accounts.admin_history import GovernedHistoryAdmin
 from accounts.scoping import governable_users
+from records.changes import HISTORY_HIDDEN, HISTORY_MASKS, record_changes_for_viewer
 from records.models import AccessEvent, Beneficiary
-from records.services import HISTORY_HIDDEN, HISTORY_MASKS, record_changes_for_viewer
 
 
 @admin.register(AccessEvent)

@@ -3,7 +3,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from records.services import REVEALABLE, LookupRefused, Purpose, SearchKey, search_key_parse
+from records.keys import LookupRefused, Purpose, SearchKey, search_key_parse
+from records.services import REVEALABLE
 
 REVEAL_LABELS = {"id_number": _("Identity document number"), "mobile": _("Mobile number")}
 

@@ -10,7 +10,7 @@ Rules (SECURITY.md §Record access):
   facility's district); a supervisor those of their district; a state administrator those of their
   state; nobody else any. An out-of-scope record is answered exactly like a missing one
   (RecordUnavailable) and logged as out_of_scope; an id that is not 14 digits is answered and logged
-  like an id nobody has (not_found), what is logged of it escaped and cut short (`_logged_id`);
+  like an id nobody has (not_found), what is logged of it escaped and cut short (records/keys.py: `logged_id`);
 - a purpose from `Purpose` is required; search only by an exact key (a 14-digit reference id, or
   a mobile number with the full name), at most PRAHARI_SEARCH_MAX_RESULTS results;
 - identity fields are masked to their last 4 digits; a reveal needs a reason and a fresh step-up and
@@ -26,15 +26,13 @@ also makes the budget exact under concurrent requests.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 
 from django.conf import settings
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from accounts.exceptions import DomainError
 from accounts.models import Alert, SuspensionCause, User
@@ -45,34 +43,14 @@ from accounts.services.reasons import clean_reason
 from accounts.services.system import system_user
 from accounts.sms import mask_mobile
 from records.audit import chain_append, chain_head_lock
+from records.changes import mask_id_number
+from records.keys import REFERENCE_ID, LookupRefused, SearchKey, logged_id, purpose_clean
 from records.models import AccessChainHead, AccessEvent, Beneficiary
 
 Action, Outcome = AccessEvent.Action, AccessEvent.Outcome
 
 REVEALABLE = ("id_number", "mobile")
-WILDCARDS = re.compile(r"[*%_?]")
-# ASCII digits, matched whole (fullmatch): `\d` would take other scripts' digits and `$` a final newline.
-REFERENCE_ID = re.compile(r"[0-9]{14}")
-MOBILE = re.compile(r"(?:\+91|91|0)?([6-9][0-9]{9})")
-LOGGED_ID_LENGTH = 32
-MIN_NAME_LETTERS = 3
-
-
-class Purpose(models.TextChoices):
-    """Why a record is looked up; every search and view states one."""
-
-    DUE_DOSE = "due_dose", gettext_lazy("Due or missed dose follow-up")
-    BENEFICIARY_REQUEST = "beneficiary_request", gettext_lazy("The beneficiary asked in person")
-    CERTIFICATE = "certificate", gettext_lazy("Certificate or record correction")
-    ADVERSE_EVENT = "adverse_event", gettext_lazy("Adverse event follow-up")
-    SESSION_PLANNING = "session_planning", gettext_lazy("Vaccination session planning")
-
-
 # --- Refusals (DomainError: the caller shows the message) ----------------------------------------------
-
-
-class LookupRefused(DomainError):
-    """The request itself is not allowed (no purpose, not an exact key, a field that cannot be revealed)."""
 
 
 class RecordUnavailable(DomainError):
@@ -107,17 +85,6 @@ class Viewer:
     user: User
     ip: str | None = None
     device_id: int | None = None
-
-
-@dataclass(frozen=True)
-class SearchKey:
-    reference_id: str = ""
-    mobile: str = ""  # +91 and 10 digits
-    name: str = ""
-
-    @property
-    def kind(self) -> str:
-        return "reference_id" if self.reference_id else "mobile_name"
 
 
 @dataclass(frozen=True)
@@ -156,38 +123,6 @@ class SearchResult:
 
 
 # --- Rules ----------------------------------------------------------------------------------------------
-
-
-def purpose_clean(purpose: str | None) -> str:
-    if purpose not in Purpose.values:
-        raise LookupRefused(_("Choose the purpose of this look-up."))
-    return purpose
-
-
-def search_key_parse(*, reference_id: str = "", mobile: str = "", name: str = "") -> SearchKey:
-    """Return the exact key to search by, or raise LookupRefused saying what is wrong with the input.
-
-    A reference id alone (14 digits, spaces allowed), or a mobile number with the full name; never
-    wildcards, fragments or a name alone.
-    """
-    reference_id, mobile = "".join((reference_id or "").split()), "".join((mobile or "").split())
-    name = " ".join((name or "").split())
-    if any(WILDCARDS.search(value) for value in (reference_id, mobile, name)):
-        raise LookupRefused(
-            _("Wildcards are not allowed: search by the exact reference id, or the exact mobile number and full name.")
-        )
-    if reference_id:
-        if not REFERENCE_ID.fullmatch(reference_id):
-            raise LookupRefused(_("A reference id has exactly 14 digits."))
-        return SearchKey(reference_id=reference_id)
-    if not mobile and not name:
-        raise LookupRefused(_("Enter a reference id, or a mobile number and the full name."))
-    match = MOBILE.fullmatch(mobile)
-    if not match:
-        raise LookupRefused(_("Enter the full 10-digit mobile number, with the full name."))
-    if sum(ch.isalpha() for ch in name) < MIN_NAME_LETTERS:
-        raise LookupRefused(_("Enter the full name as registered, with the mobile number."))
-    return SearchKey(mobile=f"+91{match.group(1)}", name=name)
 
 
 def in_scope(user: User, record: Beneficiary) -> bool:
@@ -302,35 +237,6 @@ def _find(reference_id: str) -> Beneficiary | None:
     return Beneficiary.objects.select_related("facility__district").filter(reference_id=reference_id).first()
 
 
-def _escaped(character: str) -> str:
-    if character == "\\":
-        return "\\\\"
-    return character if character.isprintable() else ascii(character)[1:-1]
-
-
-def _logged_id(reference_id: str) -> str:
-    """What the access log keeps of an id nobody has: a well-formed one as it is, anything else escaped.
-
-    The escaped form keeps printable characters as typed, doubles a backslash and writes every other
-    character (NUL and other controls, format characters such as a bidi override, separators) as a
-    Python escape ("\\x00", "\\n", "\\u202e"), so it reads one way only, PostgreSQL can store it (it
-    refuses \\u0000 in jsonb and text) and it cannot steer the page or terminal that shows it. It is cut
-    to LOGGED_ID_LENGTH characters, ending in "…" when cut, at a character's boundary (never inside an
-    escape): enough to see what was tried, and a 10,000-character id costs the log no more than a real one.
-    """
-    if REFERENCE_ID.fullmatch(reference_id):
-        return reference_id
-    pieces = [_escaped(character) for character in reference_id[: LOGGED_ID_LENGTH + 1]]
-    if sum(map(len, pieces)) <= LOGGED_ID_LENGTH:
-        return "".join(pieces)
-    kept = ""
-    for piece in pieces:
-        if len(kept) + len(piece) >= LOGGED_ID_LENGTH:
-            break
-        kept += piece
-    return f"{kept}…"
-
-
 def _summary(record: Beneficiary) -> dict:
     return {
         "reference_id": record.reference_id,
@@ -339,14 +245,6 @@ def _summary(record: Beneficiary) -> dict:
         "gender": record.get_gender_display(),
         "facility": record.facility.name,
     }
-
-
-def mask_id_number(number: str) -> str:
-    """All but the last 4 characters hidden: "123412341234" → "XXXX XXXX 1234"."""
-    number = (number or "").replace(" ", "")
-    hidden = max(len(number) - 4, 0)
-    masked = "X" * hidden + number[hidden:]
-    return " ".join(masked[i : i + 4] for i in range(0, len(masked), 4))
 
 
 def _open(head, viewer: Viewer, reference_id: str, *, action: str, purpose: str, detail: dict):
@@ -358,7 +256,7 @@ def _open(head, viewer: Viewer, reference_id: str, *, action: str, purpose: str,
         return _interrupted(), None
     if record is None or not in_scope(viewer.user, record):
         outcome = Outcome.NOT_FOUND if record is None else Outcome.OUT_OF_SCOPE
-        detail = {**detail, "reference_id": _logged_id(reference_id)} if record is None else detail
+        detail = {**detail, "reference_id": logged_id(reference_id)} if record is None else detail
         _log(head, viewer, action=action, outcome=outcome, beneficiary=record, purpose=purpose, detail=detail)
         return _unavailable(), None
     return None, record
@@ -495,49 +393,3 @@ def access_history(user: User, *, limit: int = 20) -> list[AccessEvent]:
         .select_related("beneficiary")
         .order_by("-created_at", "-actor_seq")[:limit]
     )
-
-
-# --- The console's history of changes to records (not a record read) ----------------------------
-# The console never reads a record: no name, identity number, mobile or dose is shown there, so no
-# access event is written and no budget spent. It lists the records in the viewer's scope that were
-# changed after registration, and each one's history of changes with identity fields masked as on the
-# record page, the name reduced to initials, year of birth and gender withheld, and the canary flag
-# never shown (a supervisor who knew the canaries could avoid them).
-
-
-def records_in_scope(user: User) -> models.QuerySet[Beneficiary]:
-    """The records `user` may read: the rule of `in_scope` as a queryset (none for anyone else)."""
-    jurisdiction = record_jurisdiction(user)
-    records = Beneficiary.objects.all()
-    return records.filter(jurisdiction.q("facility")) if jurisdiction else records.none()
-
-
-def record_changes_for_viewer(user: User) -> models.QuerySet[Beneficiary]:
-    """Records in `user`'s scope changed after registration, most recently changed first (`changed_at`)."""
-    changes = Beneficiary.history.model.objects.filter(history_type="~")  # a partial index (records/0008)
-    last_change = changes.filter(id=models.OuterRef("pk")).order_by("-history_date").values("history_date")[:1]
-    return (
-        records_in_scope(user)
-        .filter(pk__in=changes.values("id"))
-        .annotate(changed_at=models.Subquery(last_change))
-        .order_by("-changed_at", "-pk")
-    )
-
-
-def mask_name(name: str) -> str:
-    """Initials only: "Asha Devi" → "A. D."."""
-    return " ".join(f"{part[0]}." for part in (name or "").split())
-
-
-def _withheld(value) -> str:
-    return _("(not shown)")
-
-
-HISTORY_MASKS = {
-    "name": mask_name,
-    "id_number": mask_id_number,
-    "mobile": mask_mobile,
-    "year_of_birth": _withheld,
-    "gender": _withheld,
-}
-HISTORY_HIDDEN = frozenset({"is_canary"})

@@ -22,7 +22,8 @@ from freezegun import freeze_time
 from accounts.models import Alert, RegisteredDevice, Status, SuspensionCause
 from accounts.services.alerts import alert_raise
 from governance.evidence import RULES
-from records.services import AccessInterrupted, BudgetExhausted, Purpose, Viewer, record_get_for_viewer
+from records.keys import Purpose
+from records.services import AccessInterrupted, BudgetExhausted, Viewer, record_get_for_viewer
 from tests.conftest import sign_in
 from tests.governance.test_anomalies import NIGHT, T0, failures, history, log, run, times
 from tests.records.conftest import records  # noqa: F401 (a fixture)

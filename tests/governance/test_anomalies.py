@@ -19,8 +19,9 @@ from accounts.services.events import event_record
 from governance.jobs import JOB_ORDER, JOBS, job_run
 from governance.tasks import TASKS
 from records.audit import access_event_append
+from records.keys import Purpose
 from records.models import AccessEvent, AnomalyWatermark
-from records.services import AccessInterrupted, Purpose, Viewer, record_get_for_viewer
+from records.services import AccessInterrupted, Viewer, record_get_for_viewer
 from records.verification import verify
 from tests.factories import WorkerFactory
 

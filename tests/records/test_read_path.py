@@ -12,20 +12,19 @@ from freezegun import freeze_time
 
 from accounts.exceptions import DomainError
 from accounts.models import AccountEventType, Alert, Status, SuspensionCause, UserSession
+from records.changes import mask_id_number
+from records.keys import LookupRefused, search_key_parse
 from records.models import AccessEvent
 from records.services import (
     AccessInterrupted,
     AccessLogUnavailable,
     BudgetExhausted,
-    LookupRefused,
     RecordUnavailable,
     RevealRefused,
     StepUpRequired,
-    mask_id_number,
     record_get_for_viewer,
     record_reveal,
     record_search,
-    search_key_parse,
 )
 from records.verification import verify
 from tests.records.conftest import access_log_broken, make_record, viewer
@@ -377,7 +376,8 @@ def test_concurrent_look_ups_never_pass_the_budget(world, records, settings):
 def test_the_record_check_and_the_record_list_agree_for_every_viewer(world, records, settings, record_scope):
     """One rule (accounts.scoping.record_jurisdiction) behind both: the read path's check of a record it
     loaded, and the console's list of records in scope."""
-    from records.services import in_scope, records_in_scope
+    from records.changes import records_in_scope
+    from records.services import in_scope
 
     settings.PRAHARI_RECORD_SCOPE = record_scope
     every = [*records, records.canary]
