@@ -16,13 +16,12 @@ from accounts.exceptions import DomainError
 from accounts.models import District, Facility, Role
 from accounts.request_info import client_ip
 from accounts.scoping import governable_facilities
+from accounts.services.enrolment import onboarding_approve, onboarding_reject
 from accounts.services.onboarding import (
     INVITED_BY_ROLE,
     invitation_create,
     invitation_resend,
     invitation_revoke,
-    onboarding_approve,
-    onboarding_reject,
 )
 from accounts.services.onboarding_csv import MAX_BYTES, invitations_import
 

@@ -20,7 +20,8 @@ from accounts.login.device_cookie import device_token_write
 from accounts.request_info import client_ip
 from accounts.services.credentials import sms_device_enrol_confirm, sms_device_enrol_start
 from accounts.services.devices import device_token_new
-from accounts.services.onboarding import enrolment_complete, invitation_for_token
+from accounts.services.enrolment import enrolment_complete
+from accounts.services.onboarding import invitation_for_token
 from accounts.services.otp import totp_enrol_confirm, totp_enrol_start
 from accounts.services.undertakings import undertaking_current
 from accounts.sms import SMSDeliveryError, mask_mobile

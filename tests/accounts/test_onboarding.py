@@ -27,6 +27,7 @@ from accounts.models import (
     User,
     UserSession,
 )
+from accounts.services.enrolment import onboarding_approve, onboarding_reject
 from accounts.services.lifecycle import user_deactivate
 from accounts.services.notifications import notification_send
 from accounts.services.onboarding import (
@@ -34,8 +35,6 @@ from accounts.services.onboarding import (
     invitation_resend,
     invitation_revoke,
     invitations_expire,
-    onboarding_approve,
-    onboarding_reject,
     token_hash,
     username_for,
 )
