@@ -1,4 +1,4 @@
-"""Credentials a person changes themselves: password (change and reset), mobile number, OTP devices.
+"""Credentials a person changes themselves: mobile number and OTP devices (passwords: passwords.py).
 
 SECURITY.md §Passwords and §OTP. Each function owns its whole change: it locks the account row,
 saves, records the AccountEvent (never a password, code, token or full number) and queues the
@@ -10,165 +10,30 @@ number is accepted, only with a code sent to that number (`sms_device_enrol_*`, 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
-from django.contrib.auth import password_validation
-from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.exceptions import DomainError
-from accounts.models import AccountEvent, AccountEventType, SMSDevice, Status, User, UserSession
+from accounts.models import AccountEvent, AccountEventType, SMSDevice, User
 from accounts.models.user import mobile_validator
 from accounts.services.events import event_record
 from accounts.services.notifications import notify
 from accounts.services.otp import BACKUP_DEVICE_NAME, backup_codes_generate, otp_send_budget_check
-from accounts.services.sessions import sessions_end_for_user
 from accounts.sms import mask_mobile, send_sms
 
 SMS_DEVICE_NAME = "mobile"
 MOBILE_PROOF_NAME = "new mobile (unconfirmed)"  # holds the code sent to a number not yet the account's
 LOGIN_METHODS = ("totp", "sms")  # the ways to log in a user must keep one of (backup codes run out)
-_MAX_PK = 2**63 - 1
 
 
-class WrongPassword(DomainError):
-    """The current password given to confirm a change is not the account's password."""
-
-
-def _lock(user: User) -> None:
+def credentials_lock(user: User) -> None:
     """Serialise credential changes of one account (two removals must not both pass the last-device check)."""
     User.objects.select_for_update().filter(pk=user.pk).exists()
-
-
-def _password_validate(password: str, user: User) -> None:
-    try:
-        password_validation.validate_password(password, user)
-    except ValidationError as error:
-        raise DomainError(" ".join(error.messages)) from None
-
-
-def _password_set(user: User, password: str) -> None:
-    user.set_password(password)
-    user.save(update_fields=["password"])  # no history row for a hash: the event records the change
-
-
-# --- Passwords --------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def password_change(*, user: User, old_password: str, new_password: str, keep_session_key: str | None, ip) -> int:
-    """Change `user`'s password after checking the current one; return how many other sessions ended.
-
-    Ends every session of the user except `keep_session_key`, records PASSWORD_CHANGED and notifies
-    "password_changed". `user` is updated in place (the caller refreshes its session hash with it).
-    Raises WrongPassword for a wrong current password, DomainError when a validator refuses the new one.
-    """
-    _lock(user)
-    if not user.check_password(old_password or ""):
-        raise WrongPassword(_("Your current password is not right."))
-    _password_validate(new_password, user)
-    _password_set(user, new_password)
-    ended, _detail = UserSession.objects.filter(user=user).exclude(session_key=keep_session_key or "").delete()
-    event = event_record(
-        type=AccountEventType.PASSWORD_CHANGED, actor=user, subject=user, ip=ip, data={"sessions_ended": ended}
-    )
-    notify(user=user, kind="password_changed", idempotency_key=f"password_changed:{event.pk}", context={})
-    return ended
-
-
-def _reset_candidates(username_or_email: str) -> list[User]:
-    value = (username_or_email or "").strip()
-    if not value:
-        return []
-    matches = Q(username__iexact=value) | (Q(email__iexact=value) & ~Q(email=""))
-    active = User.objects.filter(matches, is_system=False, is_active=True, status=Status.ACTIVE)
-    return list(active.order_by("pk")[:5])
-
-
-def _reset_links_recently_sent(user: User) -> int:
-    since = timezone.now() - timedelta(minutes=settings.PRAHARI_SMS_SEND_WINDOW_MINUTES)
-    events = AccountEvent.objects.filter(
-        subject=user, type=AccountEventType.PASSWORD_RESET_REQUESTED, created_at__gte=since, data__sent=True
-    )
-    return events.count()
-
-
-def password_reset_link(*, user: User, base_url: str) -> str:
-    """The absolute reset link of `user` (valid PASSWORD_RESET_TIMEOUT, void once the password changes)."""
-    uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    path = reverse("accounts:password-reset-confirm", kwargs={"uidb64": uidb64, "token": token})
-    return base_url.rstrip("/") + path
-
-
-@transaction.atomic
-def _reset_link_send(user: User, *, base_url: str, ip) -> None:
-    # At most PRAHARI_SMS_SENDS_PER_WINDOW links per window: a stranger cannot flood a worker's phone.
-    sent = _reset_links_recently_sent(user) < settings.PRAHARI_SMS_SENDS_PER_WINDOW
-    event = event_record(
-        type=AccountEventType.PASSWORD_RESET_REQUESTED, actor=None, subject=user, ip=ip, data={"sent": sent}
-    )
-    if sent:
-        notify(
-            user=user,
-            kind="password_reset_link",
-            idempotency_key=f"password_reset_link:{event.pk}",
-            context={"url": password_reset_link(user=user, base_url=base_url)},
-            channels=("sms", "email"),
-        )
-
-
-def password_reset_request(*, username_or_email: str, base_url: str, ip) -> None:
-    """Send a reset link to the active account named by username (any case) or e-mail, if there is one.
-
-    Records PASSWORD_RESET_REQUESTED and notifies "password_reset_link" by SMS and e-mail. Behaves
-    the same, and returns None, whether or not an account matched: the caller must not tell.
-    """
-    for user in _reset_candidates(username_or_email):
-        _reset_link_send(user, base_url=base_url, ip=ip)
-
-
-def password_reset_user(*, uidb64: str, token: str) -> User | None:
-    """The active account a reset link names, or None when the link is malformed, used or expired."""
-    try:
-        pk = int(urlsafe_base64_decode(uidb64 or "").decode())
-    except (TypeError, ValueError, UnicodeDecodeError):
-        return None
-    if not 0 < pk <= _MAX_PK:
-        return None
-    user = User.objects.filter(pk=pk, is_system=False, is_active=True, status=Status.ACTIVE).first()
-    if user is None or not default_token_generator.check_token(user, token):
-        return None
-    return user
-
-
-@transaction.atomic
-def password_reset_complete(*, user: User, new_password: str, ip) -> int:
-    """Set the password of `user` from a reset link (OTP already proven); return how many sessions ended.
-
-    The link stops working at once (Django's token covers the password hash). Ends ALL sessions of
-    the user, records PASSWORD_RESET and notifies "password_changed". Raises DomainError when a
-    validator refuses the password.
-    """
-    _lock(user)
-    _password_validate(new_password, user)
-    _password_set(user, new_password)
-    ended = sessions_end_for_user(user=user)
-    event = event_record(
-        type=AccountEventType.PASSWORD_RESET, actor=user, subject=user, ip=ip, data={"sessions_ended": ended}
-    )
-    notify(user=user, kind="password_changed", idempotency_key=f"password_reset:{event.pk}", context={})
-    return ended
 
 
 # --- Codes sent to a number that must be proven ------------------------------------------------------
@@ -227,7 +92,7 @@ def sms_device_enrol_start(*, user: User, ip=None) -> None:
 
 @transaction.atomic
 def _sms_enrol_prepare(*, user: User, ip) -> tuple[str, str]:
-    _lock(user)
+    credentials_lock(user)
     user.refresh_from_db(fields=["mobile"])
     if not user.mobile:
         raise DomainError(_("Add your mobile number first."))
@@ -246,7 +111,7 @@ def sms_device_enrol_confirm(*, user: User, token: str, ip=None) -> bool:
 
     Records OTP_DEVICE_ADDED and notifies "otp_device_changed" (added); a wrong code records OTP_FAILED.
     """
-    _lock(user)
+    credentials_lock(user)
     user.refresh_from_db(fields=["mobile"])
     device = SMSDevice.objects.filter(user=user, confirmed=False, name=SMS_DEVICE_NAME).first()
     if device is None or device.number != user.mobile:
@@ -288,7 +153,7 @@ def mobile_change_start(*, user: User, new_mobile: str, ip=None) -> None:
 
 @transaction.atomic
 def _mobile_change_prepare(*, user: User, new_mobile: str, ip) -> tuple[str, str]:
-    _lock(user)
+    credentials_lock(user)
     user.refresh_from_db(fields=["mobile"])
     number = _mobile_clean(new_mobile, user)
     SMSDevice.objects.filter(user=user, name=MOBILE_PROOF_NAME).delete()
@@ -305,7 +170,7 @@ def mobile_change_pending(user: User) -> str | None:
 @transaction.atomic
 def mobile_change_confirm(*, user: User, token: str, ip=None) -> bool:
     """Change the mobile number to the one `token` was sent to (see `mobile_change`); False for a wrong code."""
-    _lock(user)
+    credentials_lock(user)
     device = SMSDevice.objects.filter(user=user, name=MOBILE_PROOF_NAME).first()
     if device is None or not _code_check(device, token, user=user, ip=ip, purpose="mobile_change"):
         return False
@@ -321,7 +186,7 @@ def mobile_change(*, user: User, new_mobile: str, ip) -> None:
     Records MOBILE_CHANGED with masked numbers only and notifies "mobile_changed" to the old and the
     new number (and the e-mail). Raises DomainError for a malformed number or one taken by another account.
     """
-    _lock(user)
+    credentials_lock(user)
     user.refresh_from_db()
     number = _mobile_clean(new_mobile, user)
     old = user.mobile
@@ -371,7 +236,7 @@ def otp_device_remove(*, user: User, method: str, ip) -> None:
     Refuses to remove the last confirmed authenticator app or SMS device: a user keeps one way to
     log in. Records OTP_DEVICE_REMOVED and notifies "otp_device_changed" (removed). Raises DomainError.
     """
-    _lock(user)
+    credentials_lock(user)
     devices = _devices_of(user, method)
     if not devices.filter(confirmed=True).exists():
         raise DomainError(_("There is nothing to remove."))
@@ -396,7 +261,7 @@ def backup_codes_regenerate(*, user: User, ip) -> list[str]:
 
     Returns the new codes, to be shown once.
     """
-    _lock(user)
+    credentials_lock(user)
     codes = backup_codes_generate(user=user, ip=ip)
     event = AccountEvent.objects.filter(subject=user, type=AccountEventType.BACKUP_CODES_GENERATED).order_by("-pk")[0]
     notify(

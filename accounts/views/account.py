@@ -41,7 +41,7 @@ from accounts.forms import (
 from accounts.login.session import fresh_login, session_end
 from accounts.models import AccountEventType, SMSDevice
 from accounts.request_info import client_ip
-from accounts.services import credentials
+from accounts.services import credentials, passwords
 from accounts.services.events import event_record
 from accounts.services.lockouts import login_failure_record, login_is_held, login_is_locked
 from accounts.services.otp import (
@@ -73,14 +73,14 @@ def password_change(request):
     form = PasswordChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            ended = credentials.password_change(
+            ended = passwords.password_change(
                 user=request.user,
                 old_password=form.cleaned_data["old_password"],
                 new_password=form.cleaned_data["new_password1"],
                 keep_session_key=request.session.session_key,
                 ip=client_ip(request),
             )
-        except credentials.WrongPassword as error:
+        except passwords.WrongPassword as error:
             if _wrong_password(request):
                 session_end(request, reason="locked")
                 messages.error(request, _("Too many failed attempts. You have been signed out."))
@@ -107,7 +107,7 @@ def password_change(request):
 def password_reset_request(request):
     form = PasswordResetRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        credentials.password_reset_request(
+        passwords.password_reset_request(
             username_or_email=form.cleaned_data["username_or_email"],
             base_url=request.build_absolute_uri("/"),
             ip=client_ip(request),
@@ -139,7 +139,7 @@ def _reset_locked(request, user) -> bool:
 def password_reset_confirm(request, uidb64: str, token: str):
     """New password and a one-time code: a reset link alone never opens an account (ASVS 6.4.3)."""
     template = "accounts/password_reset_confirm.html"
-    user = credentials.password_reset_user(uidb64=uidb64, token=token)
+    user = passwords.password_reset_user(uidb64=uidb64, token=token)
     if user is None:
         return render(request, template, {"validlink": False}, status=400)
     devices = login_otp_devices(user)
@@ -177,7 +177,7 @@ def _reset_post(request, user, form: PasswordResetConfirmForm, *, attempt_id: st
         form.add_error("token", _("That code is not right, or it has expired."))
         return None
     try:
-        credentials.password_reset_complete(user=user, new_password=form.cleaned_data["new_password1"], ip=ip)
+        passwords.password_reset_complete(user=user, new_password=form.cleaned_data["new_password1"], ip=ip)
     except DomainError as error:
         form.add_error("new_password1", str(error))
         return None

@@ -22,7 +22,7 @@ from freezegun import freeze_time
 from accounts import sms
 from accounts.exceptions import DomainError
 from accounts.models import AccountEvent, AccountEventType, Notification, RegisteredDevice, SMSDevice, UserSession
-from accounts.services import credentials
+from accounts.services import credentials, passwords
 from accounts.services.devices import device_approve
 from accounts.services.notifications import notification_send
 from accounts.services.otp import backup_code_hash
@@ -184,7 +184,7 @@ def test_reset_request_looks_the_same_for_unknown_and_known_accounts(worker):
 
 def test_reset_links_to_one_account_are_limited_per_window(worker):
     for _ in range(5):
-        credentials.password_reset_request(username_or_email="asha", base_url="https://prahari.test", ip=None)
+        passwords.password_reset_request(username_or_email="asha", base_url="https://prahari.test", ip=None)
     assert Notification.objects.filter(kind="password_reset_link", channel="sms").count() == 3
     sent = [e.data["sent"] for e in events(worker, AccountEventType.PASSWORD_RESET_REQUESTED)]
     assert sorted(sent) == [False, False, True, True, True]
