@@ -6,12 +6,6 @@ holds the invitations; enrolment and the decision are accounts/services/enrolmen
   single-use link (PRAHARI_INVITATION_HOURS, only its SHA-256 stored) goes out by SMS and e-mail.
 - Re-sending replaces the open link; revoking closes it (the account stays invited: a later
   re-send reopens it, the invitations job expires it when its last link lapsed).
-- Enrolment from the link sets the password, confirms an OTP device, registers this browser as the
-  first (pending) device and records the current data-use undertaking, in one transaction; the
-  account is then `pending_approval`.
-- Approval activates the account, approves its pending devices and starts its review period;
-  rejection closes it. Nobody approves themselves; with PRAHARI_APPROVER_DIFFERS_FROM_INVITER the
-  approver must not be the inviter either.
 """
 
 from __future__ import annotations
