@@ -10,10 +10,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
 import pytest
+
+from portal.embedded_postgres import WATCH_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 CONNECT = (
@@ -103,23 +106,34 @@ def test_processes_share_one_server_until_the_last_one_ends(tmp_path):
     assert _postmaster(tmp_path) is None and _ended(server)
 
 
-def test_sigterm_gives_the_handle_back_and_ends_the_process_as_sigterm_does(tmp_path):
-    holder, _line = _holder(tmp_path)
-    server = _postmaster(tmp_path)
-    holder.send_signal(signal.SIGTERM)
-    assert holder.wait(timeout=60) == -signal.SIGTERM
-    assert _postmaster(tmp_path) is None and _ended(server)
-
-
-def test_a_killed_process_does_not_keep_the_server_running_after_the_others(tmp_path):
+def test_a_killed_holder_is_dropped_so_the_last_one_leaving_still_stops_the_server(tmp_path):
     killed, _line = _holder(tmp_path)
     server = _postmaster(tmp_path)
-    killed.kill()  # no exit hook runs: its pid stays in the list of handles
+    last, _line = _holder(tmp_path)
+    killed.kill()  # no exit hook runs: its pid stays in the list of handles until someone drops it
     killed.wait(timeout=60)
-    assert not _ended(server) and killed.pid in _handles(tmp_path)
-    result = _shell(tmp_path, CONNECT)  # joins the running server, and is the last live process to leave
+    time.sleep(2 * WATCH_SECONDS)
+    assert not _ended(server)  # the other holder still runs
+    last.communicate("", timeout=60)
+    assert last.returncode == 0
+    assert _postmaster(tmp_path) is None and _ended(server) and _handles(tmp_path) == []  # at once, at its exit
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_the_watchdog_stops_the_server_when_its_last_holder_ends_without_exit_hooks(tmp_path, how):
+    holder, _line = _holder(tmp_path)
+    server = _postmaster(tmp_path)
+    watchdog = psutil.Process(int((tmp_path / "postgres" / ".prahari-watchdog.pid").read_text()))
+    assert watchdog.is_running() and os.getsid(watchdog.pid) != os.getsid(holder.pid)  # Ctrl-C does not reach it
+    holder.send_signal(how)  # SIGTERM's default action skips exit hooks too
+    assert holder.wait(timeout=60) == -how
+    deadline = time.monotonic() + 10 * WATCH_SECONDS
+    while not _ended(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _ended(server) and _postmaster(tmp_path) is None
+    watchdog.wait(timeout=10)  # and it leaves
+    result = _shell(tmp_path, CONNECT)  # the next start works
     assert result.returncode == 0, result.stderr
-    assert _postmaster(tmp_path) is None and _handles(tmp_path) == []
 
 
 def test_nothing_starts_when_database_url_is_set(tmp_path):
