@@ -24,7 +24,7 @@ from accounts.login.device_cookie import device_token_read, device_token_write
 from accounts.login.session import session_end
 from accounts.request_info import client_ip
 from accounts.services.otp import (
-    login_otp_device,
+    METHODS,
     login_otp_devices,
     otp_email_send,
     otp_sms_send,
@@ -86,14 +86,13 @@ def login_otp(request):
     pending = flow.pending_get(request)
     if pending is None:
         return _restart(request, _("Your sign-in expired. Please start again."))
-    # A posted code names its method: only that device's id is read (otp_verify reads the device itself),
-    # one query instead of one per method; the account's other methods are read when the page is shown.
-    posted = request.POST.get("method") if request.method == "POST" else None
-    chosen = login_otp_device(pending.user, posted, id_only=True) if posted else None
-    devices = {posted: chosen} if chosen is not None else login_otp_devices(pending.user)
-    if not devices:
+    # A posted code names its method: otp_verify reads that one device, locked, as it verifies (one query).
+    # The account's methods are read when the page is shown, or when the code named none of them.
+    verifying = request.method == "POST" and request.POST.get("method") in METHODS
+    devices = None if verifying else login_otp_devices(pending.user)
+    if devices is not None and not devices:
         return redirect("accounts:login-enrol")
-    form = OTPForm(request.POST or None, methods=list(devices))
+    form = OTPForm(request.POST or None, methods=[request.POST["method"]] if verifying else list(devices))
     if request.method == "POST" and "send_email" in request.POST:
         try:
             otp_email_send(user=pending.user, ip=client_ip(request))
@@ -110,24 +109,26 @@ def login_otp(request):
         return redirect("accounts:login-otp")
     if request.method == "POST" and flow.pending_is_barred(request, pending):
         return _restart(request, _failure_message())
-    if request.method == "POST" and form.is_valid():
+    wrong_code = False
+    if verifying and form.is_valid():
         method = form.cleaned_data["method"]
         device = otp_verify(
-            user=pending.user,
-            method=method,
-            token=form.cleaned_data["token"],
-            attempt_id=pending.attempt_id,
-            devices=devices,
+            user=pending.user, method=method, token=form.cleaned_data["token"], attempt_id=pending.attempt_id
         )
-        if device is None:
+        if device is not None:
+            return _finish(request, pending, device)
+        devices = login_otp_devices(pending.user)
+        if method in devices:  # not a method the account lacks: a wrong code
             if flow.otp_failure(request, pending, method=method):
                 return _restart(request, _failure_message())
-            form.add_error("token", _("That code is not right, or it has expired."))
-        else:
-            return _finish(request, pending, device)
-    if chosen is not None:  # the page is shown again: with every method the account has
-        devices = login_otp_devices(pending.user)
-        form.offer(list(devices))
+            wrong_code = True
+    if verifying:  # the page is shown again: the same form, offering every method the account has
+        devices = login_otp_devices(pending.user) if devices is None else devices
+        if not devices:
+            return redirect("accounts:login-enrol")
+        form = OTPForm(request.POST, methods=list(devices))
+    if wrong_code:
+        form.add_error("token", _("That code is not right, or it has expired."))
     context = {"form": form, "has_sms": "sms" in devices, "has_email": "email" in devices}
     return render(request, "accounts/login_otp.html", context)
 
