@@ -16,6 +16,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.login.lockouts import failures_seen
 from accounts.login.session import session_start
 from accounts.models import AccountEventType, RegisteredDevice, Status, User
 from accounts.request_info import client_ip
@@ -163,7 +164,7 @@ def finish(request, pending: Pending, *, otp_device, device_token: str | None) -
         )
         return Outcome("device_pending", user, device=device, new_token=new_token)
     ended = session_start(request, user=user, device=device, otp_device=otp_device)
-    login_failures_reset(user=user)
+    login_failures_reset(user=user, none_counted=failures_seen(request, user.username) == 0)
     device_touch(device=device)
     event_record(
         type=AccountEventType.LOGIN_SUCCEEDED,

@@ -118,12 +118,16 @@ def otp_failure_record(request, *, user: User, category: str, ip: str | None) ->
     return getattr(request, "axes_locked_out", False) or login_is_locked(request, user.username)
 
 
-def login_failures_reset(*, user: User) -> int:
+def login_failures_reset(*, user: User, none_counted: bool = False) -> int:
     """A full login (password and code) wipes the failure count of `user` from every IP.
 
-    Usually there is none: one EXISTS answers that, cheaper than the DELETE, which reads every row
-    first (axes listens for their deletion).
+    `none_counted`: django-axes' lock check in this request counted no failure of `user`, so there
+    is nothing that counts to wipe (expired attempts never count, and axes deletes them before it
+    records a failure): no query. Otherwise one EXISTS usually answers, cheaper than the DELETE,
+    which reads every row first (axes listens for their deletion).
     """
+    if none_counted:
+        return 0
     attempts = AccessAttempt.objects.filter(username__iexact=user.username)
     if not attempts.exists():
         return 0
