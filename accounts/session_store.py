@@ -5,6 +5,7 @@ from datetime import datetime
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.base import CreateError
 from django.contrib.sessions.backends.db import SessionStore as DBStore
+from django.db import connections, router
 from django.utils import timezone
 
 # Session keys under which the login flow leaves where the session came from.
@@ -65,10 +66,27 @@ class SessionStore(DBStore):
         key = self.session_key
         self._session_key = self._get_new_session_key()
         self._session_cache = data
+        if key and not self._insert_on_save:  # else the old key has no row (yet) to delete
+            self.delete(key)
         self._insert_on_save = True
         self.modified = True
-        if key:
-            self.delete(key)
+
+    def end_sessions_of(self, user_id: int) -> int:
+        """Delete every session of `user_id`, and this session's own row, in one statement; return how
+        many of the user's ended. This session is then written anew by its next save.
+
+        Before a login: the rotation that follows (`cycle_key`) finds no row of its own left to delete.
+        """
+        with connections[router.db_for_write(self.model)].cursor() as cursor:
+            # RETURNING tells the user's rows from this session's own, which the ORM's DELETE cannot.
+            cursor.execute(
+                "DELETE FROM accounts_usersession WHERE user_id = %s OR session_key = %s RETURNING user_id",
+                [user_id, self.session_key or ""],
+            )
+            ended = sum(1 for (owner,) in cursor.fetchall() if owner == user_id)
+        self._insert_on_save = True
+        self.modified = True
+        return ended
 
     def save(self, must_create=False):
         if self._insert_on_save:

@@ -216,6 +216,9 @@ def test_a_new_login_ends_the_older_session_and_says_so(world, client, approved,
     assert "earlier session has been ended" in page.content.decode()
     assert UserSession.objects.filter(user=world.worker).count() == 1
     assert signed_in_as(client) is None
+    # The anonymous session each login rotates away goes in the same statement, and is not counted.
+    logins = AccountEvent.objects.filter(subject=world.worker, type=AccountEventType.LOGIN_SUCCEEDED).order_by("pk")
+    assert [event.data["sessions_ended"] for event in logins] == [0, 1]
 
 
 @pytest.mark.django_db
