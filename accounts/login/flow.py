@@ -20,7 +20,7 @@ from accounts.login.lockouts import failures_seen
 from accounts.login.session import session_start
 from accounts.models import AccountEventType, RegisteredDevice, Status, User
 from accounts.request_info import client_ip
-from accounts.services.devices import device_find, device_register, device_token_new, device_touch
+from accounts.services.devices import device_find_and_touch, device_register, device_token_new
 from accounts.services.events import event_record
 from accounts.services.lockouts import (
     ip_is_blocked,
@@ -146,7 +146,7 @@ def finish(request, pending: Pending, *, otp_device, device_token: str | None) -
     if user.status != Status.ACTIVE or not user.is_active:
         event_record(type=AccountEventType.LOGIN_REFUSED, actor=None, subject=user, ip=ip, data={"status": user.status})
         return Outcome("account_state", user)
-    device = device_find(user=user, token=device_token)
+    device = device_find_and_touch(user=user, token=device_token)  # an approved one is stamped as seen
     new_token = None
     if device is None or device.status in (RegisteredDevice.Status.REJECTED, RegisteredDevice.Status.REVOKED):
         if device is not None or not device_token:
@@ -165,7 +165,6 @@ def finish(request, pending: Pending, *, otp_device, device_token: str | None) -
         return Outcome("device_pending", user, device=device, new_token=new_token)
     ended = session_start(request, user=user, device=device, otp_device=otp_device)
     login_failures_reset(user=user, none_counted=failures_seen(request, user.username) == 0)
-    device_touch(device=device)
     event_record(
         type=AccountEventType.LOGIN_SUCCEEDED,
         actor=user,

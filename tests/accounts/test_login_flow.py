@@ -81,11 +81,18 @@ def test_first_login_from_a_new_browser_waits_for_the_supervisor_then_gets_in(wo
     assert device.token_hash not in cookie.value  # only the hash is stored, only the token travels
     assert signed_in_as(client) is None
     assert not UserSession.objects.filter(user=world.worker).exists()
+    with later(31):
+        assert full_login(client, world.worker, phone).status_code == 403  # still waiting
+    device.refresh_from_db()
+    assert device.status == "pending" and device.last_seen_at is None  # seen only when a login goes ahead
 
     approve_pending(world.worker, world.supervisor)
-    with later(31):
+    with later(62):
+        started = timezone.now()
         response = full_login(client, world.worker, phone)
-    assert response.status_code == 302 and response["Location"] == "/"
+        assert response.status_code == 302 and response["Location"] == "/"
+        device.refresh_from_db()
+        assert started <= device.last_seen_at <= timezone.now()
     assert signed_in_as(client) == "asha"
     events = set(AccountEvent.objects.filter(subject=world.worker).values_list("type", flat=True))
     assert {
