@@ -1,11 +1,12 @@
 """SESSION_ENGINE: Django's database sessions, stored in UserSession with their owner's id."""
 
+from contextlib import nullcontext
 from datetime import datetime
 
 from django.contrib.auth import SESSION_KEY
-from django.contrib.sessions.backends.base import CreateError
+from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DBStore
-from django.db import connections, router
+from django.db import DatabaseError, IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 # Session keys under which the login flow leaves where the session came from.
@@ -18,6 +19,7 @@ SESSION_DEVICE_KEY = "_prahari_device"  # the RegisteredDevice this session is b
 
 class SessionStore(DBStore):
     _insert_on_save = False  # set by cycle_key: the new key has no row yet
+    _written: bytes | None = None  # the data of this store's last write (serialised), to skip repeating it
 
     @classmethod
     def get_model_class(cls):
@@ -89,10 +91,37 @@ class SessionStore(DBStore):
         return ended
 
     def save(self, must_create=False):
-        if self._insert_on_save:
+        """Write the session: INSERT a new key (after `cycle_key`), else UPDATE its row.
+
+        A write that would repeat this store's last one (same data) is skipped: the login writes the
+        new session inside its own transaction, and the session middleware's save after it has nothing
+        left to write. The statement needs no transaction of its own: in autocommit it is one by itself
+        (Django would wrap it in BEGIN … COMMIT), and inside the caller's a savepoint keeps a failed
+        INSERT (a key taken meanwhile, never seen in practice) from breaking that transaction.
+        """
+        if self.session_key is None:
+            return self.create()
+        insert = must_create or self._insert_on_save
+        data = self._get_session(no_load=insert)
+        if not insert and self._written is not None and self._written == self.serializer().dumps(data):
+            return None
+        obj = self.create_model_instance(data)
+        using = router.db_for_write(self.model, instance=obj)
+        connection = connections[using]
+        try:
+            with transaction.atomic(using=using) if connection.in_atomic_block else nullcontext():
+                obj.save(force_insert=insert, force_update=not insert, using=using)
+        except IntegrityError:
+            if not insert:
+                raise
+            if must_create:
+                raise CreateError from None
             self._insert_on_save = False
-            try:
-                return super().save(must_create=True)
-            except CreateError:
-                return self.create()  # the new key was taken meanwhile (never seen in practice): another one
-        return super().save(must_create=must_create)
+            return self.create()  # the key cycle_key chose was taken meanwhile: another one
+        except DatabaseError:
+            if not insert:
+                raise UpdateError from None
+            raise
+        self._insert_on_save = False
+        self._written = self.serializer().dumps(data)
+        return None
