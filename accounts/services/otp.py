@@ -93,7 +93,7 @@ def otp_verify(
             return None  # not a method a login may use
     if method == "backup":
         token = backup_code_hash(token)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # (inside the login's own transaction, no savepoint)
         device = queryset.select_for_update().first()
         return device if device is not None and device.verify_token(token) else None
 

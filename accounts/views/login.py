@@ -28,12 +28,9 @@ from accounts.services.otp import (
     login_otp_devices,
     otp_email_send,
     otp_sms_send,
-    otp_verify,
     totp_enrol_confirm,
     totp_enrol_start,
 )
-
-NEXT_KEY = "_prahari_next"
 
 
 def _failure_message() -> str:
@@ -60,8 +57,7 @@ def login_password(request):
             request, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
         )
         if user is not None:
-            flow.pending_begin(request, user)
-            request.session[NEXT_KEY] = _safe_next(request, request.GET.get("next"))
+            flow.pending_begin(request, user, next_url=_safe_next(request, request.GET.get("next")))
             return redirect("accounts:login-otp")
         failed = True
         form = PasswordForm()  # nothing typed is echoed back: every failure renders the same page
@@ -111,12 +107,12 @@ def login_otp(request):
         return _restart(request, _failure_message())
     wrong_code = False
     if verifying and form.is_valid():
-        method = form.cleaned_data["method"]
-        device = otp_verify(
-            user=pending.user, method=method, token=form.cleaned_data["token"], attempt_id=pending.attempt_id
+        method, token = form.cleaned_data["method"], form.cleaned_data["token"]
+        outcome = flow.code_finish(
+            request, pending, method=method, token=token, device_token=device_token_read(request)
         )
-        if device is not None:
-            return _finish(request, pending, device)
+        if outcome is not None:
+            return _respond(request, pending, outcome)
         devices = login_otp_devices(pending.user)
         if method in devices:  # not a method the account lacks: a wrong code
             if flow.otp_failure(request, pending, method=method):
@@ -133,13 +129,11 @@ def login_otp(request):
     return render(request, "accounts/login_otp.html", context)
 
 
-def _finish(request, pending, otp_device):
-    next_url = request.session.pop(NEXT_KEY, None)
-    outcome = flow.finish(request, pending, otp_device=otp_device, device_token=device_token_read(request))
+def _respond(request, pending, outcome):
     if outcome.kind == "signed_in":
         if outcome.sessions_ended:
             messages.warning(request, _("You were signed in elsewhere: that earlier session has been ended."))
-        response = redirect(_safe_next(request, next_url))
+        response = redirect(_safe_next(request, pending.next_url))
     elif outcome.kind == "account_state":
         response = render(request, "accounts/login_account_state.html", {"account": outcome.user}, status=403)
     else:
@@ -174,7 +168,8 @@ def login_enrol(request):
     if request.method == "POST" and form.is_valid():
         if totp_enrol_confirm(device=device, token=form.cleaned_data["token"], ip=client_ip(request)):
             device.refresh_from_db()
-            return _finish(request, pending, device)
+            outcome = flow.finish(request, pending, otp_device=device, device_token=device_token_read(request))
+            return _respond(request, pending, outcome)
         if flow.otp_failure(request, pending, method="totp_enrol"):
             return _restart(request, _failure_message())
         form.add_error("token", _("That code is not right. Check the time on your phone and try again."))

@@ -335,6 +335,29 @@ def test_a_rotated_session_is_written_once(world, client, approved, phone):
 
 
 @pytest.mark.django_db
+def test_a_sign_in_that_fails_at_its_end_leaves_nothing_half_done(world, client, approved, phone):
+    """The code's use, the end of the older session, the new session's row and the events commit together."""
+    from django.test import Client
+
+    with later(31):
+        full_login(client, world.worker, phone)
+    older = client.cookies[settings.SESSION_COOKIE_NAME].value
+    second = Client()
+    second.cookies[settings.DEVICE_COOKIE_NAME] = client.cookies[settings.DEVICE_COOKIE_NAME].value
+    phone.refresh_from_db()
+    used, events = phone.last_t, AccountEvent.objects.count()
+    with later(62), mock.patch("accounts.login.flow.event_record", side_effect=RuntimeError("disk full")):
+        assert post_password(second, world.worker.username).status_code == 302
+        with pytest.raises(RuntimeError):
+            post_code(second, totp_now(phone))
+    phone.refresh_from_db()
+    assert phone.last_t == used  # the code is not spent by a sign-in that did not happen
+    assert list(UserSession.objects.filter(user=world.worker).values_list("session_key", flat=True)) == [older]
+    assert AccountEvent.objects.count() == events
+    assert signed_in_as(client) == "asha"
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("username", "password", "reads"),
     [
