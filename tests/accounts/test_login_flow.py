@@ -382,3 +382,22 @@ def test_the_password_step_hashes_once_and_reads_a_known_account_once(
         post_password(client, username, password)
     assert len(hashes) == 1
     assert len([q for q in queries.captured_queries if q["sql"].startswith('SELECT "accounts_user"."id"')]) == reads
+
+
+@pytest.mark.django_db
+def test_the_password_step_finds_the_account_through_its_unique_index(world):
+    """Whatever the letter case, the account is looked up as its unique index compares names (in lower
+    case): an index lookup, never a scan of every account."""
+    from accounts.services.lockouts import user_by_username, users_with_hold_flag
+
+    assert user_by_username("AsHa") == world.worker
+    with CaptureQueriesContext(connection) as queries:
+        user_by_username("ASHA")
+    sql = queries.captured_queries[0]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE accounts_user")
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a table this small is scanned anyway
+        cursor.execute(f"EXPLAIN {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "username_unique_ignoring_case" in plan, plan
+    assert users_with_hold_flag() is users_with_hold_flag()  # built once
