@@ -1,12 +1,11 @@
 """SESSION_ENGINE: Django's database sessions, stored in UserSession with their owner's id."""
 
-from contextlib import nullcontext
 from datetime import datetime
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DBStore
-from django.db import DatabaseError, IntegrityError, connections, router, transaction
+from django.db import DatabaseError, IntegrityError, connections, router
 from django.utils import timezone
 
 # Session keys under which the login flow leaves where the session came from.
@@ -95,9 +94,10 @@ class SessionStore(DBStore):
 
         A write that would repeat this store's last one (same data) is skipped: the login writes the
         new session inside its own transaction, and the session middleware's save after it has nothing
-        left to write. The statement needs no transaction of its own: in autocommit it is one by itself
-        (Django would wrap it in BEGIN … COMMIT), and inside the caller's a savepoint keeps a failed
-        INSERT (a key taken meanwhile, never seen in practice) from breaking that transaction.
+        left to write. The statement runs alone, without the transaction Django wraps it in (BEGIN …
+        COMMIT in autocommit, a savepoint inside the caller's): in autocommit it is one by itself, and
+        inside the login's a failed INSERT (a random key already taken, never seen) fails the login as
+        a whole rather than be retried, so nothing of it is half written.
         """
         if self.session_key is None:
             return self.create()
@@ -107,12 +107,10 @@ class SessionStore(DBStore):
             return None
         obj = self.create_model_instance(data)
         using = router.db_for_write(self.model, instance=obj)
-        connection = connections[using]
         try:
-            with transaction.atomic(using=using) if connection.in_atomic_block else nullcontext():
-                obj.save(force_insert=insert, force_update=not insert, using=using)
+            obj.save(force_insert=insert, force_update=not insert, using=using)
         except IntegrityError:
-            if not insert:
+            if not insert or connections[using].in_atomic_block:
                 raise
             if must_create:
                 raise CreateError from None
@@ -120,7 +118,7 @@ class SessionStore(DBStore):
             return self.create()  # the key cycle_key chose was taken meanwhile: another one
         except DatabaseError:
             if not insert:
-                raise UpdateError from None
+                raise UpdateError from None  # the row is gone (ended meanwhile): the middleware says so
             raise
         self._insert_on_save = False
         self._written = self.serializer().dumps(data)
