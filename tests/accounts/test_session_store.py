@@ -7,6 +7,7 @@ from unittest import mock
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import UserSession
 from accounts.session_store import SessionStore
@@ -61,3 +62,15 @@ def test_a_save_repeating_the_last_write_is_skipped_and_a_change_is_written():
     session["a"] = 2
     session.save()
     assert SessionStore(session_key=session.session_key).load()["a"] == 2
+
+
+@pytest.mark.django_db
+def test_a_load_reads_only_the_data_and_an_expired_session_is_empty():
+    session = stored({"a": 1})
+    with CaptureQueriesContext(connection) as queries:
+        assert SessionStore(session_key=session.session_key).load()["a"] == 1
+    (query,) = queries.captured_queries
+    assert query["sql"].startswith('SELECT "accounts_usersession"."session_data" AS "session_data" FROM')
+    UserSession.objects.filter(session_key=session.session_key).update(expire_date=timezone.now())
+    expired = SessionStore(session_key=session.session_key)
+    assert expired.load() == {} and expired.session_key is None
