@@ -1,10 +1,13 @@
 """SESSION_ENGINE: Django's database sessions, stored in UserSession with their owner's id."""
 
+import logging
 from datetime import datetime
 
 from django.contrib.auth import SESSION_KEY
-from django.contrib.sessions.backends.base import CreateError
+from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DBStore
+from django.core.exceptions import SuspiciousOperation
+from django.db import DatabaseError, IntegrityError, connections, router
 from django.utils import timezone
 
 # Session keys under which the login flow leaves where the session came from.
@@ -17,6 +20,7 @@ SESSION_DEVICE_KEY = "_prahari_device"  # the RegisteredDevice this session is b
 
 class SessionStore(DBStore):
     _insert_on_save = False  # set by cycle_key: the new key has no row yet
+    _written: bytes | None = None  # the data of this store's last write (serialised), to skip repeating it
 
     @classmethod
     def get_model_class(cls):
@@ -37,6 +41,22 @@ class SessionStore(DBStore):
         obj.ip_address = data.get(SESSION_IP_KEY)
         obj.user_agent = (data.get(SESSION_UA_KEY) or "")[:200]
         return obj
+
+    def load(self):
+        """The session's data, or {} (and no key) when it has no row or has expired.
+
+        Django's load reads the whole row through `get()`; only the data column is read here.
+        """
+        try:
+            rows = self.model.objects.filter(session_key=self.session_key, expire_date__gt=timezone.now())
+            found = list(rows.values_list("session_data", flat=True)[:1])
+        except SuspiciousOperation as error:
+            logging.getLogger(f"django.security.{error.__class__.__name__}").warning(str(error))
+            found = []
+        if not found:
+            self._session_key = None
+            return {}
+        return self.decode(found[0])
 
     def _get_new_session_key(self):
         # 32 random characters from 36: a collision is not worth a query per new session. If one ever
@@ -65,16 +85,59 @@ class SessionStore(DBStore):
         key = self.session_key
         self._session_key = self._get_new_session_key()
         self._session_cache = data
+        if key and not self._insert_on_save:  # else the old key has no row (yet) to delete
+            self.delete(key)
         self._insert_on_save = True
         self.modified = True
-        if key:
-            self.delete(key)
+
+    def end_sessions_of(self, user_id: int) -> int:
+        """Delete every session of `user_id`, and this session's own row, in one statement; return how
+        many of the user's ended. This session is then written anew by its next save.
+
+        Before a login: the rotation that follows (`cycle_key`) finds no row of its own left to delete.
+        """
+        with connections[router.db_for_write(self.model)].cursor() as cursor:
+            # RETURNING tells the user's rows from this session's own, which the ORM's DELETE cannot.
+            cursor.execute(
+                "DELETE FROM accounts_usersession WHERE user_id = %s OR session_key = %s RETURNING user_id",
+                [user_id, self.session_key or ""],
+            )
+            ended = sum(1 for (owner,) in cursor.fetchall() if owner == user_id)
+        self._insert_on_save = True
+        self.modified = True
+        return ended
 
     def save(self, must_create=False):
-        if self._insert_on_save:
+        """Write the session: INSERT a new key (after `cycle_key`), else UPDATE its row.
+
+        A write that would repeat this store's last one (same data) is skipped: the login writes the
+        new session inside its own transaction, and the session middleware's save after it has nothing
+        left to write. The statement runs alone, without the transaction Django wraps it in (BEGIN …
+        COMMIT in autocommit, a savepoint inside the caller's): in autocommit it is one by itself, and
+        inside the login's a failed INSERT (a random key already taken, never seen) fails the login as
+        a whole rather than be retried, so nothing of it is half written.
+        """
+        if self.session_key is None:
+            return self.create()
+        insert = must_create or self._insert_on_save
+        data = self._get_session(no_load=insert)
+        if not insert and self._written is not None and self._written == self.serializer().dumps(data):
+            return None
+        obj = self.create_model_instance(data)
+        using = router.db_for_write(self.model, instance=obj)
+        try:
+            obj.save(force_insert=insert, force_update=not insert, using=using)
+        except IntegrityError:
+            if not insert or connections[using].in_atomic_block:
+                raise
+            if must_create:
+                raise CreateError from None
             self._insert_on_save = False
-            try:
-                return super().save(must_create=True)
-            except CreateError:
-                return self.create()  # the new key was taken meanwhile (never seen in practice): another one
-        return super().save(must_create=must_create)
+            return self.create()  # the key cycle_key chose was taken meanwhile: another one
+        except DatabaseError:
+            if not insert:
+                raise UpdateError from None  # the row is gone (ended meanwhile): the middleware says so
+            raise
+        self._insert_on_save = False
+        self._written = self.serializer().dumps(data)
+        return None

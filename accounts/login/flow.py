@@ -16,10 +16,11 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.login.lockouts import failures_seen
 from accounts.login.session import session_start
 from accounts.models import AccountEventType, RegisteredDevice, Status, User
 from accounts.request_info import client_ip
-from accounts.services.devices import device_find, device_register, device_token_new, device_touch
+from accounts.services.devices import device_find_and_touch, device_register, device_token_new
 from accounts.services.events import event_record
 from accounts.services.lockouts import (
     ip_is_blocked,
@@ -32,6 +33,7 @@ from accounts.services.lockouts import (
     user_by_username,
 )
 from accounts.services.notifications import notify
+from accounts.services.otp import otp_verify
 
 PENDING_KEY = "_prahari_login"
 
@@ -42,6 +44,7 @@ class Pending:
 
     user: User
     attempt_id: str
+    next_url: str | None = None  # where the person was going, once signed in
 
 
 def _equalise_timing(password: str) -> None:
@@ -79,13 +82,14 @@ def password_check(request, *, username: str, password: str) -> User | None:
     return authenticated
 
 
-def pending_begin(request, user: User) -> None:
+def pending_begin(request, user: User, *, next_url: str | None = None) -> None:
     if request.session.session_key:  # a session that existed before the password is rotated (no fixation)
         request.session.cycle_key()
     request.session[PENDING_KEY] = {
         "user": user.pk,
         "attempt": secrets.token_hex(16),
         "started": timezone.now().isoformat(),
+        "next": next_url,
     }
 
 
@@ -101,7 +105,7 @@ def pending_get(request) -> Pending | None:
         pending_clear(request)
         return None
     user = user_by_pk(data.get("user"))
-    return Pending(user=user, attempt_id=data["attempt"]) if user else None
+    return Pending(user=user, attempt_id=data["attempt"], next_url=data.get("next")) if user else None
 
 
 def pending_clear(request) -> None:
@@ -132,20 +136,30 @@ class Outcome:
     sessions_ended: int = 0
 
 
-@transaction.atomic
+def code_finish(request, pending: Pending, *, method: str, token: str, device_token: str | None) -> Outcome | None:
+    """Verify the code of `method`; when it is right, `finish`, in the same transaction. None for a wrong code.
+
+    django-otp's record of the code's use (`last_t`, its throttling) commits with the sign-in it opened.
+    """
+    with transaction.atomic():
+        device = otp_verify(user=pending.user, method=method, token=token, attempt_id=pending.attempt_id)
+        return None if device is None else finish(request, pending, otp_device=device, device_token=device_token)
+
+
+@transaction.atomic(savepoint=False)  # called inside code_finish's transaction too: no savepoint of its own
 def finish(request, pending: Pending, *, otp_device, device_token: str | None) -> Outcome:
     """Both factors are proven: check the account, then the device, then start the session.
 
-    One transaction: the end of the older sessions, the events and the device stamp land together
-    (and one commit instead of a dozen keeps the gate's own cost small beside the password hash).
-    The new session's row, with the user, is written once by the session middleware's save.
+    One transaction: the end of the older sessions, the new session's row (with the user), the events
+    and the device stamp land together, and one commit instead of several keeps the gate's own cost
+    small beside the password hash. The session middleware's save after it has nothing left to write.
     """
     pending_clear(request)
     user, ip = pending.user, client_ip(request)
     if user.status != Status.ACTIVE or not user.is_active:
         event_record(type=AccountEventType.LOGIN_REFUSED, actor=None, subject=user, ip=ip, data={"status": user.status})
         return Outcome("account_state", user)
-    device = device_find(user=user, token=device_token)
+    device = device_find_and_touch(user=user, token=device_token)  # an approved one is stamped as seen
     new_token = None
     if device is None or device.status in (RegisteredDevice.Status.REJECTED, RegisteredDevice.Status.REVOKED):
         if device is not None or not device_token:
@@ -163,8 +177,7 @@ def finish(request, pending: Pending, *, otp_device, device_token: str | None) -
         )
         return Outcome("device_pending", user, device=device, new_token=new_token)
     ended = session_start(request, user=user, device=device, otp_device=otp_device)
-    login_failures_reset(user=user)
-    device_touch(device=device)
+    login_failures_reset(user=user, none_counted=failures_seen(request, user.username) == 0)
     event_record(
         type=AccountEventType.LOGIN_SUCCEEDED,
         actor=user,
@@ -180,4 +193,5 @@ def finish(request, pending: Pending, *, otp_device, device_token: str | None) -
             context={},
             channels=("sms",),
         )
+    request.session.save()
     return Outcome("signed_in", user, device=device, sessions_ended=ended)

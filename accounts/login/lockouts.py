@@ -10,6 +10,13 @@ from axes.helpers import get_client_parameters, get_client_str, get_client_usern
 from axes.models import AccessAttempt
 
 log = logging.getLogger("axes.handlers.database")  # where axes logs what it handles
+FAILURES_SEEN = "prahari_axes_failures"  # request attribute: (username, failures) of the last count axes made
+
+
+def failures_seen(request, username: str) -> int | None:
+    """How many failures axes last counted for `username` in this request (its lock check), or None if it did not."""
+    seen = getattr(request, FAILURES_SEEN, None)
+    return seen[1] if seen is not None and seen[0] == username else None
 
 
 def lockout_response(request, original_response=None, credentials=None):
@@ -45,6 +52,19 @@ class AxesHandler(AxesDatabaseHandler):
         username = get_client_username(request, credentials)
         sets = get_client_parameters(username, request.axes_ip_address, request.axes_user_agent, request, credentials)
         return [AccessAttempt.objects.filter(**kwargs) for kwargs in widest_parameter_sets(sets)]
+
+    def get_failures(self, request, credentials: dict | None = None) -> int:
+        """Axes' count, also left on the request (`failures_seen`) when it covers every attempt of the username.
+
+        A login whose lock check counted none needs no reset. Axes counts again after every failure it
+        records, so the count left is never older than the last failure of the request.
+        """
+        failures = super().get_failures(request, credentials)
+        username = get_client_username(request, credentials)
+        sets = get_client_parameters(username, request.axes_ip_address, request.axes_user_agent, request, credentials)
+        if {"username": username} in sets:  # not only (username, IP): the count is the username's whole count
+            setattr(request, FAILURES_SEEN, (username, failures))
+        return failures
 
     def user_logged_in(self, sender, request, user, **kwargs):
         """Log the login as axes does, without deleting expired attempts: a query that never changes a lock.

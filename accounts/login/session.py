@@ -13,7 +13,7 @@ from django.contrib.auth import login, logout
 from django.utils import timezone
 from django_otp import login as otp_login
 
-from accounts.models import AccountEventType, RegisteredDevice, User, UserSession
+from accounts.models import AccountEventType, RegisteredDevice, User
 from accounts.request_info import client_ip
 from accounts.services.events import event_record
 from accounts.session_store import SESSION_DEVICE_KEY, SESSION_IP_KEY, SESSION_UA_KEY
@@ -44,7 +44,8 @@ def session_start(request, *, user: User, device: RegisteredDevice, otp_device) 
     `login` rotates the session key; the session records auth time, device, IP and browser.
     """
     # Before `login`: the session being upgraded is still anonymous, so every row of `user` is another one.
-    ended, _ = UserSession.objects.filter(user=user).delete()
+    # Its own row goes in the same statement, so the rotation in `login` has none left to delete.
+    ended = request.session.end_sessions_of(user.pk)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     otp_login(request, otp_device)
     now = _stamp()

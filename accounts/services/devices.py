@@ -242,6 +242,17 @@ def devices_revoke_all(*, user: User, acting_user: User, reason: str, ip: str | 
     return len(devices)
 
 
-def device_touch(*, device: RegisteredDevice) -> None:
-    """Stamp the device as seen now (no history: not a governed change)."""
-    RegisteredDevice.objects.filter(pk=device.pk).update(last_seen_at=timezone.now())
+def device_find_and_touch(*, user: User, token: str | None) -> RegisteredDevice | None:
+    """`device_find`, and when the device is approved (a login on it goes ahead) stamp it as seen now.
+
+    One UPDATE … RETURNING instead of a read and then an update (the ORM's update() returns no rows);
+    a device of any other status is returned unchanged. No history: not a governed change.
+    """
+    if not token:
+        return None
+    found = RegisteredDevice.objects.raw(
+        "UPDATE accounts_registereddevice SET last_seen_at = CASE WHEN status = %s THEN %s ELSE last_seen_at END"
+        " WHERE user_id = %s AND token_hash = %s RETURNING *",
+        [Status.APPROVED, timezone.now(), user.pk, device_token_hash(token)],
+    )
+    return next(iter(found), None)

@@ -47,14 +47,9 @@ def _login_otp_queryset(user: User, method: str | None):
     return None
 
 
-def login_otp_device(user: User, method: str | None, *, id_only: bool = False) -> Device | None:
-    """The device `login_otp_devices(user)` would give for `method`, read alone (one query; backup codes two).
-
-    `id_only`: read only its id, which is all `otp_verify` needs (it reads the device again, locked).
-    """
+def login_otp_device(user: User, method: str | None) -> Device | None:
+    """The device `login_otp_devices(user)` would give for `method`, read alone (one query; backup codes two)."""
     queryset = _login_otp_queryset(user, method)
-    if queryset is not None and id_only:
-        queryset = queryset.only("pk", "user")  # and its owner: django_otp.login checks it
     device = queryset.first() if queryset is not None else None
     if method == "backup" and device is not None and not device.token_set.exists():
         return None  # every backup code is used up
@@ -79,19 +74,28 @@ def otp_verify(
     TOTP: django-otp refuses a code already used (`last_t`) and throttles. SMS: the code must
     belong to this login attempt, and after PRAHARI_SMS_CODE_TRIES failures it is burned.
     Backup: the code is hashed, then matched once. `devices`: the caller's `login_otp_devices(user)`, or
-    the part of it it has read; without it only the device of `method` is read.
+    the part of it it has read; without it the device of `method` is read here, an authenticator's
+    (or e-mail) device only once: locked, in the transaction that verifies the code.
     """
-    device = devices.get(method) if devices is not None else login_otp_device(user, method)
     token = "".join((token or "").split())
-    if device is None or not token:
+    if not token:
         return None
-    if method == "sms":
-        return device if _sms_verify(device, token, attempt_id) else None
+    if devices is not None or method in ("sms", "backup"):
+        device = devices.get(method) if devices is not None else login_otp_device(user, method)
+        if device is None:
+            return None
+        if method == "sms":
+            return device if _sms_verify(device, token, attempt_id) else None
+        queryset = type(device).objects.filter(pk=device.pk)
+    else:
+        queryset = _login_otp_queryset(user, method)  # its device is read once, locked, below
+        if queryset is None:
+            return None  # not a method a login may use
     if method == "backup":
         token = backup_code_hash(token)
-    with transaction.atomic():
-        device = type(device).objects.select_for_update().get(pk=device.pk)
-        return device if device.verify_token(token) else None
+    with transaction.atomic(savepoint=False):  # (inside the login's own transaction, no savepoint)
+        device = queryset.select_for_update().first()
+        return device if device is not None and device.verify_token(token) else None
 
 
 def _sms_verify(device: SMSDevice, token: str, attempt_id: str) -> bool:

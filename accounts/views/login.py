@@ -24,16 +24,13 @@ from accounts.login.device_cookie import device_token_read, device_token_write
 from accounts.login.session import session_end
 from accounts.request_info import client_ip
 from accounts.services.otp import (
-    login_otp_device,
+    METHODS,
     login_otp_devices,
     otp_email_send,
     otp_sms_send,
-    otp_verify,
     totp_enrol_confirm,
     totp_enrol_start,
 )
-
-NEXT_KEY = "_prahari_next"
 
 
 def _failure_message() -> str:
@@ -60,8 +57,7 @@ def login_password(request):
             request, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
         )
         if user is not None:
-            flow.pending_begin(request, user)
-            request.session[NEXT_KEY] = _safe_next(request, request.GET.get("next"))
+            flow.pending_begin(request, user, next_url=_safe_next(request, request.GET.get("next")))
             return redirect("accounts:login-otp")
         failed = True
         form = PasswordForm()  # nothing typed is echoed back: every failure renders the same page
@@ -86,14 +82,13 @@ def login_otp(request):
     pending = flow.pending_get(request)
     if pending is None:
         return _restart(request, _("Your sign-in expired. Please start again."))
-    # A posted code names its method: only that device's id is read (otp_verify reads the device itself),
-    # one query instead of one per method; the account's other methods are read when the page is shown.
-    posted = request.POST.get("method") if request.method == "POST" else None
-    chosen = login_otp_device(pending.user, posted, id_only=True) if posted else None
-    devices = {posted: chosen} if chosen is not None else login_otp_devices(pending.user)
-    if not devices:
+    # A posted code names its method: otp_verify reads that one device, locked, as it verifies (one query).
+    # The account's methods are read when the page is shown, or when the code named none of them.
+    verifying = request.method == "POST" and request.POST.get("method") in METHODS
+    devices = None if verifying else login_otp_devices(pending.user)
+    if devices is not None and not devices:
         return redirect("accounts:login-enrol")
-    form = OTPForm(request.POST or None, methods=list(devices))
+    form = OTPForm(request.POST or None, methods=[request.POST["method"]] if verifying else list(devices))
     if request.method == "POST" and "send_email" in request.POST:
         try:
             otp_email_send(user=pending.user, ip=client_ip(request))
@@ -110,35 +105,35 @@ def login_otp(request):
         return redirect("accounts:login-otp")
     if request.method == "POST" and flow.pending_is_barred(request, pending):
         return _restart(request, _failure_message())
-    if request.method == "POST" and form.is_valid():
-        method = form.cleaned_data["method"]
-        device = otp_verify(
-            user=pending.user,
-            method=method,
-            token=form.cleaned_data["token"],
-            attempt_id=pending.attempt_id,
-            devices=devices,
+    wrong_code = False
+    if verifying and form.is_valid():
+        method, token = form.cleaned_data["method"], form.cleaned_data["token"]
+        outcome = flow.code_finish(
+            request, pending, method=method, token=token, device_token=device_token_read(request)
         )
-        if device is None:
+        if outcome is not None:
+            return _respond(request, pending, outcome)
+        devices = login_otp_devices(pending.user)
+        if method in devices:  # not a method the account lacks: a wrong code
             if flow.otp_failure(request, pending, method=method):
                 return _restart(request, _failure_message())
-            form.add_error("token", _("That code is not right, or it has expired."))
-        else:
-            return _finish(request, pending, device)
-    if chosen is not None:  # the page is shown again: with every method the account has
-        devices = login_otp_devices(pending.user)
-        form.offer(list(devices))
+            wrong_code = True
+    if verifying:  # the page is shown again: the same form, offering every method the account has
+        devices = login_otp_devices(pending.user) if devices is None else devices
+        if not devices:
+            return redirect("accounts:login-enrol")
+        form = OTPForm(request.POST, methods=list(devices))
+    if wrong_code:
+        form.add_error("token", _("That code is not right, or it has expired."))
     context = {"form": form, "has_sms": "sms" in devices, "has_email": "email" in devices}
     return render(request, "accounts/login_otp.html", context)
 
 
-def _finish(request, pending, otp_device):
-    next_url = request.session.pop(NEXT_KEY, None)
-    outcome = flow.finish(request, pending, otp_device=otp_device, device_token=device_token_read(request))
+def _respond(request, pending, outcome):
     if outcome.kind == "signed_in":
         if outcome.sessions_ended:
             messages.warning(request, _("You were signed in elsewhere: that earlier session has been ended."))
-        response = redirect(_safe_next(request, next_url))
+        response = redirect(_safe_next(request, pending.next_url))
     elif outcome.kind == "account_state":
         response = render(request, "accounts/login_account_state.html", {"account": outcome.user}, status=403)
     else:
@@ -173,7 +168,8 @@ def login_enrol(request):
     if request.method == "POST" and form.is_valid():
         if totp_enrol_confirm(device=device, token=form.cleaned_data["token"], ip=client_ip(request)):
             device.refresh_from_db()
-            return _finish(request, pending, device)
+            outcome = flow.finish(request, pending, otp_device=device, device_token=device_token_read(request))
+            return _respond(request, pending, outcome)
         if flow.otp_failure(request, pending, method="totp_enrol"):
             return _restart(request, _failure_message())
         form.add_error("token", _("That code is not right. Check the time on your phone and try again."))

@@ -10,7 +10,9 @@ import pytest
 from axes.handlers.database import AxesDatabaseHandler
 from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from freezegun import freeze_time
 
@@ -342,3 +344,33 @@ def test_a_login_leaves_expired_attempts_to_the_next_failure_which_does_not_coun
     fail(other, username="ravi", ip=IP_B)
     assert list(AccessAttempt.objects.filter(username="ravi").values_list("failures_since_start", flat=True)) == [1]
     assert locks(world.colleague) == 0
+
+
+@pytest.mark.django_db
+def test_a_login_whose_lock_check_counted_no_failure_skips_the_reset(world, approved, phone):
+    """The code step's lock check already counted asha's failures: none that count (an expired attempt
+    never does), so the login asks nothing more about them; the next failure still counts from one."""
+    fail(approved)
+    AccessAttempt.objects.filter(username="asha").update(
+        failures_since_start=9, attempt_time=timezone.now() - LOCK - timedelta(minutes=1)
+    )
+    with later():
+        assert password_passes(approved)
+        with CaptureQueriesContext(connection) as queries:
+            assert approved.post(CODE, {"method": "totp", "token": totp_now(phone)})["Location"] == "/"
+        on_attempts = [q["sql"] for q in queries.captured_queries if '"axes_accessattempt"' in q["sql"]]
+        assert len(on_attempts) == 1 and on_attempts[0].startswith("SELECT SUM(")
+        approved.post("/accounts/logout/")
+        fail(approved)
+    assert list(AccessAttempt.objects.filter(username="asha").values_list("failures_since_start", flat=True)) == [1]
+    assert locks(world.worker) == 0
+
+
+@pytest.mark.django_db
+def test_a_login_resets_every_ip_also_when_lockouts_count_per_username_and_ip_only(world, approved, phone, settings):
+    """Then the lock check from one IP counts none of another IP's failures: the login still wipes them."""
+    settings.AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+    with later():
+        fail(approved, 3, ip=IP_B)
+        sign_in(approved, phone, ip=IP_A)
+    assert not AccessAttempt.objects.filter(username="asha").exists()

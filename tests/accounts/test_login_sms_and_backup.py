@@ -310,6 +310,11 @@ def test_a_refused_code_shows_the_page_again_with_every_method(world, approved, 
     methods = [value for value, _label in response.context["form"].fields["method"].choices]
     assert methods == ["totp", "backup"] and not response.context["has_sms"]
     assert AccessAttempt.objects.get(username="asha").failures_since_start == 1
+    phone.delete()  # an authenticator's device is read only as its code is checked: the same answer
+    response = approved.post(CODE, {"method": "totp", "token": "123456"})
+    assert response.status_code == 200 and "method" in response.context["form"].errors
+    assert [value for value, _label in response.context["form"].fields["method"].choices] == ["backup"]
+    assert AccessAttempt.objects.get(username="asha").failures_since_start == 1
 
 
 @pytest.mark.django_db
