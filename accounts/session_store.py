@@ -10,6 +10,8 @@ from django.core.exceptions import SuspiciousOperation
 from django.db import DatabaseError, IntegrityError, connections, router
 from django.utils import timezone
 
+from accounts.services.sessions import sessions_end
+
 # Session keys under which the login flow leaves where the session came from.
 SESSION_IP_KEY = "_prahari_ip"
 SESSION_UA_KEY = "_prahari_ua"
@@ -71,7 +73,7 @@ class SessionStore(DBStore):
             if self.session_key is None:
                 return
             session_key = self.session_key
-        self.model.objects.filter(session_key=session_key).delete()
+        sessions_end(keys=[session_key])
 
     def cycle_key(self):
         """A new key for the same data, written once: the old row goes now, the new one with the response.
@@ -96,16 +98,10 @@ class SessionStore(DBStore):
 
         Before a login: the rotation that follows (`cycle_key`) finds no row of its own left to delete.
         """
-        with connections[router.db_for_write(self.model)].cursor() as cursor:
-            # RETURNING tells the user's rows from this session's own, which the ORM's DELETE cannot.
-            cursor.execute(
-                "DELETE FROM accounts_usersession WHERE user_id = %s OR session_key = %s RETURNING user_id",
-                [user_id, self.session_key or ""],
-            )
-            ended = sum(1 for (owner,) in cursor.fetchall() if owner == user_id)
+        ended = sessions_end(users=[user_id], keys=[self.session_key] if self.session_key else [])
         self._insert_on_save = True
         self.modified = True
-        return ended
+        return ended.get(user_id, 0)
 
     def save(self, must_create=False):
         """Write the session: INSERT a new key (after `cycle_key`), else UPDATE its row.

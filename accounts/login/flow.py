@@ -16,6 +16,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.login.failures import failure_counted, login_is_barred
 from accounts.login.lockouts import failures_seen
 from accounts.login.session import session_start
 from accounts.models import AccountEventType, RegisteredDevice, Status, User
@@ -26,9 +27,7 @@ from accounts.services.lockouts import (
     ip_is_blocked,
     login_failure_record,
     login_failures_reset,
-    login_is_barred,
     login_is_held,
-    otp_failure_record,
     user_by_pk,
     user_by_username,
 )
@@ -63,7 +62,7 @@ def password_check(request, *, username: str, password: str) -> User | None:
         category = "held"
     if category:
         _equalise_timing(password)
-        login_failure_record(request, username=username, category=category, user=user, ip=ip)
+        login_failure_record(user=user, category=category, ip=ip)
         return None
     # With the account already read, GateAccountBackend checks the password on it (no second read).
     authenticated = authenticate(request, username=user.username if user else username, password=password, account=user)
@@ -77,7 +76,7 @@ def password_check(request, *, username: str, password: str) -> User | None:
             category = "inactive"
         else:
             category = "wrong_password"
-        login_failure_record(request, username=username, category=category, user=user, ip=ip)
+        login_failure_record(user=user, category=category, ip=ip)
         return None
     return authenticated
 
@@ -119,7 +118,7 @@ def pending_is_barred(request, pending: Pending) -> bool:
 
 def otp_failure(request, pending: Pending, *, method: str) -> bool:
     """Count a wrong code with django-axes; return True when the account is now locked."""
-    if otp_failure_record(request, user=pending.user, category=f"otp_{method}", ip=client_ip(request)):
+    if failure_counted(request, user=pending.user, category=f"otp_{method}"):
         pending_clear(request)
         return True
     return False

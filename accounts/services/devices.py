@@ -16,12 +16,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.exceptions import DomainError, IllegalTransition
-from accounts.models import AccountEventType, RegisteredDevice, User, UserSession
+from accounts.models import AccountEventType, RegisteredDevice, User
 from accounts.permissions import can_approve_device, can_revoke_device, ensure
 from accounts.scoping import governors_of
 from accounts.services.events import event_record
 from accounts.services.notifications import notify
 from accounts.services.reasons import clean_reason
+from accounts.services.sessions import sessions_end
 
 # Easy to read aloud: no 0/O, 1/I/L.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -198,7 +199,7 @@ def device_revoke(
     device = _lock(device)
     ensure(can_revoke_device(acting_user, device.user), _("You may not revoke this device."))
     _require(device, {Status.PENDING, Status.APPROVED}, _("revoked"))
-    ended, _deleted = UserSession.objects.filter(device=device).delete()
+    ended = sum(sessions_end(devices=[device.pk]).values())
     return _decide(
         device,
         status=Status.REVOKED,

@@ -25,7 +25,7 @@ from accounts.services.devices import devices_revoke_all
 from accounts.services.events import event_record
 from accounts.services.notifications import enqueue_after_commit, notify_many, outbox_insert_sql
 from accounts.services.reasons import clean_reason
-from accounts.services.sessions import sessions_end_for_users
+from accounts.services.sessions import sessions_end, sessions_end_sql
 from accounts.services.setsql import ids_list, isoformat_sql, own_table_where, queryset_sql
 
 # The whole state machine, in one table: transition → (statuses it may start from, status it ends in).
@@ -127,7 +127,7 @@ def status_transition_many(
     bulk_update_with_history(
         users, User, fields, batch_size=1000, default_user=acting_user, default_change_reason=reason, default_date=now
     )
-    ended = sessions_end_for_users(users=users) if end_sessions else {}
+    ended = sessions_end(users=[u.pk for u in users]) if end_sessions else {}
     events = []
     for user in users:
         data = {"from": previous[user.pk], "to": user.status}
@@ -302,9 +302,7 @@ def _suspend_events_sql(
     data = {"from": Status.ACTIVE.value, "to": Status.SUSPENDED.value, "cause": str(cause)}
     extra = "".join(f" || jsonb_build_object(%s::text, {isoformat_sql(f'changed.{f}')})" for f in event_dates.values())
     # Two constants, and a small object only where sessions ended: cheaper than building each row's.
-    sql = f"""ended AS (
-            DELETE FROM accounts_usersession AS s USING changed WHERE s.user_id = changed.id RETURNING s.user_id
-        ),
+    sql = f"""ended AS ({sessions_end_sql(where="s.user_id IN (SELECT id FROM changed)")}),
         events AS (
             INSERT INTO accounts_accountevent (type, actor_id, subject_id, reason, ip_address, data, created_at)
             SELECT %s, %s, changed.id, %s, NULL,

@@ -4,19 +4,17 @@ django-axes counts password failures (its backend) and, bridged by `login_failur
 failures too, per username and per (username, IP), and locks for PRAHARI_LOCKOUT_MINUTES. This
 module adds what axes does not do: the hold after the third lock in 24 hours (lifted only by
 `lockout_clear`), the per-IP refusal across usernames, events, supervisor notices, and the end of
-every session of a locked account. Wrong codes, wherever they are typed, go through the same
-`otp_failure_record`.
+every session of a locked account. The request-bound half (asking axes whether a username is
+locked, counting a failure axes does not see by itself) is the login flow's: accounts/login/failures.py.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt, AccessFailureLog
 from axes.utils import reset as axes_reset
 from django.conf import settings
-from django.contrib.auth.signals import user_login_failed
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,7 +25,7 @@ from accounts.scoping import governors_of
 from accounts.services.events import event_record
 from accounts.services.notifications import notify
 from accounts.services.reasons import clean_reason
-from accounts.services.sessions import sessions_end_for_user
+from accounts.services.sessions import sessions_end
 
 # The account with `open_hold_id` (its open LoginHold, or NULL): a LEFT JOIN on the one open hold a user can
 # have (`one_open_hold_per_user`). Written out, as the two reads of every login: the ORM took longer to
@@ -91,23 +89,10 @@ def login_is_held(user: User | None) -> bool:
     return LoginHold.objects.filter(user=user, cleared_at__isnull=True).exists()
 
 
-def login_is_locked(request, username: str) -> bool:
-    """Whether django-axes bars this username (from this client) right now."""
-    return AxesProxyHandler.is_locked(request, credentials={"username": username})
-
-
-def login_is_barred(request, user: User) -> bool:
-    """Whether a django-axes lock or an open LoginHold bars `user` now: no code of theirs is to be verified."""
-    return login_is_locked(request, user.username) or login_is_held(user)
-
-
-def login_failure_record(request, *, username: str, category: str, user: User | None, ip: str | None) -> None:
-    """Count an OTP failure with django-axes (it only sees password failures by itself) and record the event.
-
-    Password failures reach axes through `authenticate`; their event is recorded here too.
-    """
-    if category.startswith("otp"):
-        user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+def login_failure_record(*, user: User | None, category: str, ip: str | None) -> None:
+    """Record a failed sign-in step of `user` (None: an unknown username) as OTP_FAILED for a wrong code
+    (`category` starting with "otp"), else LOGIN_FAILED. Counting it toward a lock is django-axes' part
+    (accounts/login/failures.py)."""
     event_record(
         type=AccountEventType.OTP_FAILED if category.startswith("otp") else AccountEventType.LOGIN_FAILED,
         actor=None,
@@ -115,16 +100,6 @@ def login_failure_record(request, *, username: str, category: str, user: User | 
         ip=ip,
         data={"category": category},
     )
-
-
-def otp_failure_record(request, *, user: User, category: str, ip: str | None) -> bool:
-    """Count a wrong code of `user` (at login or at step-up) as a login failure; True when they are now locked.
-
-    `category` starts with "otp" (e.g. "otp_totp", "otp_step_up_totp"): django-axes counts it and an
-    OTP_FAILED event records it. The failure that locks ends every session of `user` (`lockout_record`).
-    """
-    login_failure_record(request, username=user.username, category=category, user=user, ip=ip)
-    return getattr(request, "axes_locked_out", False) or login_is_locked(request, user.username)
 
 
 def login_failures_reset(*, user: User, none_counted: bool = False) -> int:
@@ -163,7 +138,7 @@ def lockout_record(*, username: str | None, ip: str | None) -> None:
     if same_lock.exists():
         return  # the same lock, signalled again by a later attempt
     with transaction.atomic():
-        ended = sessions_end_for_user(user=user)  # SECURITY.md §Sessions: a lock ends the sessions at once
+        ended = sessions_end(users=[user.pk]).get(user.pk, 0)  # SECURITY.md §Sessions: a lock ends the sessions at once
         event = event_record(
             type=AccountEventType.LOCKED_OUT, actor=None, subject=user, ip=ip, data={"sessions_ended": ended}
         )

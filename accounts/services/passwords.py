@@ -22,11 +22,11 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from accounts.exceptions import DomainError
-from accounts.models import AccountEvent, AccountEventType, Status, User, UserSession
+from accounts.models import AccountEvent, AccountEventType, Status, User
 from accounts.services.credentials import credentials_lock
 from accounts.services.events import event_record
 from accounts.services.notifications import notify
-from accounts.services.sessions import sessions_end_for_user
+from accounts.services.sessions import sessions_end
 
 _MAX_PK = 2**63 - 1
 
@@ -63,7 +63,7 @@ def password_change(*, user: User, old_password: str, new_password: str, keep_se
         raise WrongPassword(_("Your current password is not right."))
     _password_validate(new_password, user)
     _password_set(user, new_password)
-    ended, _detail = UserSession.objects.filter(user=user).exclude(session_key=keep_session_key or "").delete()
+    ended = sessions_end(users=[user.pk], keep_key=keep_session_key).get(user.pk, 0)
     event = event_record(
         type=AccountEventType.PASSWORD_CHANGED, actor=user, subject=user, ip=ip, data={"sessions_ended": ended}
     )
@@ -148,7 +148,7 @@ def password_reset_complete(*, user: User, new_password: str, ip) -> int:
     credentials_lock(user)
     _password_validate(new_password, user)
     _password_set(user, new_password)
-    ended = sessions_end_for_user(user=user)
+    ended = sessions_end(users=[user.pk]).get(user.pk, 0)
     event = event_record(
         type=AccountEventType.PASSWORD_RESET, actor=user, subject=user, ip=ip, data={"sessions_ended": ended}
     )

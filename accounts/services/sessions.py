@@ -1,39 +1,50 @@
-"""Ending sessions. Every session is a UserSession row with its owner, so ending them is one statement."""
+"""Ending sessions. Every session is a UserSession row with its owner and device; `sessions_end` is the
+one statement that deletes live sessions, and `sessions_end_sql` its text for a caller's own statement
+(the set-based suspension deletes the sessions of the accounts its UPDATE returned)."""
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from collections.abc import Iterable
 
-from django.db import transaction
-from django.db.models import Count
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import AccountEventType, User, UserSession
 from accounts.services.events import event_record
 
+TABLE = UserSession._meta.db_table
 
-def sessions_end_for_user(*, user: User) -> int:
-    """Delete every session of `user` at once; the next request on any of them is anonymous.
 
-    Called inside the transaction of the service whose change shrinks the user's access; returns
-    how many sessions ended (the caller records it in its event).
+def sessions_end_sql(*, where: str) -> str:
+    """The DELETE of the sessions matching `where` (over `s`), returning each deleted row's owner."""
+    return f"DELETE FROM {TABLE} AS s WHERE {where} RETURNING s.user_id"  # noqa: S608 (the caller's condition)
+
+
+def sessions_end(
+    *,
+    users: Iterable[int] = (),
+    devices: Iterable[int] = (),
+    keys: Iterable[str] = (),
+    keep_key: str | None = None,
+) -> dict[int, int]:
+    """Delete, in one statement, every session of the accounts `users`, every session opened on the
+    devices `devices` and the sessions named in `keys`, except the session `keep_key`; the next request
+    on any of them is anonymous. Return {owner id: sessions ended} for the owners that had any.
+
+    Called inside the transaction of the service whose change shrinks the access (it records the
+    count in its event), or by the session engine for its own key.
     """
-    deleted, _ = UserSession.objects.filter(user=user).delete()
-    return deleted
-
-
-def sessions_end_for_users(*, users) -> dict[int, int]:
-    """`sessions_end_for_user` for many accounts in two statements; returns {user id: sessions ended}."""
-    ids = [u.pk for u in users]
-    counts = dict(
-        UserSession.objects.filter(user_id__in=ids)
-        .values("user_id")
-        .annotate(n=Count("pk"))
-        .values_list("user_id", "n")
-    )
-    if counts:
-        UserSession.objects.filter(user_id__in=ids).delete()
-    return counts
+    users, devices, keys = list(users), list(devices), list(keys)
+    if not (users or devices or keys):
+        return {}
+    matched = "s.user_id = ANY(%s::bigint[]) OR s.device_id = ANY(%s::bigint[]) OR s.session_key = ANY(%s::text[])"
+    sql = sessions_end_sql(where=f"({matched}) AND s.session_key <> %s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [users, devices, keys, keep_key or ""])
+        owners = Counter(owner for (owner,) in cursor.fetchall() if owner is not None)
+    return dict(owners)
 
 
 def sessions_clear_expired() -> int:
@@ -52,7 +63,7 @@ def session_end_by_owner(*, user: User, public_id: str, current_key: str | None,
     """End one of `user`'s other sessions, named by its public id; record SESSIONS_ENDED. False if none matched."""
     for row in UserSession.objects.filter(user=user).exclude(session_key=current_key or ""):
         if session_public_id(row.session_key) == public_id:
-            row.delete()
+            sessions_end(keys=[row.session_key])
             event_record(
                 type=AccountEventType.SESSIONS_ENDED,
                 actor=user,

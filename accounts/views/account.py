@@ -16,7 +16,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.signals import user_login_failed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -38,12 +37,13 @@ from accounts.forms import (
     PasswordResetRequestForm,
     SMSCodeForm,
 )
+from accounts.login.failures import failure_counted, login_is_locked
 from accounts.login.session import fresh_login, session_end
 from accounts.models import AccountEventType, SMSDevice
 from accounts.request_info import client_ip
 from accounts.services import credentials, passwords
 from accounts.services.events import event_record
-from accounts.services.lockouts import login_failure_record, login_is_held, login_is_locked
+from accounts.services.lockouts import login_is_held
 from accounts.services.otp import (
     BACKUP_DEVICE_NAME,
     login_otp_devices,
@@ -60,10 +60,7 @@ from accounts.views.login import _qr_data_uri
 
 def _wrong_password(request) -> bool:
     """Count a wrong current password like a failed login (django-axes); True when the account is now locked."""
-    user = request.user
-    user_login_failed.send(sender=__name__, credentials={"username": user.username}, request=request)
-    login_failure_record(request, username=user.username, category="password_change", user=user, ip=client_ip(request))
-    return getattr(request, "axes_locked_out", False) or login_is_locked(request, user.username)
+    return failure_counted(request, user=request.user, category="password_change")
 
 
 @never_cache
@@ -173,7 +170,7 @@ def _reset_post(request, user, form: PasswordResetConfirmForm, *, attempt_id: st
         return None
     method, code = form.cleaned_data["method"], form.cleaned_data["token"]
     if otp_verify(user=user, method=method, token=code, attempt_id=attempt_id) is None:
-        login_failure_record(request, username=user.username, category="otp_reset", user=user, ip=ip)
+        failure_counted(request, user=user, category="otp_reset")
         form.add_error("token", _("That code is not right, or it has expired."))
         return None
     try:

@@ -14,11 +14,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.exceptions import DomainError
 from accounts.forms import OTPForm
+from accounts.login.failures import failure_counted, login_is_barred
 from accounts.login.session import session_end, step_up_record
 from accounts.models import RegisteredDevice
 from accounts.request_info import client_ip
 from accounts.services.devices import device_revoke
-from accounts.services.lockouts import login_is_barred, login_is_held, otp_failure_record
+from accounts.services.lockouts import login_is_held
 from accounts.services.otp import login_otp_devices, otp_sms_send, otp_verify
 from accounts.services.sessions import session_end_by_owner
 from accounts.views.login import _safe_next
@@ -76,7 +77,7 @@ def step_up(request):
         if otp_verify(user=user, method=method, token=form.cleaned_data["token"], attempt_id=attempt):
             step_up_record(request)
             return redirect(_safe_next(request, request.GET.get("next")))
-        if otp_failure_record(request, user=user, category=f"otp_step_up_{method}", ip=client_ip(request)):
+        if failure_counted(request, user=user, category=f"otp_step_up_{method}"):
             return _signed_out_for_wrong_codes(request)
         form.add_error("token", _("That code is not right, or it has expired."))
     return render(request, "accounts/step_up.html", {"form": form, "has_sms": "sms" in devices})

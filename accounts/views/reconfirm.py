@@ -18,9 +18,9 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.exceptions import DomainError
 from accounts.forms import ReconfirmForm
+from accounts.login.failures import failure_counted
 from accounts.login.session import session_end, step_up_record
 from accounts.request_info import client_ip
-from accounts.services.lockouts import otp_failure_record
 from accounts.services.otp import login_otp_devices, otp_sms_send, otp_verify
 from accounts.services.reviews import reconfirm_required, review_reconfirm
 from accounts.services.undertakings import undertaking_current
@@ -68,7 +68,7 @@ def review_reconfirm_view(request):
             request.session.pop(ATTEMPT_KEY, None)
             messages.success(request, _("Thank you. Your access is confirmed."))
             return redirect(next_url)
-        if otp_failure_record(request, user=user, category=f"otp_reconfirm_{method}", ip=ip):
+        if failure_counted(request, user=user, category=f"otp_reconfirm_{method}"):
             session_end(request, reason="locked")
             messages.error(request, _("Too many failed attempts. You have been signed out."))
             return redirect("accounts:login")

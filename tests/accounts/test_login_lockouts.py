@@ -17,9 +17,10 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from accounts.exceptions import DomainError, NotPermitted
+from accounts.login.failures import login_is_locked
 from accounts.login.lockouts import AxesHandler, widest_parameter_sets
 from accounts.models import AccountEvent, AccountEventType, LoginHold, Notification, UserSession
-from accounts.services.lockouts import lockout_clear, login_is_locked
+from accounts.services.lockouts import lockout_clear
 from tests.accounts.test_login_flow import (
     CODE,
     PASSWORD,
