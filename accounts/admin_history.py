@@ -37,8 +37,6 @@ from simple_history.models import DeletedObject
 # Never shown on a history page, whatever a model tracks (most are excluded from history already).
 SECRET_FIELDS = frozenset({"password", "token_hash", "key", "bin_key", "secret", "otp_secret", "last_login"})
 EMPTY = "—"
-# Day, month name and 24-hour time: unambiguous in both languages (Django's Hindi format drops a.m./p.m.).
-TIME_FORMAT = "j F Y, H:i"
 MAX_VALUE_CHARS = 120
 
 
@@ -67,7 +65,7 @@ def display_value(model_field: models.Field, value: Any) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, datetime):
-        return date_format(timezone.localtime(value), TIME_FORMAT)
+        return date_format(timezone.localtime(value), "DATETIME_FORMAT")
     if isinstance(value, date):
         return date_format(value, "DATE_FORMAT")
     return Truncator(str(value)).chars(MAX_VALUE_CHARS)
@@ -104,7 +102,7 @@ def history_entries(
         user = record.history_user
         entries.append(
             HistoryEntry(
-                when=date_format(timezone.localtime(record.history_date), TIME_FORMAT),
+                when=date_format(timezone.localtime(record.history_date), "DATETIME_FORMAT"),
                 who=str(user) if user is not None else EMPTY,
                 reason=record.history_change_reason or "",
                 kind=_kind(record),

@@ -23,16 +23,19 @@ notification's context; `KINDS` lists the context keys each kind needs:
 | account_approved        | worker         | —                                   |
 | dormancy_warning        | account owner  | days (until suspension)             |
 | governance_digest       | supervisor     | count, action, names (≤3, ≤60 chars)|
-| review_due              | account owner  | date (due, DD-MM-YYYY local)        |
+| review_due              | account owner  | date (due, YYYY-MM-DD local)        |
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.conf import settings
+from django.utils.formats import date_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
@@ -59,6 +62,12 @@ def _mask_number(context: dict[str, Any]) -> None:
 
 def _reset_minutes(context: dict[str, Any]) -> None:
     context.setdefault("minutes", settings.PASSWORD_RESET_TIMEOUT // 60)
+
+
+def _written_date(context: dict[str, Any]) -> None:
+    """The ISO date as the recipient's language writes dates (portal/formats); a text it cannot read stays as it is."""
+    with suppress(ValueError):
+        context["date"] = date_format(date.fromisoformat(str(context["date"])), "DATE_FORMAT")
 
 
 KINDS: dict[str, Message] = {
@@ -174,6 +183,7 @@ KINDS: dict[str, Message] = {
             "access, or the account will be suspended."
         ),
         needs=("date",),
+        prepare=_written_date,
     ),
 }
 
@@ -203,9 +213,9 @@ def render(kind: str, context: Mapping[str, Any] | None, language: str) -> tuple
     check_context(kind, context)
     message = message_for(kind)
     values = dict(context or {})
-    if message.prepare:
-        message.prepare(values)
     with override(language):
+        if message.prepare:
+            message.prepare(values)
         for name, choices in message.choices.items():
             values[name] = str(choices[values[name]])
         return str(message.subject), str(message.text) % values

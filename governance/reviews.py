@@ -207,7 +207,7 @@ OVERDUE_REASON = "Re-verification overdue: no review attested this account's acc
 
 
 def _local_date(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo(settings.TIME_ZONE)).strftime("%d-%m-%Y")
+    return moment.astimezone(ZoneInfo(settings.TIME_ZONE)).date().isoformat()
 
 
 def _reminder_bands(now: datetime) -> list[tuple[int, datetime, datetime]]:

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from accounts.dates import written_moment
+
 
 @unique
 class AccountEventType(models.IntegerChoices):
@@ -90,7 +92,7 @@ class AccountEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_type_display()} · {self.subject_id} · {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_type_display()} · {self.subject_id} · {written_moment(self.created_at)}"
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:

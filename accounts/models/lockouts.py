@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from accounts.dates import written_moment
+
 
 class LoginHold(models.Model):
     user = models.ForeignKey(
@@ -33,4 +35,4 @@ class LoginHold(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} · {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.user} · {written_moment(self.created_at)}"

@@ -8,6 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from accounts.dates import written_date
+
 
 class Invitation(models.Model):
     """A single-use enrolment link for an invited account. Only the token's SHA-256 is stored."""
@@ -111,4 +113,4 @@ class AccessReview(models.Model):
         verbose_name_plural = _("access reviews")
 
     def __str__(self) -> str:
-        return f"{self.user} · {self.get_decision_display()} · {self.created_at:%Y-%m-%d}"
+        return f"{self.user} · {self.get_decision_display()} · {written_date(self.created_at)}"

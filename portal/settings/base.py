@@ -193,6 +193,7 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "Asia/Kolkata"
+FORMAT_MODULE_PATH = ["portal.formats"]  # one way to write a date in each language (portal/formats/)
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -352,7 +352,7 @@ SAMPLE_CONTEXT = {
     "days": 45,
     "count": 12,
     "names": "asha.kumari.lko.1234, ravi.verma.lko.2, meena.shukla.lko …",  # as the digest cuts it
-    "date": "15-12-2026",
+    "date": "2026-09-30",  # the longest month name in both languages
 }
 KIND_CONTEXT = {
     # An enrolment link is longer than a reset link (a 43-character token): it must fit too.
@@ -377,6 +377,12 @@ def test_every_text_fits_one_sms_in_both_languages(kind, language):
 def test_the_authenticator_action_is_translated():
     assert "हटाया गया" in render("otp_device_changed", {"action": "removed"}, "hi")[1]
     assert "added" in render("otp_device_changed", {"action": "added"}, "en")[1]
+
+
+def test_a_due_date_is_written_as_each_language_writes_dates():
+    assert "due by 30 Sep 2026." in render("review_due", {"date": "2026-09-30"}, "en")[1]
+    assert "30 सितंबर 2026" in render("review_due", {"date": "2026-09-30"}, "hi")[1]
+    assert "30-09-2026" in render("review_due", {"date": "30-09-2026"}, "en")[1]  # queued before: kept as written
 
 
 def test_an_unknown_kind_names_the_known_ones():

@@ -263,7 +263,7 @@ def test_overdue_reverification_suspends_writing_every_row(world):
                 "user": colleague,
                 "kind": "review_due",
                 "idempotency_key": f"review_due:{colleague.pk}:{due:%Y%m%d%H%M%S}:1",
-                "context": {"date": "02-06-2026"},  # India's date of the due time
+                "context": {"date": "2026-06-02"},  # India's date of the due time, ISO
             },
             *_suspended_notes(suspended, NOW),
             *(

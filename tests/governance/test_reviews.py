@@ -307,7 +307,7 @@ def test_reminders_go_out_at_14_7_and_1_days_once_each(world):
     assert Notification.objects.filter(kind="review_due").count() == 3 * 2
     assert last_history(world.worker).history_user == world.system
     text = Notification.objects.filter(kind="review_due").first().context
-    assert text == {"date": "30-06-2026"}
+    assert text == {"date": "2026-06-30"}
 
 
 @pytest.mark.django_db
