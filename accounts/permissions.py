@@ -7,9 +7,27 @@ jurisdiction of `accounts.scoping` and separation of duties (never oneself). The
 
 from __future__ import annotations
 
+from django.utils.text import get_text_list
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from accounts.exceptions import NotPermitted
 from accounts.models import FLAGGED_CAUSES, Status, User
-from accounts.scoping import is_governable_by
+from accounts.scoping import is_governable_by, possible_governors
+
+# What each governed action is called in a refusal ("You may not suspend this account: …").
+ACTIONS = {
+    "suspend_user": gettext_lazy("suspend this account"),
+    "reinstate_user": gettext_lazy("reinstate this account"),
+    "reinstate_flagged_user": gettext_lazy("reinstate this account"),
+    "deactivate_user": gettext_lazy("deactivate this account"),
+    "approve_user": gettext_lazy("approve or reject this account"),
+    "attest_user": gettext_lazy("review this account"),
+    "unlock_user": gettext_lazy("unlock this account"),
+    "approve_device": gettext_lazy("decide on this device"),
+    "decide_alert": gettext_lazy("decide on this alert"),
+}
+NAMED = 3  # at most this many people named as able to act
 
 
 def _has(actor: User, codename: str) -> bool:
@@ -28,11 +46,14 @@ def can_suspend(actor: User, target: User) -> bool:
     return _governs_with(actor, target, "suspend_user")
 
 
-def can_reinstate(actor: User, target: User) -> bool:
+def reinstate_codename(target: User) -> str:
     """Reinstating after an anomaly or canary hit belongs to a state administrator (or above)."""
-    if target is not None and target.status == Status.SUSPENDED and target.suspension_cause in FLAGGED_CAUSES:
-        return _governs_with(actor, target, "reinstate_flagged_user")
-    return _governs_with(actor, target, "reinstate_user")
+    flagged = target is not None and target.status == Status.SUSPENDED and target.suspension_cause in FLAGGED_CAUSES
+    return "reinstate_flagged_user" if flagged else "reinstate_user"
+
+
+def can_reinstate(actor: User, target: User) -> bool:
+    return _governs_with(actor, target, reinstate_codename(target))
 
 
 def can_deactivate(actor: User, target: User) -> bool:
@@ -55,6 +76,43 @@ def ensure(allowed: bool, message: str) -> None:
     """Raise NotPermitted with `message` unless `allowed`."""
     if not allowed:
         raise NotPermitted(message)
+
+
+def ensure_may(actor: User, target: User, codename: str, *, allowed: bool | None = None) -> None:
+    """Raise NotPermitted unless `actor` governs `target` with the permission `codename` (or, given, `allowed`:
+    a predicate's own answer), saying why and naming who can (`refusal`)."""
+    if not (_governs_with(actor, target, codename) if allowed is None else allowed):
+        raise NotPermitted(refusal(actor, target, codename))
+
+
+def refusal(actor: User, target: User, codename: str) -> str:
+    """Why `actor` may not take the action `codename` on `target`, and who can, in the active language."""
+    what = ACTIONS[codename]
+    if actor is not None and target is not None and actor.pk == target.pk:
+        why = _("You may not %(what)s: it is your own account.")
+    elif codename == "reinstate_flagged_user":
+        why = _(
+            "You may not %(what)s: it was suspended for an anomaly or a canary, which only a state administrator lifts."
+        )
+    elif not is_governable_by(actor, target):
+        why = _("You may not %(what)s: it is outside your jurisdiction.")
+    else:
+        why = _("You may not %(what)s: your role does not allow it.")
+    return f"{why % {'what': what}} {_who_can(actor, target, codename)}"
+
+
+def _who_can(actor: User, target: User, codename: str) -> str:
+    able = [
+        person
+        for person in possible_governors(target).exclude(pk=getattr(actor, "pk", None))[:20]
+        if _governs_with(person, target, codename)
+    ][:NAMED]
+    if not able:
+        return _("Ask your state administrator.")
+    names = [
+        _("%(name)s (%(role)s)") % {"name": p.get_full_name() or p.username, "role": p.get_role_display()} for p in able
+    ]
+    return _("%(people)s can.") % {"people": get_text_list(names, _("or"))}
 
 
 def can_approve_device(actor: User, owner: User) -> bool:

@@ -132,6 +132,25 @@ def governors_of(user: User) -> QuerySet[User]:
     return active.filter(is_superuser=True)
 
 
+def possible_governors(user: User) -> QuerySet[User]:
+    """Return the active accounts whose jurisdiction holds `user` (a worker's district supervisors and state
+    administrators; a supervisor's state administrators; a state administrator's superusers), nearest first:
+    the people a refusal names as able to act, whatever each one's own permissions."""
+    active = User.objects.filter(is_system=False, is_active=True, status=Status.ACTIVE).exclude(pk=user.pk)
+    if user.role == Role.WORKER and user.facility_id:
+        district = Facility.objects.filter(pk=user.facility_id).values("district_id")
+        state = Facility.objects.filter(pk=user.facility_id).values("district__state_id")
+        near = active.filter(
+            Q(role=Role.SUPERVISOR, district_id__in=district) | Q(role=Role.STATE_ADMIN, state_id__in=state)
+        )
+    elif user.role == Role.SUPERVISOR and user.district_id:
+        state = District.objects.filter(pk=user.district_id).values("state_id")
+        near = active.filter(role=Role.STATE_ADMIN, state_id__in=state)
+    else:
+        return active.filter(is_superuser=True).order_by("username")
+    return near.filter(is_superuser=False).order_by("-role", "username")  # "supervisor" before "state_admin"
+
+
 def governed_readers(actor: User) -> tuple[list[int] | None, tuple[str, ...]]:
     """The districts (None: all) and roles whose record views count for `actor`: governable_users' accounts
     as the keys of the console's view tallies (governance.tallies). The actor's own views never count: a

@@ -30,7 +30,7 @@ from accounts.models import (
     SuspensionCause,
     User,
 )
-from accounts.permissions import can_attest, ensure
+from accounts.permissions import ensure_may
 from accounts.scoping import governable_users
 from accounts.services.events import event_record
 from accounts.services.lifecycle import user_suspend, users_suspend_matching
@@ -129,7 +129,7 @@ def review_attest(*, user: User, acting_user: User, reason: str, ip: str | None 
     """
     reason = clean_reason(reason)
     locked = review_lock(user)
-    ensure(can_attest(acting_user, locked), _("You may not review this account."))
+    ensure_may(acting_user, locked, "attest_user")
     if locked.status != Status.ACTIVE:
         raise IllegalTransition(
             _("Only an active account can be attested: this one is %(status)s.")
@@ -173,7 +173,7 @@ def review_revoke(*, user: User, acting_user: User, reason: str, ip: str | None 
     """
     reason = clean_reason(reason)
     locked = review_lock(user)
-    ensure(can_attest(acting_user, locked), _("You may not review this account."))
+    ensure_may(acting_user, locked, "attest_user")
     if locked.status not in (Status.ACTIVE, Status.SUSPENDED):
         raise IllegalTransition(
             _("Only an active or suspended account can be reviewed: this one is %(status)s.")

@@ -18,7 +18,7 @@ from simple_history.utils import bulk_create_with_history
 
 from accounts.exceptions import IllegalTransition
 from accounts.models import Alert, User
-from accounts.permissions import can_decide_alert, ensure
+from accounts.permissions import ensure_may
 from accounts.services.reasons import clean_reason
 
 
@@ -48,7 +48,7 @@ def alert_raise_many(alerts: Iterable[dict], *, raised_by: User) -> list[Alert]:
 def _decide(alert: Alert, *, status: str, acting_user: User, reason: str) -> Alert:
     reason = clean_reason(reason)
     alert = Alert.objects.select_for_update().select_related("subject").get(pk=alert.pk)
-    ensure(can_decide_alert(acting_user, alert.subject), _("You may not decide on this alert."))
+    ensure_may(acting_user, alert.subject, "decide_alert")
     if alert.status != Alert.State.OPEN:
         raise IllegalTransition(
             _("This alert was already decided: %(status)s.") % {"status": alert.get_status_display()}

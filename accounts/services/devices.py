@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts.exceptions import DomainError, IllegalTransition
 from accounts.models import AccountEventType, RegisteredDevice, User
-from accounts.permissions import can_approve_device, can_revoke_device, ensure
+from accounts.permissions import can_revoke_device, ensure_may
 from accounts.scoping import governors_of
 from accounts.services.events import event_record
 from accounts.services.notifications import notify
@@ -147,7 +147,7 @@ def device_approve(
     """
     reason = clean_reason(reason)
     device = _lock(device)
-    ensure(can_approve_device(acting_user, device.user), _("You may not approve this device."))
+    ensure_may(acting_user, device.user, "approve_device")
     _require(device, {Status.PENDING}, _("approved"))
     User.objects.select_for_update().filter(pk=device.user_id).first()  # serialise approvals of one user
     limit = settings.PRAHARI_MAX_APPROVED_DEVICES
@@ -174,7 +174,7 @@ def device_reject(
     """Reject a pending device. Records history and DEVICE_REJECTED; notifies the owner."""
     reason = clean_reason(reason)
     device = _lock(device)
-    ensure(can_approve_device(acting_user, device.user), _("You may not decide on this device."))
+    ensure_may(acting_user, device.user, "approve_device")
     _require(device, {Status.PENDING}, _("rejected"))
     return _decide(
         device,
@@ -197,7 +197,7 @@ def device_revoke(
     """
     reason = clean_reason(reason)
     device = _lock(device)
-    ensure(can_revoke_device(acting_user, device.user), _("You may not revoke this device."))
+    ensure_may(acting_user, device.user, "approve_device", allowed=can_revoke_device(acting_user, device.user))
     _require(device, {Status.PENDING, Status.APPROVED}, _("revoked"))
     ended = sum(sessions_end(devices=[device.pk]).values())
     return _decide(

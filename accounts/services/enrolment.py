@@ -22,7 +22,7 @@ from django_otp import devices_for_user
 
 from accounts.exceptions import DomainError, NotPermitted
 from accounts.models import AccountEventType, Invitation, RegisteredDevice, User
-from accounts.permissions import can_approve, ensure
+from accounts.permissions import ensure_may
 from accounts.scoping import governors_of
 from accounts.services.devices import device_approve, device_register, device_reject
 from accounts.services.lifecycle import status_transition, user_lock
@@ -98,7 +98,7 @@ def enrolment_complete(
 
 
 def _approver_check(user: User, acting_user: User) -> None:
-    ensure(can_approve(acting_user, user), _("You may not approve or reject this account."))
+    ensure_may(acting_user, user, "approve_user")
     if settings.PRAHARI_APPROVER_DIFFERS_FROM_INVITER:
         inviter = (
             Invitation.objects.filter(user=user).order_by("-created_at").values_list("invited_by", flat=True).first()

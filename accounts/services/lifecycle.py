@@ -20,7 +20,7 @@ from simple_history.utils import bulk_update_with_history
 
 from accounts.exceptions import DomainError, IllegalTransition
 from accounts.models import AccountEvent, AccountEventType, Status, SuspensionCause, User
-from accounts.permissions import can_deactivate, can_reinstate, can_suspend, ensure
+from accounts.permissions import ensure_may, reinstate_codename
 from accounts.services.devices import devices_revoke_all
 from accounts.services.events import event_record
 from accounts.services.notifications import enqueue_after_commit, notify_many, outbox_insert_sql
@@ -162,7 +162,7 @@ def user_suspend(
     if cause not in SuspensionCause.values:
         raise DomainError(_("Unknown suspension cause: %(cause)s.") % {"cause": cause})
     locked = user_lock(user)
-    ensure(can_suspend(acting_user, locked), _("You may not suspend this account."))
+    ensure_may(acting_user, locked, "suspend_user")
     return users_suspend_many([locked], acting_user=acting_user, reason=reason, cause=SuspensionCause(cause), ip=ip)[0]
 
 
@@ -325,7 +325,7 @@ def user_reinstate(*, user: User, acting_user: User, reason: str, ip: str | None
     """
     reason = clean_reason(reason)
     locked = user_lock(user)
-    ensure(can_reinstate(acting_user, locked), _("You may not reinstate this account."))
+    ensure_may(acting_user, locked, reinstate_codename(locked))
     return status_transition(
         locked,
         transition="reinstate",
@@ -348,7 +348,7 @@ def user_deactivate(*, user: User, acting_user: User, reason: str, ip: str | Non
 
     reason = clean_reason(reason)
     locked = user_lock(user)
-    ensure(can_deactivate(acting_user, locked), _("You may not deactivate this account."))
+    ensure_may(acting_user, locked, "deactivate_user")
     devices_revoke_all(user=locked, acting_user=acting_user, reason=reason, ip=ip)
     otp_devices = list(devices_for_user(locked, confirmed=None))
     for otp_device in otp_devices:

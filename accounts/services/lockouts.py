@@ -17,10 +17,9 @@ from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from accounts.models import AccountEvent, AccountEventType, LoginHold, User
-from accounts.permissions import can_unlock, ensure
+from accounts.permissions import ensure_may
 from accounts.scoping import governors_of
 from accounts.services.events import event_record
 from accounts.services.notifications import notify
@@ -170,7 +169,7 @@ def lockout_clear(*, user: User, acting_user: User, reason: str, ip: str | None 
     """
     reason = clean_reason(reason)
     user = User.objects.select_for_update(of=("self",)).get(pk=user.pk)
-    ensure(can_unlock(acting_user, user), _("You may not unlock this account."))
+    ensure_may(acting_user, user, "unlock_user")
     removed = axes_reset(username=user.username)
     holds = LoginHold.objects.filter(user=user, cleared_at__isnull=True).update(
         cleared_at=timezone.now(), cleared_by=acting_user, clear_reason=reason

@@ -132,3 +132,57 @@ def test_scoping_lists_exactly_the_jurisdiction(world):
 def test_scoping_is_one_query_whatever_the_size(world, django_assert_num_queries):
     with django_assert_num_queries(1):
         list(governable_users(world.state_admin))
+
+
+# --- A refusal says why and who can ---------------------------------------------------------------------
+
+
+def _refused(service, **kwargs) -> str:
+    with pytest.raises(NotPermitted) as refused:
+        service(reason="checked in person", **kwargs)
+    return str(refused.value)
+
+
+def _named(user) -> str:
+    return f"{user.get_full_name()} ({user.get_role_display()})"
+
+
+def test_a_refusal_outside_the_jurisdiction_names_the_accounts_own_governors(world):
+    message = _refused(user_suspend, user=world.worker, acting_user=world.far_supervisor)
+    assert message.startswith("You may not suspend this account: it is outside your jurisdiction.")
+    assert _named(world.supervisor) in message and _named(world.peer_supervisor) in message
+    assert _named(world.far_supervisor) not in message  # never the one refused
+
+
+def test_a_refusal_of_ones_own_account_says_so_and_names_the_level_above(world):
+    message = _refused(user_suspend, user=world.supervisor, acting_user=world.supervisor)
+    assert message.startswith("You may not suspend this account: it is your own account.")
+    assert message.endswith(f"{_named(world.state_admin)} can.")
+
+
+def test_a_flagged_reinstatement_says_only_a_state_administrator_lifts_it(world):
+    user_suspend(user=world.worker, acting_user=world.state_admin, reason="canary opened", cause=SuspensionCause.CANARY)
+    message = _refused(user_reinstate, user=world.worker, acting_user=world.supervisor)
+    assert "it was suspended for an anomaly or a canary, which only a state administrator lifts." in message
+    assert message.endswith(f"{_named(world.state_admin)} can.")  # the supervisors may not: not named
+
+
+def test_a_workers_refusal_names_the_supervisors_who_can(world):
+    message = _refused(user_suspend, user=world.colleague, acting_user=world.worker)
+    assert message.startswith("You may not suspend this account: it is outside your jurisdiction.")
+    assert "Ask your state administrator." not in message and _named(world.supervisor) in message
+
+
+def test_a_refusal_with_nobody_able_says_whom_to_ask(world):
+    type(world.state_admin).objects.filter(is_superuser=True).update(is_active=False)
+    message = _refused(user_suspend, user=world.state_admin, acting_user=world.supervisor)
+    assert message.endswith("Ask your state administrator.")
+
+
+def test_a_refusal_speaks_hindi(world):
+    from django.utils import translation
+
+    with translation.override("hi"):
+        message = _refused(user_deactivate, user=world.worker, acting_user=world.far_supervisor)
+    assert message.startswith("आपको यह खाता बंद करने की अनुमति नहीं है: यह आपके अधिकार-क्षेत्र से बाहर है।")
+    assert message.endswith("यह कर सकते हैं।")
