@@ -26,8 +26,14 @@ from accounts.models import AccessReview, Status, User
 from accounts.permissions import can_attest
 from accounts.request_info import client_ip
 from accounts.scoping import governable_users
-from accounts.services.reviews import review_period_start
-from governance.reviews import DUE_SOON_DAYS, review_attest, review_revoke, review_usage, reviews_due_soon
+from governance.reviews import (
+    DUE_SOON_DAYS,
+    review_attest,
+    review_period_start,
+    review_revoke,
+    review_usage,
+    reviews_due_soon,
+)
 
 
 class ReviewDecisionForm(ReasonForm):

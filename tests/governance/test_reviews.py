@@ -25,9 +25,10 @@ from accounts.models import (
     UserSession,
 )
 from accounts.services.lifecycle import user_suspend
-from accounts.services.reviews import review_due_from, review_period_start
+from accounts.services.reviews import review_due_from
 from governance.reviews import (
     review_attest,
+    review_period_start,
     review_reminders_send,
     review_revoke,
     review_usage,
