@@ -13,12 +13,13 @@ from django.utils.translation import ngettext_lazy
 
 from accounts.admin import ReadOnlyConsole, UserAdmin, reasoned_action
 from accounts.admin_history import GovernedHistoryAdmin
-from accounts.models import AccessReview, Alert, User
+from accounts.models import Alert, User
 from accounts.scoping import governable_users
 from accounts.services.alerts import alert_confirm, alert_dismiss
 from governance.admin_alerts import AlertTriageConsole, RuleFilter
 from governance.admin_reviews import AccessReviewConsole, ReverificationFilter
 from governance.evidence import rule_title
+from governance.models import AccessReview
 
 
 @admin.register(User)

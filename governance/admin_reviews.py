@@ -22,10 +22,11 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin_common import step_up_redirect
 from accounts.exceptions import DomainError
 from accounts.forms import ReasonForm
-from accounts.models import AccessReview, Status, User
+from accounts.models import Status, User
 from accounts.permissions import can_attest
 from accounts.request_info import client_ip
 from accounts.scoping import governable_users
+from governance.models import AccessReview
 from governance.reviews import (
     DUE_SOON_DAYS,
     review_attest,

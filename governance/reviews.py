@@ -1,7 +1,7 @@
 """Access review (re-verification), the governor's side: the account's use in the period, and the decisions.
 
 A governor reviews an account's actual use in the open period (from `review_period_start`, `review_usage`)
-and attests or revokes; each decision is an AccessReview.
+and attests or revokes; each decision is an AccessReview (governance/models.py).
 Attesting moves the due date and asks the owner to re-confirm at their next login
 (accounts/services/reviews.py); revoking suspends. Reminders go out 14, 7 and 1 days before the due
 date; overdue accounts are suspended by the `reverification` job (`reviews_overdue_suspend`).
@@ -22,7 +22,6 @@ from simple_history.utils import bulk_update_with_history
 
 from accounts.exceptions import IllegalTransition
 from accounts.models import (
-    AccessReview,
     AccountEvent,
     AccountEventType,
     Alert,
@@ -39,6 +38,7 @@ from accounts.services.notifications import notify_many
 from accounts.services.reasons import clean_reason
 from accounts.services.reviews import review_due_from, review_lock
 from accounts.services.system import system_user
+from governance.models import AccessReview
 from records.models import AccessEvent
 
 DUE_SOON_DAYS = 14  # the console's "due soon": the first reminder's horizon

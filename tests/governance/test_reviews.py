@@ -13,7 +13,6 @@ from freezegun import freeze_time
 
 from accounts.exceptions import DomainError, IllegalTransition, NotPermitted
 from accounts.models import (
-    AccessReview,
     AccountEvent,
     AccountEventType,
     Alert,
@@ -26,6 +25,7 @@ from accounts.models import (
 )
 from accounts.services.lifecycle import user_suspend
 from accounts.services.reviews import review_due_from
+from governance.models import AccessReview
 from governance.reviews import (
     review_attest,
     review_period_start,
