@@ -24,7 +24,6 @@ from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_
 from accounts.exceptions import DomainError
 from accounts.forms import ReasonForm
 from accounts.models import (
-    AccessReview,
     AccountEvent,
     District,
     Facility,
@@ -271,20 +270,6 @@ class RegisteredDeviceAdmin(ReadOnlyConsole, GovernedHistoryAdmin):
             .select_related("user", "decided_by")
             .order_by(status_order, "-created_at")
         )
-
-
-@admin.register(AccessReview)
-class AccessReviewAdmin(ReadOnlyConsole, admin.ModelAdmin):
-    """Review decisions are made on each account's review screen; here they are only read."""
-
-    list_display = ("created_at", "user", "decision", "reviewer", "period_start", "period_end")
-    list_filter = ("decision",)
-    search_fields = ("user__username", "reviewer__username", "reason")
-    readonly_fields = ("user", "reviewer", "decision", "reason", "period_start", "period_end", "usage", "created_at")
-
-    def get_queryset(self, request):
-        scoped = super().get_queryset(request).filter(user__in=governable_users(request.user))
-        return scoped.select_related("user", "reviewer")
 
 
 @admin.register(LoginHold)

@@ -1,6 +1,7 @@
-"""The governance part of the console: alerts with their triage page, and each account's access review.
+"""The governance part of the console: alerts with their triage page, each account's access review, and the
+list of review decisions.
 
-Both build on the accounts console (accounts/admin.py): its read-only bases, its reasoned actions
+All build on the accounts console (accounts/admin.py): its read-only bases, its reasoned actions
 (reason + step-up) and its account list, which this module registers with the review added.
 """
 
@@ -18,6 +19,7 @@ from accounts.services.alerts import alert_confirm, alert_dismiss
 from governance.admin_alerts import AlertTriageConsole, RuleFilter
 from governance.admin_reviews import AccessReviewConsole, ReverificationFilter
 from governance.evidence import rule_title
+from governance.models import AccessReview
 
 
 @admin.register(User)
@@ -27,6 +29,20 @@ class GovernedUserAdmin(AccessReviewConsole, UserAdmin):
     list_filter = (*UserAdmin.list_filter, ReverificationFilter)
     readonly_fields = (*UserAdmin.readonly_fields, "review_link")
     fields = (*UserAdmin.fields[:-1], (*UserAdmin.fields[-1], "review_link"))
+
+
+@admin.register(AccessReview)
+class AccessReviewAdmin(ReadOnlyConsole, admin.ModelAdmin):
+    """Review decisions are made on each account's review screen; here they are only read."""
+
+    list_display = ("created_at", "user", "decision", "reviewer", "period_start", "period_end")
+    list_filter = ("decision",)
+    search_fields = ("user__username", "reviewer__username", "reason")
+    readonly_fields = ("user", "reviewer", "decision", "reason", "period_start", "period_end", "usage", "created_at")
+
+    def get_queryset(self, request):
+        scoped = super().get_queryset(request).filter(user__in=governable_users(request.user))
+        return scoped.select_related("user", "reviewer")
 
 
 confirm_alert_action = reasoned_action(

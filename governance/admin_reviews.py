@@ -22,12 +22,19 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin_common import step_up_redirect
 from accounts.exceptions import DomainError
 from accounts.forms import ReasonForm
-from accounts.models import AccessReview, Status, User
+from accounts.models import Status, User
 from accounts.permissions import can_attest
 from accounts.request_info import client_ip
 from accounts.scoping import governable_users
-from accounts.services.reviews import review_period_start
-from governance.reviews import DUE_SOON_DAYS, review_attest, review_revoke, review_usage, reviews_due_soon
+from governance.models import AccessReview
+from governance.reviews import (
+    DUE_SOON_DAYS,
+    review_attest,
+    review_period_start,
+    review_revoke,
+    review_usage,
+    reviews_due_soon,
+)
 
 
 class ReviewDecisionForm(ReasonForm):

@@ -59,8 +59,9 @@ def _url(name: str, **filters) -> str:
 
 def dashboard_for(viewer: User, *, now=None) -> Dashboard:
     """The figures of `viewer`'s jurisdiction (accounts.scoping), as of `now`."""
+    from governance.models import DistrictViewDay, ReaderViewWeek
     from governance.tallies import local_today, week_start
-    from records.models import AnomalyWatermark, DistrictViewDay, ReaderViewWeek
+    from records.models import AnomalyWatermark
 
     now = now or timezone.now()
     users = governable_users(viewer)

@@ -1,6 +1,7 @@
 """Access review (re-verification), the governor's side: the account's use in the period, and the decisions.
 
-A governor reviews an account's actual use in the period (`review_usage`) and attests or revokes.
+A governor reviews an account's actual use in the open period (from `review_period_start`, `review_usage`)
+and attests or revokes; each decision is an AccessReview (governance/models.py).
 Attesting moves the due date and asks the owner to re-confirm at their next login
 (accounts/services/reviews.py); revoking suspends. Reminders go out 14, 7 and 1 days before the due
 date; overdue accounts are suspended by the `reverification` job (`reviews_overdue_suspend`).
@@ -21,7 +22,6 @@ from simple_history.utils import bulk_update_with_history
 
 from accounts.exceptions import IllegalTransition
 from accounts.models import (
-    AccessReview,
     AccountEvent,
     AccountEventType,
     Alert,
@@ -36,8 +36,9 @@ from accounts.services.events import event_record
 from accounts.services.lifecycle import user_suspend, users_suspend_matching
 from accounts.services.notifications import notify_many
 from accounts.services.reasons import clean_reason
-from accounts.services.reviews import review_due_from, review_lock, review_period_start
+from accounts.services.reviews import review_due_from, review_lock
 from accounts.services.system import system_user
+from governance.models import AccessReview
 from records.models import AccessEvent
 
 DUE_SOON_DAYS = 14  # the console's "due soon": the first reminder's horizon
@@ -58,6 +59,16 @@ def reviews_due_soon(users, *, now: datetime | None = None):
     return users.filter(
         status=Status.ACTIVE, review_due_at__gt=now, review_due_at__lte=now + timedelta(days=DUE_SOON_DAYS)
     )
+
+
+def review_period_start(user: User) -> datetime:
+    """Where the open review period of `user` begins: the end of the last review, else approval, else joining."""
+    last = AccessReview.objects.filter(user=user).order_by("-period_end").values_list("period_end", flat=True)
+    if last_end := last.first():
+        return last_end
+    approvals = AccountEvent.objects.filter(subject=user, type=AccountEventType.USER_APPROVED)
+    approved_at = approvals.order_by("-created_at").values_list("created_at", flat=True).first()
+    return approved_at or user.date_joined
 
 
 def review_usage(*, user: User, start: datetime, end: datetime) -> dict:

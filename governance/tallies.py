@@ -17,7 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Facility, User
-from records.models import DistrictViewDay, ReaderViewWeek
+from governance.models import DistrictViewDay, ReaderViewWeek
 
 _DAYS, _WEEKS = DistrictViewDay._meta.db_table, ReaderViewWeek._meta.db_table
 # A reader's district: their facility's, or their own (supervisors); readers with neither are not counted.

@@ -4,14 +4,13 @@ from accounts.models.events import AccountEvent, AccountEventType
 from accounts.models.jurisdiction import District, Facility, State
 from accounts.models.lockouts import LoginHold
 from accounts.models.notifications import Notification
-from accounts.models.onboarding import AccessReview, Invitation, Undertaking, UndertakingAcceptance
+from accounts.models.onboarding import Invitation, Undertaking, UndertakingAcceptance
 from accounts.models.otp import SMSDevice
 from accounts.models.sessions import UserSession
 from accounts.models.user import FLAGGED_CAUSES, Role, Status, SuspensionCause, User
 
 __all__ = [
     "FLAGGED_CAUSES",
-    "AccessReview",
     "AccountEvent",
     "AccountEventType",
     "Alert",

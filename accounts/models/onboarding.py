@@ -1,4 +1,4 @@
-"""Onboarding and access reviews: invitations, the data-use undertaking, and re-verification decisions."""
+"""Onboarding: invitations and the data-use undertaking (access reviews are governance's, governance/models.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
-
-from accounts.dates import written_date
 
 
 class Invitation(models.Model):
@@ -85,32 +83,3 @@ class UndertakingAcceptance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} v{self.undertaking.version}"
-
-
-class AccessReview(models.Model):
-    """One re-verification decision: the reviewer saw `usage` for the period and attested or revoked."""
-
-    class Decision(models.TextChoices):
-        ATTEST = "attest", _("Attested")
-        REVOKE = "revoke", _("Revoked")
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_reviews", verbose_name=_("account")
-    )
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("reviewer")
-    )
-    decision = models.CharField(_("decision"), max_length=10, choices=Decision.choices)
-    reason = models.TextField(_("reason"))
-    period_start = models.DateTimeField(_("period from"))
-    period_end = models.DateTimeField(_("period to"))
-    usage = models.JSONField(_("usage in the period"), default=dict)
-    created_at = models.DateTimeField(_("decided"), default=timezone.now)
-
-    class Meta:
-        ordering = ["-created_at"]
-        verbose_name = _("access review")
-        verbose_name_plural = _("access reviews")
-
-    def __str__(self) -> str:
-        return f"{self.user} · {self.get_decision_display()} · {written_date(self.created_at)}"

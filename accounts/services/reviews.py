@@ -16,16 +16,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.exceptions import DomainError, IllegalTransition
-from accounts.models import (
-    AccessReview,
-    AccountEvent,
-    AccountEventType,
-    Role,
-    Status,
-    Undertaking,
-    UndertakingAcceptance,
-    User,
-)
+from accounts.models import AccountEventType, Role, Status, Undertaking, UndertakingAcceptance, User
 from accounts.services.events import event_record
 from accounts.services.undertakings import undertaking_accept, undertaking_current, undertaking_current_version
 
@@ -39,16 +30,6 @@ def review_period_days(user: User) -> int:
 def review_due_from(user: User, start: datetime) -> datetime:
     """When `user`'s next review falls due if a period starts at `start`."""
     return start + timedelta(days=review_period_days(user))
-
-
-def review_period_start(user: User) -> datetime:
-    """Where the open review period of `user` begins: the end of the last review, else approval, else joining."""
-    last = AccessReview.objects.filter(user=user).order_by("-period_end").values_list("period_end", flat=True)
-    if last_end := last.first():
-        return last_end
-    approvals = AccountEvent.objects.filter(subject=user, type=AccountEventType.USER_APPROVED)
-    approved_at = approvals.order_by("-created_at").values_list("created_at", flat=True).first()
-    return approved_at or user.date_joined
 
 
 def review_lock(user: User) -> User:

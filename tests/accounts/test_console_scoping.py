@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from accounts.models import AccessReview, AccountEvent, Alert, Invitation, LoginHold, RegisteredDevice
+from accounts.models import AccountEvent, Alert, Invitation, LoginHold, RegisteredDevice
+from governance.models import AccessReview
 from records.audit import access_event_append
 from tests.conftest import sign_in
 
@@ -38,7 +39,7 @@ def objects_of_district_a(world) -> dict:
     }
 
 
-APP = {"accessevent": "records"}
+APP = {"accessevent": "records", "accessreview": "governance"}
 
 
 @pytest.mark.parametrize(

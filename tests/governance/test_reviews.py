@@ -13,7 +13,6 @@ from freezegun import freeze_time
 
 from accounts.exceptions import DomainError, IllegalTransition, NotPermitted
 from accounts.models import (
-    AccessReview,
     AccountEvent,
     AccountEventType,
     Alert,
@@ -25,9 +24,11 @@ from accounts.models import (
     UserSession,
 )
 from accounts.services.lifecycle import user_suspend
-from accounts.services.reviews import review_due_from, review_period_start
+from accounts.services.reviews import review_due_from
+from governance.models import AccessReview
 from governance.reviews import (
     review_attest,
+    review_period_start,
     review_reminders_send,
     review_revoke,
     review_usage,

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
-from accounts.models import AccessReview, AccountEvent, AccountEventType, Status, SuspensionCause, User
+from accounts.models import AccountEvent, AccountEventType, Status, SuspensionCause, User
+from governance.models import AccessReview
 from governance.reviews import review_attest
 from tests.conftest import sign_in
 
@@ -118,12 +119,12 @@ def test_access_reviews_are_read_only_and_scoped(world, client):
     review = review_attest(user=world.worker, acting_user=world.supervisor, reason="still here")
     other = review_attest(user=world.far_worker, acting_user=world.far_supervisor, reason="still there")
     sign_in(client, world.supervisor)
-    listed = client.get("/admin/accounts/accessreview/")
+    listed = client.get("/admin/governance/accessreview/")
     assert listed.status_code == 200
     assert list(listed.context["cl"].queryset) == [review]
-    assert client.get(f"/admin/accounts/accessreview/{other.pk}/change/").status_code == 302  # not found → index
-    assert client.get(f"/admin/accounts/accessreview/{review.pk}/change/").status_code == 200
-    assert client.post(f"/admin/accounts/accessreview/{review.pk}/change/", {"reason": "edited"}).status_code == 403
-    assert client.get("/admin/accounts/accessreview/add/").status_code == 403
+    assert client.get(f"/admin/governance/accessreview/{other.pk}/change/").status_code == 302  # not found → index
+    assert client.get(f"/admin/governance/accessreview/{review.pk}/change/").status_code == 200
+    assert client.post(f"/admin/governance/accessreview/{review.pk}/change/", {"reason": "edited"}).status_code == 403
+    assert client.get("/admin/governance/accessreview/add/").status_code == 403
     review.refresh_from_db()
     assert review.reason == "still here"

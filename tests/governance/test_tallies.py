@@ -10,8 +10,9 @@ import pytest
 from freezegun import freeze_time
 
 from governance.jobs import job_run
+from governance.models import DistrictViewDay, ReaderViewWeek
 from records.audit import access_event_append
-from records.models import AccessEvent, DistrictViewDay, ReaderViewWeek
+from records.models import AccessEvent
 
 pytestmark = pytest.mark.django_db
 
