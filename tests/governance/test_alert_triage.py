@@ -170,6 +170,11 @@ CASES = {
 }
 
 
+def test_every_registered_rule_has_its_page_tested():
+    """Each rule's page is tested with the evidence it really writes: CASES, and the budget's own test below."""
+    assert {*CASES, "daily_budget"} == set(BY_NAME)
+
+
 @pytest.mark.parametrize("rule", list(CASES))
 def test_each_rules_evidence_reads_as_sentences_with_its_events(world, records, client, rule):  # noqa: F811
     make, lines, rows = CASES[rule]
