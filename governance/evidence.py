@@ -59,9 +59,9 @@ def _lines(rule: Rule | None, evidence: dict, alert: Alert) -> list[str]:
     if rule is None:
         raise KeyError(alert.rule)
     lines = rule.words.lines(evidence, alert)
-    if rule.words.window is not None and "events_in_window" in evidence:
+    if rule.words.window_line is not None and "events_in_window" in evidence:
         numbers = {**span(evidence), "events": number(evidence["events_in_window"])}
-        lines.append(str(rule.words.window) % numbers)
+        lines.append(str(rule.words.window_line) % numbers)
     return lines
 
 

@@ -126,8 +126,8 @@ class Words:
 
     `title` names the rule; `meaning` says what it means (filled with `meaning_figures()` when given);
     `lines(evidence, alert)` says the evidence in sentences and raises KeyError, TypeError or ValueError on
-    evidence it cannot read; `window` says the merged window and all it holds ("From %(start)s to %(end)s:
-    %(events)s … in all."), for the rules over sliding windows; `summary` is the one-line record stored with
+    evidence it cannot read; `window_line` says the merged window and all it holds ("From %(start)s to
+    %(end)s: %(events)s … in all."), for the rules over sliding windows; `summary` is the one-line record stored with
     the evidence, in English, filled with the hit's numbers; `day_of_refusals`: the evidence names a local
     `day` whose refused look-ups are its events, instead of event ids.
     """
@@ -135,7 +135,7 @@ class Words:
     title: Promise
     meaning: Promise
     lines: Callable[[dict, Alert], list[str]]
-    window: Promise | None = None
+    window_line: Promise | None = None
     summary: Promise | None = None
     meaning_figures: Callable[[], dict] | None = None
     day_of_refusals: bool = False

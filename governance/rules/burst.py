@@ -94,7 +94,7 @@ RULE = Rule(
             "being copied out. The account was suspended when the alert was raised."
         ),
         lines=_lines,
-        window=gettext_lazy("From %(start)s to %(end)s: %(events)s record views in all."),
+        window_line=gettext_lazy("From %(start)s to %(end)s: %(events)s record views in all."),
         summary=gettext_lazy("%(count)s record views within %(minutes)s minutes (more than %(threshold)s)."),
     ),
 )

@@ -65,7 +65,7 @@ RULE = Rule(
             "The account was suspended when the alert was raised."
         ),
         lines=_lines,
-        window=gettext_lazy("From %(start)s to %(end)s: %(events)s requests in all."),
+        window_line=gettext_lazy("From %(start)s to %(end)s: %(events)s requests in all."),
         summary=gettext_lazy(
             "%(count)s requests in a row at a machine-like pace: one every %(mean_gap_seconds)s seconds, "
             "varying by %(gap_variation_percent)s%% (less than %(threshold)s%%)."

@@ -97,7 +97,7 @@ RULE = Rule(
             "Many wrong passwords or one-time codes in a few minutes: someone may be guessing at this account."
         ),
         lines=_lines,
-        window=gettext_lazy("From %(start)s to %(end)s: %(events)s failed attempts in all."),
+        window_line=gettext_lazy("From %(start)s to %(end)s: %(events)s failed attempts in all."),
         summary=gettext_lazy(
             "%(count)s failed logins or one-time codes within %(minutes)s minutes (%(threshold)s or more)."
         ),

@@ -95,7 +95,7 @@ RULE = Rule(
             "once may mean the login is used by more than one person."
         ),
         lines=_lines,
-        window=gettext_lazy("From %(start)s to %(end)s: %(events)s requests in all."),
+        window_line=gettext_lazy("From %(start)s to %(end)s: %(events)s requests in all."),
         summary=gettext_lazy("Requests from %(count)s different IP addresses within an hour (%(threshold)s or more)."),
     ),
 )

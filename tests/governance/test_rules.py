@@ -134,7 +134,7 @@ def test_each_rule_yields_its_declared_columns_and_the_statement_hands_them_over
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.name)
 def test_every_rule_has_words_in_english_and_hindi(rule):
     words = rule.words
-    said = [words.title, words.meaning, *(w for w in (words.window, words.summary) if w is not None)]
+    said = [words.title, words.meaning, *(w for w in (words.window_line, words.summary) if w is not None)]
     english = [str(text) for text in said]
     with translation.override("hi"):
         hindi = [str(text) for text in said]
