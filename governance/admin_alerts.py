@@ -29,7 +29,8 @@ from accounts.permissions import can_decide_alert, can_suspend
 from accounts.request_info import client_ip
 from accounts.services.alerts import alert_confirm, alert_dismiss
 from accounts.services.lifecycle import user_suspend
-from governance.evidence import RULES, alert_triage_read, rule_title
+from governance.evidence import alert_triage_read
+from governance.rules.registry import RULES
 
 DECISIONS = ("confirm", "dismiss", "suspend")
 PENDING_KEY = "_prahari_alert_pending"  # {"alert": pk, "decision": …, "reason": …} across the step-up
@@ -54,7 +55,7 @@ class RuleFilter(admin.SimpleListFilter):
     parameter_name = "rule__exact"
 
     def lookups(self, request, model_admin):
-        return [(rule, rule_title(rule)) for rule in RULES]
+        return [(rule.name, str(rule.words.title)) for rule in RULES]
 
     def queryset(self, request, queryset):
         return queryset.filter(rule=self.value()) if self.value() else queryset

@@ -3,12 +3,13 @@
 Each run (governance.jobs.job_run: one transaction, one run at a time):
 1. reads where the last run stopped (AnomalyWatermark, one row per log) and where the logs end now
    (their largest ids, read once);
-2. runs every rule of governance/anomaly_rules.py over the new events (one statement over the access
-   events, which reads them once, and one over the account events), and adds their allowed views to
-   the console's tallies (governance/tallies.py) inside the access-rules statement;
+2. runs every scored rule of the registry (governance/rules/) over the new events: one statement over
+   the access events, which reads them once, and one over the account events; the access statement also
+   adds their allowed views to the console's tallies (governance/tallies.py);
 3. merges overlapping windows of one account and rule into one hit, drops hits an earlier alert
    already covers (same rule, account and an overlapping window: re-runs and overlapping windows never
-   alert twice), and raises one Alert per hit as the system actor, with evidence a supervisor can read;
+   alert twice), and raises one Alert per hit as the system actor, with evidence a supervisor can read,
+   and one per new canary access the read path did not already alert on (governance/rules/canary.py);
 4. suspends, as the system actor with cause `anomaly`, the active accounts with a high or critical
    hit (sessions end, owners are told, one digest per governor), and sends governors one digest of
    the accounts flagged by medium hits;
@@ -25,12 +26,8 @@ wait ends, the run scores nothing and keeps its watermarks ("held_back"); the ne
 No event is scored twice: a run scores exactly the ids above the watermark and up to the end it
 read, then moves the watermark there.
 
-Severities (README "Anomaly rules"): high, and suspended at once, for a burst of views (an absolute
-cap no legitimate task reaches) and machine-like cadence (a script); critical for a canary access the
-read path did not already handle. Medium, for a supervisor to judge, for a day far above the
-account's own baseline (vaccination drives are legitimate spikes), out-of-scope attempts (often
-mistyped ids), views at night (night shifts exist), many IP addresses (mobile networks change them)
-and failed-login bursts (more often someone guessing at the account than its owner misbehaving).
+Each rule's severity, and why, is in its module: high and critical suspend the account in the same run,
+medium goes to the governors' "flagged" digest for a supervisor to judge.
 """
 
 from __future__ import annotations
@@ -44,62 +41,18 @@ from django.db import connection
 from django.db.models import Count, Min
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from accounts.models import AccountEvent, Alert, SuspensionCause, User
 from accounts.services.alerts import alert_raise_many
 from accounts.services.lifecycle import users_suspend_matching
 from accounts.services.system import system_user
-from governance import anomaly_rules as rules
 from governance.digests import digest_send_for_ids
+from governance.rules import canary, statements
+from governance.rules.base import ACCESS, Hit, Scan, Span
 from records.models import AccessEvent, AnomalyWatermark
 
-Severity = Alert.Severity
 Stream = AnomalyWatermark.Stream
-
-# rule → (severity, what it means: marked for translation, filled with the hit's numbers).
-RULES: dict[str, tuple[Severity, str]] = {
-    "volume_burst": (
-        Severity.HIGH,
-        gettext_lazy("%(count)s record views within %(minutes)s minutes (more than %(threshold)s)."),
-    ),
-    "baseline_spike": (
-        Severity.MEDIUM,
-        gettext_lazy(
-            "%(count)s record views in one day, above %(factor)s× this account's usual busiest days "
-            "(%(baseline)s views, the %(percentile)sth percentile of %(history_days)s days)."
-        ),
-    ),
-    "out_of_scope": (
-        Severity.MEDIUM,
-        gettext_lazy("%(count)s requests for records outside the account's area in one day (%(threshold)s or more)."),
-    ),
-    "night_views": (
-        Severity.MEDIUM,
-        gettext_lazy("%(count)s record views at night (more than %(threshold)s)."),
-    ),
-    "cadence": (
-        Severity.HIGH,
-        gettext_lazy(
-            "%(count)s requests in a row at a machine-like pace: one every %(mean_gap_seconds)s seconds, "
-            "varying by %(gap_variation_percent)s%% (less than %(threshold)s%%)."
-        ),
-    ),
-    "many_ips": (
-        Severity.MEDIUM,
-        gettext_lazy("Requests from %(count)s different IP addresses within an hour (%(threshold)s or more)."),
-    ),
-    "failed_logins": (
-        Severity.MEDIUM,
-        gettext_lazy("%(count)s failed logins or one-time codes within %(minutes)s minutes (%(threshold)s or more)."),
-    ),
-    "canary": (Severity.CRITICAL, gettext_lazy("A canary record was opened.")),
-}
-SCORED_RULES = (
-    rules.access_rules,  # volume_burst, baseline_spike, out_of_scope, night_views, cadence, many_ips
-    rules.failed_logins,
-)
-SUSPENDING = (Severity.HIGH, Severity.CRITICAL)
+SUSPENDING = (Alert.Severity.HIGH, Alert.Severity.CRITICAL)
 
 
 def anomalies(*, now: datetime, dry_run: bool = False) -> dict:
@@ -115,7 +68,7 @@ def anomalies(*, now: datetime, dry_run: bool = False) -> dict:
     if not _older_writers_gone(read_at):
         return {"held_back": _("a transaction older than this run is still writing the logs"), "events_scored": 0}
     scan = _scan(marks, hi, account_hi, now)
-    hits = [hit for rule in SCORED_RULES for hit in rule(scan)]  # each runs even on nothing new: a fixed count
+    hits = statements.hits(scan)  # the statements run even on nothing new: a fixed count
     merged = _unseen(_merge(hits), since=now - timedelta(days=3))
     new_alerts = [_alert(hit, events) for hit, events in zip(merged, _evidence(merged, scan), strict=True)]
     canaries, already = _canary_alerts(scan)
@@ -123,8 +76,8 @@ def anomalies(*, now: datetime, dry_run: bool = False) -> dict:
     suspended, flagged = _act_on(raised, now=now)
     _watermarks_move(hi, account_hi)
     return {
-        "events_scored": scan.count,
-        "account_events_scored": scan.account_count,
+        "events_scored": scan.spans[Stream.ACCESS_EVENTS].count,
+        "account_events_scored": scan.spans[Stream.ACCOUNT_EVENTS].count,
         "alerts": dict(sorted(Counter(a.rule for a in raised).items())),
         "canary_already_alerted": already,
         "suspended": suspended,
@@ -178,26 +131,25 @@ def _older_writers_gone(read_at: datetime) -> bool:
             time.sleep(0.02)
 
 
-def _scan(marks: dict[str, int], hi: int, account_hi: int, now: datetime) -> rules.Scan:
-    wm, account_wm = marks[Stream.ACCESS_EVENTS], marks[Stream.ACCOUNT_EVENTS]
-    new = AccessEvent.objects.filter(id__gt=wm, id__lte=hi).aggregate(t=Min("created_at"), n=Count("id"))
-    new_account = AccountEvent.objects.filter(id__gt=account_wm, id__lte=account_hi).aggregate(
-        t=Min("created_at"), n=Count("id")
-    )
-    offset = int(timezone.localtime(now).utcoffset().total_seconds())
-    return rules.Scan(
-        wm, hi, new["t"] or now, account_wm, account_hi, new_account["t"] or now, offset, new["n"], new_account["n"]
-    )
+def _scan(marks: dict[str, int], hi: int, account_hi: int, now: datetime) -> Scan:
+    spans = {}
+    for stream, model, end in (
+        (Stream.ACCESS_EVENTS, AccessEvent, hi),
+        (Stream.ACCOUNT_EVENTS, AccountEvent, account_hi),
+    ):
+        new = model.objects.filter(id__gt=marks[stream], id__lte=end).aggregate(t=Min("created_at"), n=Count("id"))
+        spans[stream] = Span(marks[stream], end, new["t"] or now, new["n"])
+    return Scan(spans, offset=int(timezone.localtime(now).utcoffset().total_seconds()))
 
 
 # --- Hits → alerts ------------------------------------------------------------------------------------
 
 
-def _merge(hits: list[rules.Hit]) -> list[rules.Hit]:
+def _merge(hits: list[Hit]) -> list[Hit]:
     """One hit per run of overlapping windows of one account and rule: the union of the windows, with the
     peak count (and that window's figures)."""
-    merged: list[rules.Hit] = []
-    for hit in sorted(hits, key=lambda h: (h.rule, h.actor_id, h.start, h.end)):
+    merged: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (h.rule.name, h.actor_id, h.start, h.end)):
         hit.start, hit.end = round(hit.start, 3), round(hit.end, 3)
         last = merged[-1] if merged else None
         if last and (last.rule, last.actor_id) == (hit.rule, hit.actor_id) and hit.start <= last.end:
@@ -217,26 +169,28 @@ def _window(evidence: dict) -> tuple[float, float] | None:
         return None
 
 
-def _unseen(hits: list[rules.Hit], *, since: datetime) -> list[rules.Hit]:
+def _unseen(hits: list[Hit], *, since: datetime) -> list[Hit]:
     """Drop hits an alert already covers: same rule and account, overlapping window (one query)."""
     if not hits:
         return []
     earliest = datetime.fromtimestamp(min(h.start for h in hits), tz=UTC) - timedelta(days=2)
     known = defaultdict(list)
     for rule, subject, evidence in Alert.objects.filter(
-        rule__in={h.rule for h in hits}, created_at__gte=min(earliest, since)
+        rule__in={h.rule.name for h in hits}, created_at__gte=min(earliest, since)
     ).values_list("rule", "subject_id", "evidence"):
         window = _window(evidence or {})
         if window:
             known[rule, subject].append(window)
-    return [h for h in hits if not any(start <= h.end and h.start <= end for start, end in known[h.rule, h.actor_id])]
+    return [
+        h for h in hits if not any(start <= h.end and h.start <= end for start, end in known[h.rule.name, h.actor_id])
+    ]
 
 
 def _local(seconds: float) -> str:
     return timezone.localtime(datetime.fromtimestamp(seconds, tz=UTC)).isoformat(timespec="milliseconds")
 
 
-def _evidence(hits: list[rules.Hit], scan: rules.Scan) -> list[list[tuple]]:
+def _evidence(hits: list[Hit], scan: Scan) -> list[list[tuple]]:
     """The events behind each hit, in time order: one statement for them all (each rule's accounts and span)."""
     by_rule = defaultdict(list)
     for hit in hits:
@@ -247,14 +201,15 @@ def _evidence(hits: list[rules.Hit], scan: rules.Scan) -> list[list[tuple]]:
             sorted({h.actor_id for h in chosen}),
             datetime.fromtimestamp(min(h.start for h in chosen) - 1, tz=UTC),
             datetime.fromtimestamp(max(h.end for h in chosen) + 1, tz=UTC),
-            scan.account_hi if rule == "failed_logins" else scan.hi,
         )
         for rule, chosen in by_rule.items()
     ]
     events = defaultdict(list)  # (rule, account) → (account, event id, time, IP), in time order
-    for rule, *event in rules.events_in(requests):
+    for rule, *event in statements.events_in(requests, scan):
         events[rule, event[0]].append(tuple(event))
-    return [[e for e in events[hit.rule, hit.actor_id] if hit.start - 0.001 <= e[2] <= hit.end + 0.001] for hit in hits]
+    return [
+        [e for e in events[hit.rule.name, hit.actor_id] if hit.start - 0.001 <= e[2] <= hit.end + 0.001] for hit in hits
+    ]
 
 
 def _stored(text, numbers: dict) -> str:
@@ -264,55 +219,40 @@ def _stored(text, numbers: dict) -> str:
         return str(text) % numbers if numbers else str(text)
 
 
-def _alert(hit: rules.Hit, events: list[tuple]) -> dict:
-    severity, text = RULES[hit.rule]
-    keep = settings.PRAHARI_ANOMALY_EVIDENCE_EVENTS
-    numbers = {
-        "count": hit.count,
-        "threshold": hit.threshold,
-        "minutes": _minutes(hit.rule),
-        **hit.numbers,
-    }
+def _alert(hit: Hit, events: list[tuple]) -> dict:
+    rule, keep = hit.rule, settings.PRAHARI_ANOMALY_EVIDENCE_EVENTS
+    numbers = {"count": hit.count, "threshold": hit.threshold, **hit.numbers}
     evidence = {
         **{k: v for k, v in numbers.items() if v is not None},
         "window_start": _local(hit.start),
         "window_end": _local(hit.end),
         "events_in_window": len(events),
         "events": [e[1] for e in events[:keep]],
-        "summary": _stored(text, numbers),
+        "summary": _stored(rule.words.summary, numbers),
     }
-    if hit.rule in ("many_ips", "failed_logins"):
+    if rule.lists_ips:
         evidence["ips"] = sorted({str(e[3]) for e in events if e[3]})
-    if hit.rule == "failed_logins":
-        evidence["log"] = "account_events"
-    return {"rule": hit.rule, "severity": severity, "subject_id": hit.actor_id, "evidence": evidence}
+    if rule.log is not ACCESS:  # the alert page lists its events from that log (access events by default)
+        evidence["log"] = rule.log.stream
+    return {"rule": rule.name, "severity": rule.severity, "subject_id": hit.actor_id, "evidence": evidence}
 
 
-def _minutes(rule: str) -> int | None:
-    return {
-        "volume_burst": settings.PRAHARI_ANOMALY_BURST_MINUTES,
-        "failed_logins": settings.PRAHARI_ANOMALY_FAILED_LOGIN_MINUTES,
-        "many_ips": 60,
-    }.get(rule)
-
-
-def _canary_alerts(scan: rules.Scan) -> tuple[list[dict], int]:
+def _canary_alerts(scan: Scan) -> tuple[list[dict], int]:
     """Alerts for new canary accesses that have none yet (the read path raises its own, with the event id,
     in the same transaction as the access): normally none. Returns (alerts to raise, already alerted)."""
-    events = rules.canary_events(scan)
+    events, rule = canary.accesses(scan), canary.RULE
     if not events:
         return [], 0
     ids = [e[0] for e in events]
     alerted = set(
-        Alert.objects.filter(rule="canary", evidence__access_event__in=ids).values_list(
+        Alert.objects.filter(rule=rule.name, evidence__access_event__in=ids).values_list(
             "evidence__access_event", flat=True
         )
     )
-    severity, text = RULES["canary"]
     alerts = [
         {
-            "rule": "canary",
-            "severity": severity,
+            "rule": rule.name,
+            "severity": rule.severity,
             "subject_id": actor,
             "evidence": {
                 "access_event": event_id,
@@ -321,7 +261,7 @@ def _canary_alerts(scan: rules.Scan) -> tuple[list[dict], int]:
                 "window_start": _local(at),
                 "window_end": _local(at),
                 "events": [event_id],
-                "summary": _stored(text, {}),
+                "summary": _stored(rule.words.summary, {}),
             },
         }
         for event_id, actor, at, action, beneficiary in events

@@ -1,10 +1,11 @@
 """An alert in words: what its rule means and what its evidence says, in the reader's language.
 
 The evidence JSON is written by the rules (governance/anomalies.py, records/services.py: budget and canary)
-as numbers, local ISO times and event ids, plus a one-line English summary kept as a record. This module
-turns those numbers into sentences in the active language, and `alert_triage_read` reads what the
-console's alert page shows beside them (the events behind the alert, the account's recent access
-events, its devices, its other alerts) in a fixed number of queries.
+as numbers, local ISO times and event ids, plus a one-line English summary kept as a record. Each rule of
+the registry (governance/rules/) says in its `Words` what it means and how its numbers read as sentences in
+the active language; this module puts them together for one alert, and `alert_triage_read` reads what the
+console's alert page shows beside them (the events behind the alert, the account's recent access events,
+its devices, its other alerts) in a fixed number of queries.
 
 Evidence from another version of a rule, or none at all, never breaks the page: whatever cannot be read
 falls back to the stored summary.
@@ -17,79 +18,15 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from accounts.models import AccountEvent, Alert, RegisteredDevice, User
+from governance.rules.base import ACCESS, ACCOUNT, Rule
+from governance.rules.registry import BY_NAME
+from governance.rules.words import number, span
 
 RECENT_EVENTS = 20  # the account's latest access events shown on the page
 OTHER_ALERTS = 5
-
-# rule → (its name, what it means). Severity and the action the rule took are the alert's own fields.
-RULES = {
-    "volume_burst": (
-        gettext_lazy("Burst of record views"),
-        gettext_lazy(
-            "More record views in a few minutes than any task at a vaccination centre needs: records may be "
-            "being copied out. The account was suspended when the alert was raised."
-        ),
-    ),
-    "cadence": (
-        gettext_lazy("Machine-like pace"),
-        gettext_lazy(
-            "Many requests in a row at an almost even pace, as a program makes them, not a person. "
-            "The account was suspended when the alert was raised."
-        ),
-    ),
-    "canary": (
-        gettext_lazy("Canary record opened"),
-        gettext_lazy(
-            "A canary is a made-up record that no real work leads to: opening it means someone was browsing "
-            "records. The account was suspended at once."
-        ),
-    ),
-    "daily_budget": (
-        gettext_lazy("Daily limit used up"),
-        gettext_lazy(
-            "The account used every record look-up of its daily limit; further look-ups that day were refused. "
-            "Check what work needed so many."
-        ),
-    ),
-    "baseline_spike": (
-        gettext_lazy("Far more record views than usual"),
-        gettext_lazy(
-            "A day with many more record views than this account's own busy days. Vaccination drives cause "
-            "such days too: ask the worker and their facility."
-        ),
-    ),
-    "out_of_scope": (
-        gettext_lazy("Requests outside the account's area"),
-        gettext_lazy(
-            "Several requests in one day for records the account may not open. Mistyped reference ids cause "
-            "some; many may mean someone is trying ids."
-        ),
-    ),
-    "night_views": (
-        gettext_lazy("Record views at night"),
-        gettext_lazy(
-            "Many record views between %(start)02d:00 and %(end)02d:00. Night shifts exist: check the worker's roster."
-        ),
-    ),
-    "many_ips": (
-        gettext_lazy("Many IP addresses"),
-        gettext_lazy(
-            "Requests from several IP addresses within an hour. Mobile networks change addresses; many at "
-            "once may mean the login is used by more than one person."
-        ),
-    ),
-    "failed_logins": (
-        gettext_lazy("Failed logins"),
-        gettext_lazy(
-            "Many wrong passwords or one-time codes in a few minutes: someone may be guessing at this account."
-        ),
-    ),
-}
 
 
 @dataclass
@@ -102,180 +39,50 @@ class Explanation:
     log: str = "access"  # "access" (records.AccessEvent) or "account" (accounts.AccountEvent)
     events: list[int] = field(default_factory=list)
     events_in_window: int | None = None
-    day: str | None = None  # daily_budget: the local day (ISO) whose refusals are its events
+    day: str | None = None  # a rule's `day_of_refusals` (daily_budget): the local day (ISO) of its events
 
 
 def rule_title(rule: str) -> str:
-    return str(RULES[rule][0]) if rule in RULES else rule
+    """Name the rule in words (its stored name for a rule this version does not know)."""
+    return str(BY_NAME[rule].words.title) if rule in BY_NAME else rule
 
 
-def _meaning(rule: str) -> str:
-    if rule not in RULES:
+def _meaning(rule: Rule | None) -> str:
+    if rule is None:
         return _("A rule this version of the console does not describe.")
-    text = str(RULES[rule][1])
-    if rule == "night_views":
-        text %= {"start": settings.PRAHARI_ANOMALY_NIGHT_START_HOUR, "end": settings.PRAHARI_ANOMALY_NIGHT_END_HOUR}
-    return text
+    return rule.words.meaning_text()
 
 
-# --- Numbers and times in the reader's language ------------------------------------------------------------
-
-
-def _number(value) -> str:
-    number = float(value)
-    return str(int(number)) if number.is_integer() else f"{number:.1f}"
-
-
-def _local(iso: str) -> datetime:
-    return timezone.localtime(datetime.fromisoformat(iso))
-
-
-def _moment(when: datetime) -> str:
-    return date_format(when, "j M Y, H:i")
-
-
-def _span(evidence: dict) -> dict:
-    """{start, end, day}: the window's ends in local time (the end without its date when on the same day)."""
-    start, end = _local(evidence["window_start"]), _local(evidence["window_end"])
-    same_day = start.date() == end.date()
-    return {
-        "start": _moment(start),
-        "end": date_format(end, "H:i") if same_day else _moment(end),
-        "day": date_format(start, "j M Y"),
-    }
-
-
-def _window_line(rule: str, evidence: dict) -> str | None:
-    """For the sliding-window rules, the merged window and all it holds (the day and night rules say it already)."""
-    if rule not in ("volume_burst", "cadence", "many_ips", "failed_logins") or "events_in_window" not in evidence:
-        return None
-    numbers = {**_span(evidence), "events": _number(evidence["events_in_window"])}
-    if rule == "failed_logins":
-        return _("From %(start)s to %(end)s: %(events)s failed attempts in all.") % numbers
-    if rule in ("cadence", "many_ips"):
-        return _("From %(start)s to %(end)s: %(events)s requests in all.") % numbers
-    return _("From %(start)s to %(end)s: %(events)s record views in all.") % numbers
-
-
-def _figures(evidence: dict) -> dict:
-    return {
-        key: _number(evidence[key])
-        for key in ("count", "threshold", "minutes", "baseline", "factor", "percentile", "history_days")
-        if evidence.get(key) is not None
-    }
-
-
-def _lines(rule: str, evidence: dict, alert: Alert) -> list[str]:
-    """The rule's figures as sentences; raises KeyError, TypeError or ValueError on evidence it cannot read."""
-    n = _figures(evidence)
-    if rule == "volume_burst":
-        return [_("%(count)s record views within %(minutes)s minutes; more than %(threshold)s raise this alert.") % n]
-    if rule == "baseline_spike":
-        return [
-            _("%(count)s record views on %(day)s.") % {**n, "day": _span(evidence)["day"]},
-            _(
-                "This account's usual busy day (the %(percentile)sth percentile of its %(history_days)s active days "
-                "in the %(days)s before) has %(baseline)s views; more than %(factor)s times that (%(threshold)s) "
-                "raise this alert."
-            )
-            % {**n, "days": settings.PRAHARI_ANOMALY_BASELINE_DAYS},
-        ]
-    if rule == "out_of_scope":
-        return [
-            _(
-                "%(count)s requests for records outside the account's area on %(day)s; %(threshold)s or more in a "
-                "day raise this alert."
-            )
-            % {**n, "day": _span(evidence)["day"]}
-        ]
-    if rule == "night_views":
-        return [
-            _(
-                "%(count)s record views in the night from %(start)s to %(end)s; more than %(threshold)s "
-                "raise this alert."
-            )
-            % {**n, **_span(evidence)}
-        ]
-    if rule == "cadence":
-        return [
-            _(
-                "%(count)s requests in a row, one every %(gap)s seconds on average, the gaps varying by only "
-                "%(variation)s%%; under %(threshold)s%% looks like a program, not a person."
-            )
-            % {
-                **n,
-                "gap": _number(evidence["mean_gap_seconds"]),
-                "variation": _number(evidence["gap_variation_percent"]),
-            }
-        ]
-    if rule == "many_ips":
-        return [
-            _(
-                "Requests from %(count)s different IP addresses within %(minutes)s minutes; %(threshold)s or more "
-                "raise this alert."
-            )
-            % n,
-            _("Addresses: %(ips)s.") % {"ips": ", ".join(evidence["ips"])},
-        ]
-    if rule == "failed_logins":
-        lines = [
-            _(
-                "%(count)s failed passwords or one-time codes within %(minutes)s minutes; %(threshold)s or more "
-                "raise this alert."
-            )
-            % n
-        ]
-        if evidence.get("ips"):
-            lines.append(_("Tried from: %(ips)s.") % {"ips": ", ".join(evidence["ips"])})
-        return lines
-    if rule == "daily_budget":
-        day = date_format(datetime.fromisoformat(evidence["day"]), "j M Y")
-        return [
-            _("All %(budget)s record look-ups of %(day)s were used; every further look-up that day was refused.")
-            % {"budget": _number(evidence["budget"]), "day": day}
-        ]
-    if rule == "canary":
-        return [_canary_line(evidence, alert)]
-    raise KeyError(rule)
-
-
-def _canary_line(evidence: dict, alert: Alert) -> str:
-    verbs = {"view": _("opened"), "reveal": _("revealed"), "search": _("searched for")}
-    action = verbs.get(evidence.get("action"), evidence.get("action") or "?")
-    if "record" in evidence:  # raised by the read path, in the same transaction as the access
-        return _(
-            "Canary record %(record)s of facility %(facility)s was %(action)s at %(time)s, from IP address %(ip)s."
-        ) % {
-            "record": evidence["record"],
-            "facility": evidence.get("facility") or "?",
-            "action": action,
-            "time": _moment(timezone.localtime(alert.created_at)),
-            "ip": evidence.get("ip") or "?",
-        }
-    return _("A canary record was %(action)s at %(time)s.") % {
-        "action": action,
-        "time": _moment(_local(evidence["window_start"])),
-    }
+def _lines(rule: Rule | None, evidence: dict, alert: Alert) -> list[str]:
+    """Say the evidence in the rule's sentences, then its window's (for the rules over sliding windows: the day
+    and night rules say it already); raises KeyError, TypeError or ValueError on evidence it cannot read."""
+    if rule is None:
+        raise KeyError(alert.rule)
+    lines = rule.words.lines(evidence, alert)
+    if rule.words.window_line is not None and "events_in_window" in evidence:
+        numbers = {**span(evidence), "events": number(evidence["events_in_window"])}
+        lines.append(str(rule.words.window_line) % numbers)
+    return lines
 
 
 def alert_explain(alert: Alert) -> Explanation:
     """The alert's rule and evidence in words (active language); the stored summary where they cannot be read."""
     evidence = alert.evidence if isinstance(alert.evidence, dict) else {}
-    explanation = Explanation(title=rule_title(alert.rule), meaning=_meaning(alert.rule))
+    rule = BY_NAME.get(alert.rule)
+    explanation = Explanation(title=rule_title(alert.rule), meaning=_meaning(rule))
     try:
-        explanation.lines = _lines(alert.rule, evidence, alert)
-        if line := _window_line(alert.rule, evidence):
-            explanation.lines.append(line)
+        explanation.lines = _lines(rule, evidence, alert)
     except (KeyError, TypeError, ValueError, AttributeError):
         summary = evidence.get("summary")
         explanation.lines = [str(summary)] if summary else [_("No details were recorded with this alert.")]
-    explanation.log = (
-        "account" if alert.rule == "failed_logins" or evidence.get("log") == "account_events" else "access"
-    )
+    log = rule.log if rule is not None else ACCESS
+    if evidence.get("log") == ACCOUNT.stream:  # an alert of another version of a rule names its log
+        log = ACCOUNT
+    explanation.log = log.page
     ids = evidence.get("events") or ([evidence["access_event"]] if evidence.get("access_event") else [])
     explanation.events = [int(i) for i in ids if isinstance(i, int) or str(i).isdigit()]
     explanation.events_in_window = evidence.get("events_in_window")
-    if alert.rule == "daily_budget" and isinstance(evidence.get("day"), str):
+    if rule is not None and rule.words.day_of_refusals and isinstance(evidence.get("day"), str):
         explanation.day = evidence["day"]
     return explanation
 

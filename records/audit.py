@@ -120,7 +120,7 @@ def pace(recent: tuple[int, ...], created_at: datetime) -> tuple[tuple[int, ...]
     PRAHARI_ANOMALY_CADENCE_REQUESTS requests, (None, None) while there are fewer. `recent`: the times of the
     requests before it (microseconds since 1970-01-01 UTC, oldest first; more than needed are ignored).
 
-    The cadence rule (governance/anomaly_rules.py) then reads each new event's figures instead of walking every
+    The cadence rule (governance/rules/cadence.py) then reads each new event's figures instead of walking every
     chain in order: O(1) per request at append, nothing per request in the job. Times are whole
     microseconds and the sums integers, so the figures are exact up to the final division.
     """

@@ -21,7 +21,7 @@ from freezegun import freeze_time
 
 from accounts.models import Alert, RegisteredDevice, Status, SuspensionCause
 from accounts.services.alerts import alert_raise
-from governance.evidence import RULES
+from governance.rules.registry import BY_NAME
 from records.keys import Purpose
 from records.services import AccessInterrupted, BudgetExhausted, Viewer, record_get_for_viewer
 from tests.conftest import sign_in
@@ -170,6 +170,11 @@ CASES = {
 }
 
 
+def test_every_registered_rule_has_its_page_tested():
+    """Each rule's page is tested with the evidence it really writes: CASES, and the budget's own test below."""
+    assert {*CASES, "daily_budget"} == set(BY_NAME)
+
+
 @pytest.mark.parametrize("rule", list(CASES))
 def test_each_rules_evidence_reads_as_sentences_with_its_events(world, records, client, rule):  # noqa: F811
     make, lines, rows = CASES[rule]
@@ -178,7 +183,7 @@ def test_each_rules_evidence_reads_as_sentences_with_its_events(world, records, 
     sign_in(client, world.supervisor)
     html = page(client, alert)
     words = text(html)
-    assert str(RULES[rule][0]) in words and str(RULES[rule][1])[:20] in words
+    assert str(BY_NAME[rule].words.title) in words and BY_NAME[rule].words.meaning_text()[:20] in words
     for line in lines:
         assert line in words, (line, words)
     table = "evidence-events" if rule == "failed_logins" else "access-events"
