@@ -189,7 +189,10 @@ CONTENT_SECURITY_POLICY = (
 # --- Internationalisation: UTC stored, Asia/Kolkata shown; English and Hindi --------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("hi", _("Hindi"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The project's own catalogue first (it wins), then the Hindi for what the console inherits from Django and
+# the installed apps where their catalogues have none or a wrong one; both win over the apps' own.
+# `makemessages` writes only to the first (tests/portal/test_i18n_coverage.py).
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale-inherited"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "Asia/Kolkata"

@@ -23,7 +23,7 @@ import polib
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("accounts", "records", "portal")
+APPS = ("accounts", "records", "portal", "governance")
 WORD = re.compile(r"[A-Za-z]{2,}")
 
 # Django template syntax that carries no readable text of its own, or is the translation itself.
