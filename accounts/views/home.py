@@ -49,7 +49,7 @@ def device_revoke_own(request, pk: int):
 
 
 @never_cache
-@sensitive_post_parameters("token")
+@sensitive_post_parameters("token", "backup_code")
 @require_http_methods(["GET", "POST"])
 def step_up(request):
     """Prove a fresh OTP before a sensitive action; then go on to `next`.
@@ -79,7 +79,7 @@ def step_up(request):
             return redirect(_safe_next(request, request.GET.get("next")))
         if failure_counted(request, user=user, category=f"otp_step_up_{method}"):
             return _signed_out_for_wrong_codes(request)
-        form.add_error("token", _("That code is not right, or it has expired."))
+        form.code_error(_("That code is not right, or it has expired."))
     return render(request, "accounts/step_up.html", {"form": form, "has_sms": "sms" in devices})
 
 

@@ -30,7 +30,7 @@ ATTEMPT_KEY = "_prahari_reconfirm_attempt"
 
 
 @never_cache
-@sensitive_post_parameters("token")
+@sensitive_post_parameters("token", "backup_code")
 @require_http_methods(["GET", "POST"])
 def review_reconfirm_view(request):
     user = request.user
@@ -72,7 +72,7 @@ def review_reconfirm_view(request):
             session_end(request, reason="locked")
             messages.error(request, _("Too many failed attempts. You have been signed out."))
             return redirect("accounts:login")
-        form.add_error("token", _("That code is not right, or it has expired."))
+        form.code_error(_("That code is not right, or it has expired."))
     text = undertaking.text_hi if (get_language() or "").startswith("hi") else undertaking.text
     context = {"form": form, "undertaking": undertaking, "text": text, "has_sms": "sms" in devices}
     return render(request, "accounts/review_reconfirm.html", context)
