@@ -237,9 +237,22 @@ class EnrolForm(forms.Form):
 
 
 class ReconfirmForm(OTPForm):
-    """Re-confirmation at login after a review: a fresh code and the undertaking the page showed."""
+    """Re-confirmation after a review: the undertaking the page showed, and a fresh code unless the login's own
+    code is still fresh (`with_code=False`: docs/onboarding.md, re-verification)."""
 
     version = forms.IntegerField(widget=forms.HiddenInput)
     accept = forms.BooleanField(label=_("I have read the undertaking above and I accept it."))
     field_order = ["accept", "method", "token", "backup_code", "version"]
     code_required = True
+
+    def __init__(self, *args, with_code: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.with_code = with_code
+        if not with_code:
+            for name in ("method", "token", "backup_code"):
+                self.fields.pop(name, None)
+
+    def clean(self):
+        if not self.with_code:
+            return forms.Form.clean(self)
+        return super().clean()
