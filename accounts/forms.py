@@ -229,10 +229,25 @@ class EnrolForm(forms.Form):
     undertaking_version = forms.IntegerField(widget=forms.HiddenInput)
     accept = forms.BooleanField(label=_("I have read the data-use undertaking and I accept it."))
 
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password1(self):
+        password = self.cleaned_data["password1"]
+        password_validation.validate_password(password, self.user)  # with the other fields' errors, at once
+        return password
+
     def clean(self):
         data = super().clean()
         if data.get("password1") and data.get("password1") != data.get("password2"):
             self.add_error("password2", gettext("The two passwords are not the same."))
+        if data.get("token") and any(name != "token" for name in self.errors):
+            # Checking a code may use it up: it is checked once everything else is right.
+            self.add_error(
+                "token",
+                gettext("Not checked yet: correct the rest, then type the code again (it is checked last)."),
+            )
         return data
 
 
