@@ -49,9 +49,11 @@ FAKER_SEED = 2023
 DEFAULT_WORKERS = 12
 OPERATOR_USERNAME = "operator"
 OPERATOR_ROLE = "operator"  # what the credentials file and the summary call a superuser (no governed role)
-# Days from the first run to each active account's re-verification (in turn): spread over the next weeks, so
-# reminders, the dashboard's "due" list and the home page's date show something from the first minute.
-REVIEW_DUE_DAYS = (5, 12, 19, 26, 33, 40, 9, 16, 23, 30, 37, 44)
+# Days from the first run to each active account's re-verification, in the order of the plans (the state
+# administrator, the supervisors, then the active workers): spread over the next weeks, with one worker of each
+# district due within 14 days, so reminders, each dashboard's "due" list and the home page's date show something
+# from the first minute.
+REVIEW_DUE_DAYS = (20, 33, 26, 40, 10, 6, 13, 27, 17, 44, 23, 37)
 
 # The first workers show every status of the lifecycle (ARCHITECTURE.md §3); all later ones are active.
 WORKER_STATUSES = (
@@ -167,13 +169,16 @@ def demo_build(
     known_passwords = known_passwords or {}
     fake = Faker("en_IN")
     result = DemoResult()
-    for nth, plan in enumerate(_account_plans(_places_ensure(system), workers)):
+    due_nth = 0
+    for plan in _account_plans(_places_ensure(system), workers):
         user, created, password = _account_ensure(plan, system, fake)
         result.accounts.append(user)
         result.created += created
         if not user.has_usable_password():
             continue
-        _review_due_ensure(user, system, nth)
+        if user.status == Status.ACTIVE and not user.is_superuser:
+            _review_due_ensure(user, system, due_nth)
+            due_nth += 1
         device = _totp_ensure(user)
         known = known_passwords.get(user.username)
         known = known if isinstance(known, dict) else {"password": known}
@@ -316,8 +321,8 @@ def _operator_create(username: str, password: str, system: User, profile: dict) 
 
 
 def _review_due_ensure(user: User, system: User, nth: int) -> None:
-    """Give an active account without one a re-verification due date some weeks ahead (history by the system)."""
-    if user.status != Status.ACTIVE or user.is_superuser or user.review_due_at is not None:
+    """Give an account without one a re-verification due date some weeks ahead (history by the system)."""
+    if user.review_due_at is not None:
         return
     user.review_due_at = timezone.now() + timedelta(days=REVIEW_DUE_DAYS[nth % len(REVIEW_DUE_DAYS)])
     user._history_user, user._change_reason = system, f"{DEMO_REASON}: re-verification due"

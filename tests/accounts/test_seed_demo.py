@@ -331,6 +331,9 @@ def test_active_accounts_are_due_for_re_verification_over_the_next_weeks(debug):
     assert None not in dues and len(dues) == 10
     assert now < dues[0] <= now + timedelta(days=7) and dues[-1] <= now + timedelta(days=45)
     assert len({(d - now).days // 7 for d in dues}) >= 5  # spread over the weeks, never all at once
+    for district in District.objects.all():  # each supervisor has a re-verification to see to soon
+        soon = active.filter(facility__district=district, review_due_at__lte=now + timedelta(days=14))
+        assert soon.count() == 1
     assert not demo_users().exclude(pk__in=active).exclude(review_due_at=None).exists()
 
 
