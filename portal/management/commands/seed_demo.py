@@ -127,18 +127,19 @@ def _banner(accounts: list[User], credentials_out: Path | None) -> str:
     supervisor = next((u for u in active if u.role == Role.SUPERVISOR), None)
     people = []
     if worker is not None:
-        people.append(f"{worker.username} (health worker, {worker.facility.name})")
+        people.append(f"  {worker.username:<14}health worker at {worker.facility.name}: finds records")
     if supervisor is not None:
-        people.append(f"{supervisor.username} (supervisor: the console)")
+        people.append(
+            f"  {supervisor.username:<14}supervisor of {supervisor.district.name}: the console, its dashboard"
+        )
     if any(u.username == OPERATOR_USERNAME for u in active):
-        people.append(f"{OPERATOR_USERNAME} (the job schedules)")
-    lines = [f"Sign in as {', '.join(people)}."]
-    if credentials_out:
-        lines.append(f"Passwords, TOTP keys and otpauth URIs: {credentials_out}")
+        people.append(f"  {OPERATOR_USERNAME:<14}operator (superuser): the job schedules")
+    where = f" (passwords, TOTP keys, otpauth URIs: {credentials_out})" if credentials_out else ""
+    lines = [f"Sign in as{where}:", *people]
     if worker is not None and (samples := sample_reference_ids(worker)):
         lines.append(f"Records {worker.username} may read: {', '.join(samples)}")
     if supervisor is not None:
-        lines.append("A new browser waits for approval; approve your first one with:")
+        lines.append("Your first browser waits for approval; approve it from another terminal:")
         lines.append(
             f'  .venv/bin/python manage.py device approve --user {supervisor.username} --code CODE --reason "demo"'
         )
