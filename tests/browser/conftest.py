@@ -11,7 +11,8 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("PRAHARI_CHROMIUM", "/usr/bin/chromium")
-# Screenshots for people to look at (gitignored, like everything under test-results/).
+# Screenshots for people to look at (gitignored, like everything under test-results/). pytest-playwright empties
+# test-results/ as a run starts: the screenshots there are always those of the last run.
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
 
 
