@@ -10,24 +10,30 @@ PYTEST_ARGS ?=
 .PHONY: run test bench install chromium lint format messages clean
 
 $(BIN)/python:
+	@echo "==> Creating the virtual environment $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): requirements.txt | $(BIN)/python
+	@echo "==> Installing the packages of requirements.txt into $(VENV) (a minute or two the first time)"
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	cp requirements.txt $(STAMP)
+	@echo "==> Packages installed"
 
 install: $(STAMP)
 
 # Web on http://127.0.0.1:8000/, a Celery worker and beat, in the foreground; Ctrl-C stops all three.
 # Embedded defaults: PostgreSQL from the pgserver wheel with its data under var/postgres (started by the first
 # process, stopped by the last: docs/database.md), the filesystem broker under var/broker (no server needed).
+# Once the web answers, Procfile's `ready` prints a banner: where to go, who to sign in as, records to try.
 run: install
 	@mkdir -p var
-	export DJANGO_DEBUG=$${DJANGO_DEBUG-1} PATH="$(abspath $(BIN)):$$PATH"; \
+	@export DJANGO_DEBUG=$${DJANGO_DEBUG-1} PATH="$(abspath $(BIN)):$$PATH"; \
+	echo "==> Starting the database and applying migrations" && \
 	$(BIN)/python manage.py migrate --noinput && \
-	$(BIN)/python manage.py seed_demo --credentials-out var/demo-credentials.json && \
-	echo "Demo accounts and their TOTP keys: var/demo-credentials.json" && \
+	echo "==> Seeding the demo (accounts, records, 30 days of look-ups; kept from run to run)" && \
+	$(BIN)/python manage.py seed_demo --credentials-out var/demo-credentials.json --banner-out var/demo-banner.txt && \
+	echo "==> Starting web, worker and beat; a banner follows when the web answers" && \
 	exec $(BIN)/honcho start -f Procfile
 
 # Installs what tests need (Debian's chromium for browser tests) and runs the whole suite.

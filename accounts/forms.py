@@ -5,8 +5,6 @@ from django.contrib.auth import password_validation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.services.otp import METHODS
-
 PASSWORD_MAX = 1024  # long passphrases are welcome (128 accepted); the cap only stops hashing megabytes
 
 OTP_METHOD_LABELS = {
@@ -22,30 +20,114 @@ class PasswordForm(forms.Form):
     password = forms.CharField(label=_("Password"), max_length=PASSWORD_MAX, strip=False, widget=forms.PasswordInput)
 
 
-class OTPForm(forms.Form):
-    method = forms.ChoiceField(label=_("Code from"), choices=[(m, OTP_METHOD_LABELS[m]) for m in METHODS])
-    token = forms.CharField(
-        label=_("One-time code"),
-        max_length=32,
+CODE_DIGITS = 6  # every code sent or shown by an authenticator (SECURITY.md §OTP)
+NUMERIC_METHODS = ("totp", "sms", "email")
+BACKUP_CODE_MAX = 24  # 16 letters and digits, in groups of four; spaces or dashes as typed
+
+
+class CodeInput(forms.TextInput):
+    """The input of a code: never shows a typed code back. `numeric`: the phone's number pad and the keyboard's
+    offer of the code from an SMS; otherwise letters and digits (backup codes)."""
+
+    def __init__(self, attrs=None, *, numeric: bool = True):
+        defaults = {"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"}
+        if numeric:
+            defaults.update(inputmode="numeric", pattern=f"[0-9]{{{CODE_DIGITS}}}")
+        else:
+            defaults.update(inputmode="text", pattern="[A-Za-z0-9 \\-]{16,24}")
+        super().__init__({**defaults, **(attrs or {})})
+
+    def format_value(self, value):
+        return None
+
+
+class CodeField(forms.CharField):
+    """A 6-digit code; spaces typed inside it are dropped."""
+
+    default_error_messages = {"digits": _("A code is 6 digits. Type only the digits.")}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", CODE_DIGITS)
+        kwargs.setdefault("widget", CodeInput)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        return "".join(super().to_python(value).split())
+
+    def validate(self, value):
+        super().validate(value)
+        if value and not (value.isascii() and value.isdigit()):
+            raise forms.ValidationError(self.error_messages["digits"], code="digits")
+
+
+def _backup_code_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Backup code"),
         required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}),
+        max_length=BACKUP_CODE_MAX,
+        widget=CodeInput(numeric=False),
+        help_text=_("One of the codes you printed or wrote down: letters and digits, each works once."),
     )
+
+
+class OTPForm(forms.Form):
+    """A one-time code: 6 digits from the chosen method, or a backup code in its own field (letters and digits,
+    so the number pad never blocks it). After validation `method` is "backup" when a backup code was typed, and
+    `token` holds the code either way."""
+
+    method = forms.ChoiceField(label=_("Code from"), required=False)
+    token = CodeField(label=_("One-time code"), required=False, widget=CodeInput(attrs={"autofocus": True}))
+    backup_code = _backup_code_field()
+    code_required = False  # an empty code is left to the view (at login it counts as a wrong one)
 
     def __init__(self, *args, methods: list[str], **kwargs):
         super().__init__(*args, **kwargs)
+        if self.is_bound and self.posted_method(self.data) == "backup":
+            self.data = self.data.copy()
+            self.data.pop("method", None)  # the select still posts its choice: a backup code stands alone
         self.offer(methods)
 
     def offer(self, methods: list[str]) -> None:
         """The methods to choose from: the account's devices (`login_otp_devices`)."""
-        self.fields["method"].choices = [(m, OTP_METHOD_LABELS[m]) for m in methods]
+        self.fields["method"].choices = [(m, OTP_METHOD_LABELS[m]) for m in methods if m in NUMERIC_METHODS]
+        if "backup" not in methods:
+            self.fields.pop("backup_code", None)
+
+    @property
+    def has_code_methods(self) -> bool:
+        return bool(self.fields["method"].choices)
+
+    @property
+    def backup_field(self):
+        return self["backup_code"] if "backup_code" in self.fields else None
+
+    @staticmethod
+    def posted_method(data) -> str | None:
+        """The method a POST uses: "backup" when a backup code was typed, else the chosen one."""
+        if "".join(str(data.get("backup_code", "")).split()):
+            return "backup"
+        return data.get("method")
+
+    def clean(self):
+        data = super().clean()
+        backup = "".join((data.get("backup_code") or "").split())
+        if backup:
+            data["method"], data["token"] = "backup", backup
+            return data
+        if not data.get("method") and "method" not in self.errors:
+            self.add_error("method" if self.has_code_methods else None, gettext("Enter the one-time code."))
+        elif self.code_required and not data.get("token") and "token" not in self.errors:
+            self.add_error("token", gettext("Enter the one-time code."))
+        return data
+
+    def code_error(self, message: str) -> None:
+        """Say that the code was refused, beside the field it was typed in."""
+        backup = self.cleaned_data.get("method") == "backup" and "backup_code" in self.fields
+        self.add_error("backup_code" if backup else "token", message)
 
 
 class CodeForm(forms.Form):
-    token = forms.CharField(
-        label=_("Code from your authenticator app"),
-        max_length=8,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
-    )
+    token = CodeField(label=_("Code from your authenticator app"), widget=CodeInput(attrs={"autofocus": True}))
 
 
 class ReasonForm(forms.Form):
@@ -94,7 +176,8 @@ class PasswordResetRequestForm(forms.Form):
 
 
 class PasswordResetConfirmForm(NewPasswordMixin, OTPForm):
-    field_order = ["new_password1", "new_password2", "method", "token"]
+    field_order = ["new_password1", "new_password2", "method", "token", "backup_code"]
+    code_required = True
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -105,12 +188,6 @@ class PasswordResetConfirmForm(NewPasswordMixin, OTPForm):
         password = self.cleaned_data["new_password1"]
         password_validation.validate_password(password, self.user)  # before a code is spent on it
         return password
-
-    def clean_token(self):
-        token = self.cleaned_data.get("token", "")
-        if not token.strip():
-            raise forms.ValidationError(gettext("Enter the one-time code."))
-        return token
 
 
 class MobileForm(forms.Form):
@@ -123,11 +200,7 @@ class MobileForm(forms.Form):
 
 
 class SMSCodeForm(forms.Form):
-    token = forms.CharField(
-        label=_("Code from the SMS"),
-        max_length=8,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-    )
+    token = CodeField(label=_("Code from the SMS"))
 
 
 class EnrolForm(forms.Form):
@@ -152,30 +225,49 @@ class EnrolForm(forms.Form):
         widget=forms.RadioSelect,
         initial="totp",
     )
-    token = forms.CharField(
-        label=_("One-time code"),
-        max_length=12,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-    )
+    token = CodeField(label=_("One-time code"))
     undertaking_version = forms.IntegerField(widget=forms.HiddenInput)
     accept = forms.BooleanField(label=_("I have read the data-use undertaking and I accept it."))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password1(self):
+        password = self.cleaned_data["password1"]
+        password_validation.validate_password(password, self.user)  # with the other fields' errors, at once
+        return password
 
     def clean(self):
         data = super().clean()
         if data.get("password1") and data.get("password1") != data.get("password2"):
             self.add_error("password2", gettext("The two passwords are not the same."))
+        if data.get("token") and any(name != "token" for name in self.errors):
+            # Checking a code may use it up: it is checked once everything else is right.
+            self.add_error(
+                "token",
+                gettext("Not checked yet: correct the rest, then type the code again (it is checked last)."),
+            )
         return data
 
 
 class ReconfirmForm(OTPForm):
-    """Re-confirmation at login after a review: a fresh code and the undertaking the page showed."""
+    """Re-confirmation after a review: the undertaking the page showed, and a fresh code unless the login's own
+    code is still fresh (`with_code=False`: docs/onboarding.md, re-verification)."""
 
     version = forms.IntegerField(widget=forms.HiddenInput)
     accept = forms.BooleanField(label=_("I have read the undertaking above and I accept it."))
-    field_order = ["accept", "method", "token", "version"]
+    field_order = ["accept", "method", "token", "backup_code", "version"]
+    code_required = True
 
-    def clean_token(self):
-        token = self.cleaned_data.get("token", "")
-        if not token.strip():
-            raise forms.ValidationError(gettext("Enter the one-time code."))
-        return token
+    def __init__(self, *args, with_code: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.with_code = with_code
+        if not with_code:
+            for name in ("method", "token", "backup_code"):
+                self.fields.pop(name, None)
+
+    def clean(self):
+        if not self.with_code:
+            return forms.Form.clean(self)
+        return super().clean()

@@ -12,6 +12,7 @@ urlpatterns = [
     path("enrol/<str:token>/", enrol.enrol, name="enrol"),
     path("step-up/", home.step_up, name="step-up"),
     path("reconfirm/", reconfirm.review_reconfirm_view, name="review-reconfirm"),
+    path("me/", home.my_account, name="my-account"),
     path("sessions/<str:public_id>/end/", home.session_end_own, name="session-end"),
     path("devices/<int:pk>/revoke/", home.device_revoke_own, name="device-revoke"),
     path("password/", account.password_change, name="password-change"),

@@ -1,14 +1,14 @@
-"""The signed-in person's home page: their sessions and devices, their re-verification date, and their own
-latest record look-ups (from the records read path), so it sits above both apps."""
+"""The signed-in person's home page: the record search first, then their own latest look-ups (from the records
+read path) and a short "My account" part (re-verification date; sessions and devices are on accounts' "My
+account" page). It sits above both apps."""
 
 from __future__ import annotations
 
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-from accounts.models import RegisteredDevice, UserSession
-from accounts.services.sessions import session_public_id
+from accounts.views.home import review_due_days
+from records.forms import SearchForm
 from records.services import access_history
 
 HOME_ACCESS_ROWS = 10
@@ -17,21 +17,13 @@ HOME_ACCESS_ROWS = 10
 @never_cache
 def home(request):
     user = request.user
-    current = request.session.session_key
-    sessions = [
-        {"id": session_public_id(s.session_key), "current": s.session_key == current, "row": s}
-        for s in UserSession.objects.filter(user=user).select_related("device").order_by("-created_at")
-    ]
-    devices = RegisteredDevice.objects.filter(user=user).exclude(status=RegisteredDevice.Status.REJECTED)
-    due = user.review_due_at
     return render(
         request,
         "accounts/home.html",
         {
-            "sessions": sessions,
-            "devices": devices,
+            "search_form": SearchForm(),
             "access": access_history(user, limit=HOME_ACCESS_ROWS),
-            "review_due": due,
-            "review_due_days": max((due - timezone.now()).days, 0) if due else None,
+            "review_due": user.review_due_at,
+            "review_due_days": review_due_days(user),
         },
     )

@@ -5,6 +5,8 @@ from accounts.language import language_switch
 from portal import views
 from portal.home import home
 
+handler403 = "portal.views.permission_denied"
+
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/setlang/", language_switch, name="set_language"),

@@ -1,12 +1,15 @@
-"""Operational endpoints."""
+"""Operational endpoints, and the page for a refusal (403)."""
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -45,3 +48,10 @@ def healthz(request):
     db_ok = _database_ok()
     body = {"db": "ok" if db_ok else "down", "broker": "ok" if _broker_ok() else "down"}
     return JsonResponse(body, status=200 if db_ok else 503)
+
+
+def permission_denied(request, exception=None):
+    """The page for a refusal (handler403): the portal's look, and who may open what was refused. The job
+    schedules (django-celery-beat's pages in the console) belong to the operators, the set-up accounts."""
+    schedules = request.path.startswith(reverse("admin:index") + "django_celery_beat/")
+    return render(request, "403.html", {"schedules": schedules, "demo": settings.DEBUG}, status=403)

@@ -212,8 +212,8 @@ def chain_append(head: AccessChainHead, **fields) -> AccessEvent:
     return _append_locked(transaction.get_connection(), head, event_content(fields))
 
 
-def _append_locked(connection, head: AccessChainHead, content: dict) -> AccessEvent:
-    created_at, seq, prev_hash = timezone.now(), head.seq + 1, head.hash
+def _append_locked(connection, head: AccessChainHead, content: dict, created_at=None) -> AccessEvent:
+    created_at, seq, prev_hash = created_at or timezone.now(), head.seq + 1, head.hash
     digest = _link(prev_hash, _canonical(head.actor_id, seq, created_at, content))
     recent, paced = pace(head.recent, created_at)
     row = event_row(connection, created_at, head.actor_id, seq, content, prev_hash, digest, paced)
@@ -269,6 +269,27 @@ def access_event_append(*, actor, **fields) -> AccessEvent:
                 return event
     with transaction.atomic(using=connection.alias):
         return _append_locked(connection, chain_head_lock(actor.pk), content)
+
+
+def access_events_append_past(*, actor, events: Iterable[tuple[datetime, dict]]) -> int:
+    """Append events that happened before now to `actor`'s chain (demo data, imports): `events` are (time,
+    fields as on AccessEvent), oldest first. Return how many were appended.
+
+    One transaction, the head locked once; the daily counts of the head stay as they are (they are today's). A
+    chain is in time order: each time must be later than the chain's latest event and not in the future, else
+    ValueError and nothing is appended.
+    """
+    connection = transaction.get_connection()
+    now, appended = timezone.now(), 0
+    with transaction.atomic(using=connection.alias):
+        head = chain_head_lock(actor.pk)
+        for at, fields in events:
+            latest = head.recent[-1] if head.recent else None
+            if at > now or (latest is not None and _micros(at) <= latest):
+                raise ValueError(f"an event at {at.isoformat()} is not after the chain's latest nor before now")
+            _append_locked(connection, head, event_content(fields), created_at=at)
+            appended += 1
+    return appended
 
 
 def _problems(events: Iterator[AccessEvent], heads: dict[int, AccessChainHead]) -> Iterator[tuple[int, str]]:

@@ -1,21 +1,27 @@
 """Demo data for development and demonstrations (`manage.py seed_demo`).
 
 Builds one state (Uttar Pradesh), three districts with three facilities each, a state administrator,
-one supervisor per district and health workers in every status of the account lifecycle. Every account
-is made by `user_create` and moved by the lifecycle services as the system actor, so its history and
-AccountEvents look like the real thing. Idempotent: places are found by code and accounts by username,
-and whatever already exists is left as it is. Codes have the official shapes but are illustrative.
+one supervisor per district, health workers in every status of the account lifecycle and an operator (a
+superuser, who keeps the job schedules). Every account is made by `user_create` (the operator by its own
+small function) and moved by the lifecycle services as the system actor, so its history and AccountEvents
+look like the real thing. Active accounts get an approved demo browser (no notices: nobody has anything
+to approve) and a re-verification due date spread over the next weeks. Idempotent: places are found by code
+and accounts by username, and whatever already exists is left as it is. Codes have the official shapes but
+are illustrative.
 """
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from faker import Faker
 
@@ -30,7 +36,7 @@ from accounts.models import (
     SuspensionCause,
     User,
 )
-from accounts.services.devices import device_approve, device_find, device_register, device_token_hash, device_token_new
+from accounts.services.devices import device_find, device_register_approved, device_token_hash, device_token_new
 from accounts.services.events import event_record
 from accounts.services.lifecycle import user_deactivate, user_suspend
 from accounts.services.system import system_user
@@ -41,6 +47,13 @@ TOTP_DEVICE_NAME = "demo authenticator"
 DEMO_BROWSER_LABEL = "demo browser"
 FAKER_SEED = 2023
 DEFAULT_WORKERS = 12
+OPERATOR_USERNAME = "operator"
+OPERATOR_ROLE = "operator"  # what the credentials file and the summary call a superuser (no governed role)
+# Days from the first run to each active account's re-verification, in the order of the plans (the state
+# administrator, the supervisors, then the active workers): spread over the next weeks, with one worker of each
+# district due within 14 days, so reminders, each dashboard's "due" list and the home page's date show something
+# from the first minute.
+REVIEW_DUE_DAYS = (20, 33, 26, 40, 10, 6, 13, 27, 17, 44, 23, 37)
 
 # The first workers show every status of the lifecycle (ARCHITECTURE.md §3); all later ones are active.
 WORKER_STATUSES = (
@@ -116,7 +129,7 @@ class AccountPlan:
     """One demo account as it should first be made."""
 
     username: str
-    role: Role
+    role: Role | str  # "" for the operator (a superuser)
     status: Status
     serial: int  # distinguishes the mobile number and the name
     facility: Facility | None = None
@@ -133,9 +146,9 @@ class DemoResult:
 
     def counts(self) -> dict[str, Counter]:
         """Return {role: Counter(status)} over the demo accounts."""
-        counts: dict[str, Counter] = {role: Counter() for role in Role.values}
+        counts: dict[str, Counter] = {role: Counter() for role in (*Role.values, OPERATOR_ROLE)}
         for user in self.accounts:
-            counts[user.role][user.status] += 1
+            counts[user.role or OPERATOR_ROLE][user.status] += 1
         return counts
 
 
@@ -156,12 +169,16 @@ def demo_build(
     known_passwords = known_passwords or {}
     fake = Faker("en_IN")
     result = DemoResult()
+    due_nth = 0
     for plan in _account_plans(_places_ensure(system), workers):
         user, created, password = _account_ensure(plan, system, fake)
         result.accounts.append(user)
         result.created += created
         if not user.has_usable_password():
             continue
+        if user.status == Status.ACTIVE and not user.is_superuser:
+            _review_due_ensure(user, system, due_nth)
+            due_nth += 1
         device = _totp_ensure(user)
         known = known_passwords.get(user.username)
         known = known if isinstance(known, dict) else {"password": known}
@@ -173,17 +190,23 @@ def demo_build(
         if password is None:
             password, reset = _password_recall_or_reset(user, known.get("password"), system)
             result.passwords_reset += reset
-        result.credentials.append(
-            {
-                "username": user.username,
-                "password": password,
-                "role": user.role,
-                "facility": user.facility.code if user.facility_id else None,
-                "totp_key": device.key,
-                "device_token": browser_token,
-            }
-        )
+        result.credentials.append(credentials_entry(user, password, device, browser_token))
     return result
+
+
+def credentials_entry(user: User, password: str, device: TOTPDevice, browser_token: str | None) -> dict:
+    """One account's line of the credentials file: how to sign in as it, and what it is now."""
+    return {
+        "username": user.username,
+        "password": password,
+        "role": user.role or OPERATOR_ROLE,
+        "status": user.status,
+        "facility": user.facility.code if user.facility_id else None,
+        "totp_key": device.key,  # hex, as django-otp stores it (CONTRACT.md)
+        "totp_key_base32": base64.b32encode(device.bin_key).decode(),  # what authenticator apps take
+        "otpauth_uri": device.config_url,  # the same as a QR code: paste it into an app, or make a QR of it
+        "device_token": browser_token,
+    }
 
 
 def password_generate(user: User) -> str:
@@ -225,7 +248,10 @@ def _place_ensure(model, system: User, *, code: str, **fields):
 
 def _account_plans(places, workers: int) -> list[AccountPlan]:
     state, districts = places
-    plans = [AccountPlan(f"sa.{STATE_SLUG}", Role.STATE_ADMIN, Status.ACTIVE, serial=1, state=state)]
+    plans = [
+        AccountPlan(f"sa.{STATE_SLUG}", Role.STATE_ADMIN, Status.ACTIVE, serial=1, state=state),
+        AccountPlan(OPERATOR_USERNAME, "", Status.ACTIVE, serial=2),
+    ]
     for n, (spec, district, _facilities) in enumerate(districts, start=1):
         plans.append(AccountPlan(f"dio.{spec.slug}", Role.SUPERVISOR, Status.ACTIVE, serial=10 + n, district=district))
     # Workers go round the districts, then round each district's facilities: w.lucknow.01, w.varanasi.01, …
@@ -255,6 +281,8 @@ def _account_ensure(plan: AccountPlan, system: User, fake: Faker) -> tuple[User,
     password = None
     if plan.role != Role.WORKER or plan.status in STATUSES_WITH_PASSWORD:
         password = password_generate(User(username=plan.username, **places, **profile))
+    if not plan.role:
+        return _operator_create(plan.username, password, system, profile), True, password
     # Suspended and deactivated accounts were active once: make them so, then move them by the services.
     first_status = Status.ACTIVE if plan.status in (Status.SUSPENDED, Status.DEACTIVATED) else plan.status
     user = user_create(
@@ -275,6 +303,32 @@ def _account_ensure(plan: AccountPlan, system: User, fake: Faker) -> tuple[User,
     return user, True, password
 
 
+def _operator_create(username: str, password: str, system: User, profile: dict) -> User:
+    """The operator: a superuser (set-up account, no governed role) who may open the job schedules."""
+    user = User(username=username, role="", status=Status.ACTIVE, is_staff=True, is_superuser=True, **profile)
+    user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user._history_user, user._change_reason = system, DEMO_REASON
+    user.save()
+    event_record(
+        type=AccountEventType.USER_CREATED,
+        actor=system,
+        subject=user,
+        reason=DEMO_REASON,
+        data={"role": OPERATOR_ROLE, "status": user.status},
+    )
+    return user
+
+
+def _review_due_ensure(user: User, system: User, nth: int) -> None:
+    """Give an account without one a re-verification due date some weeks ahead (history by the system)."""
+    if user.review_due_at is not None:
+        return
+    user.review_due_at = timezone.now() + timedelta(days=REVIEW_DUE_DAYS[nth % len(REVIEW_DUE_DAYS)])
+    user._history_user, user._change_reason = system, f"{DEMO_REASON}: re-verification due"
+    user.save(update_fields=["review_due_at"])
+
+
 def _profile(plan: AccountPlan, fake: Faker) -> dict:
     """Return a deterministic name, mobile and language for the planned account (same on every run)."""
     fake.seed_instance(f"{FAKER_SEED}:{plan.username}")
@@ -292,23 +346,21 @@ def _profile(plan: AccountPlan, fake: Faker) -> dict:
 
 
 def _browser_ensure(user: User, system: User, known_token: str | None) -> str:
-    """Return the token of the user's approved demo browser, registering and approving one (as the system) if needed.
-
-    A token from the credentials file is reused while it still matches an approved device.
+    """Return the token of the user's approved demo browser, recording one approved from the start (by the system,
+    no notices) if needed. A token from the credentials file is reused while it still matches an approved device.
     """
-    if known_token and device_find(user=user, token=known_token) is not None:
+    if known_token:
         device = device_find(user=user, token=known_token)
-        if device.status == RegisteredDevice.Status.APPROVED:
+        if device is not None and device.status == RegisteredDevice.Status.APPROVED:
             return known_token
     token = device_token_new()
     demo = RegisteredDevice.objects.filter(user=user, label=DEMO_BROWSER_LABEL, status=RegisteredDevice.Status.APPROVED)
     if demo.exists():
         demo.update(token_hash=device_token_hash(token))  # the old token is unknown: give the demo browser a new one
         return token
-    device = device_register(user=user, token=token, ip=None, user_agent=DEMO_BROWSER_LABEL)
-    RegisteredDevice.objects.filter(pk=device.pk).update(label=DEMO_BROWSER_LABEL)
-    device.refresh_from_db()
-    device_approve(device=device, acting_user=system, reason=f"{DEMO_REASON}: demo browser")
+    device_register_approved(
+        user=user, token=token, label=DEMO_BROWSER_LABEL, acting_user=system, reason=f"{DEMO_REASON}: demo browser"
+    )
     return token
 
 

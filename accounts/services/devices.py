@@ -119,12 +119,13 @@ def _decide(device, *, status, acting_user, reason, event, ip, notice, extra=Non
         ip=ip,
         data={"device": device.pk, "code": device.code, "from": previous, "to": status, **(extra or {})},
     )
-    notify(
-        user=device.user,
-        kind=notice,
-        idempotency_key=f"{notice}:{device.pk}:{device.decided_at.isoformat()}",
-        context={"code": device.code},
-    )
+    if notice is not None:
+        notify(
+            user=device.user,
+            kind=notice,
+            idempotency_key=f"{notice}:{device.pk}:{device.decided_at.isoformat()}",
+            context={"code": device.code},
+        )
     return device
 
 
@@ -164,6 +165,43 @@ def device_approve(
         event=AccountEventType.DEVICE_APPROVED,
         ip=ip,
         notice="device_approved",
+    )
+
+
+@transaction.atomic
+def device_register_approved(*, user: User, token: str, label: str, acting_user: User, reason: str) -> RegisteredDevice:
+    """Record a browser as an approved device of `user` from the start (set-up and demo data), by `acting_user`.
+
+    Records history, DEVICE_REGISTERED and DEVICE_APPROVED; sends no notice: nobody has anything to approve, and
+    the owner did not ask. Raises NotPermitted, or DomainError past PRAHARI_MAX_APPROVED_DEVICES.
+    """
+    reason = clean_reason(reason)
+    ensure(can_approve_device(acting_user, user), _("You may not approve this device."))
+    User.objects.select_for_update().filter(pk=user.pk).first()  # serialise approvals of one user
+    limit = settings.PRAHARI_MAX_APPROVED_DEVICES
+    if RegisteredDevice.objects.filter(user=user, status=Status.APPROVED).count() >= limit:
+        raise DomainError(
+            _("%(user)s already has %(limit)d approved devices: revoke one before approving another.")
+            % {"user": user.username, "limit": limit}
+        )
+    device = RegisteredDevice(user=user, token_hash=device_token_hash(token), code=_new_code(user), label=label)
+    device._history_user, device._change_reason = acting_user, reason
+    device.save()
+    event_record(
+        type=AccountEventType.DEVICE_REGISTERED,
+        actor=acting_user,
+        subject=user,
+        reason=reason,
+        data={"device": device.pk, "code": device.code, "label": device.label},
+    )
+    return _decide(
+        device,
+        status=Status.APPROVED,
+        acting_user=acting_user,
+        reason=reason,
+        event=AccountEventType.DEVICE_APPROVED,
+        ip=None,
+        notice=None,
     )
 
 

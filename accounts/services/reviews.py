@@ -53,12 +53,15 @@ def reconfirm_required(user: User) -> bool:
 
 
 @transaction.atomic
-def review_reconfirm(*, user: User, undertaking: Undertaking, ip: str | None = None) -> UndertakingAcceptance:
+def review_reconfirm(
+    *, user: User, undertaking: Undertaking, ip: str | None = None, code_from: str = "reconfirm"
+) -> UndertakingAcceptance:
     """The owner re-confirmed (the caller verified a fresh code): record their acceptance of `undertaking`.
 
-    Clears `reconfirm_pending` (history by the owner); records UNDERTAKING_ACCEPTED, and
-    REVIEW_RECONFIRMED when a review had asked for it. Raises DomainError when `undertaking` is not
-    the current version (a newer one was published meanwhile) or the account is not active.
+    `code_from`: where that code was proven, "reconfirm" (on the re-confirmation page) or "login" (the login's
+    own code, still fresh), kept in the event. Clears `reconfirm_pending` (history by the owner); records
+    UNDERTAKING_ACCEPTED, and REVIEW_RECONFIRMED when a review had asked for it. Raises DomainError when
+    `undertaking` is not the current version (a newer one was published meanwhile) or the account is not active.
     """
     locked = review_lock(user)
     if locked.status != Status.ACTIVE:
@@ -77,6 +80,6 @@ def review_reconfirm(*, user: User, undertaking: Undertaking, ip: str | None = N
             actor=locked,
             subject=locked,
             ip=ip,
-            data={"version": undertaking.version},
+            data={"version": undertaking.version, "code": code_from},
         )
     return acceptance

@@ -131,7 +131,7 @@ def _reset_locked(request, user) -> bool:
 
 @never_cache
 @login_not_required
-@sensitive_post_parameters("new_password1", "new_password2", "token")
+@sensitive_post_parameters("new_password1", "new_password2", "token", "backup_code")
 @require_http_methods(["GET", "POST"])
 def password_reset_confirm(request, uidb64: str, token: str):
     """New password and a one-time code: a reset link alone never opens an account (ASVS 6.4.3)."""
@@ -171,7 +171,7 @@ def _reset_post(request, user, form: PasswordResetConfirmForm, *, attempt_id: st
     method, code = form.cleaned_data["method"], form.cleaned_data["token"]
     if otp_verify(user=user, method=method, token=code, attempt_id=attempt_id) is None:
         failure_counted(request, user=user, category="otp_reset")
-        form.add_error("token", _("That code is not right, or it has expired."))
+        form.code_error(_("That code is not right, or it has expired."))
         return None
     try:
         passwords.password_reset_complete(user=user, new_password=form.cleaned_data["new_password1"], ip=ip)

@@ -50,14 +50,16 @@ def enrol(request, token: str):
             messages.error(request, str(error) if isinstance(error, DomainError) else _("The SMS could not be sent."))
         return redirect(request.path)
     totp = TOTPDevice.objects.filter(user=user, confirmed=False).first() or totp_enrol_start(user=user)
-    form = EnrolForm(request.POST or None, initial={"undertaking_version": undertaking.version})
+    form = EnrolForm(request.POST or None, user=user, initial={"undertaking_version": undertaking.version})
     if request.method == "POST" and form.is_valid():
-        data, ip = form.cleaned_data, client_ip(request)
+        data, ip, checked = form.cleaned_data, client_ip(request), {}
 
         def otp_confirm(account) -> bool:
             if data["method"] == "sms":
-                return sms_device_enrol_confirm(user=account, token=data["token"], ip=ip)
-            return totp_enrol_confirm(device=totp, token=data["token"], ip=ip)
+                checked["code"] = sms_device_enrol_confirm(user=account, token=data["token"], ip=ip)
+            else:
+                checked["code"] = totp_enrol_confirm(device=totp, token=data["token"], ip=ip)
+            return checked["code"]
 
         device_token = device_token_new()
         try:
@@ -71,7 +73,7 @@ def enrol(request, token: str):
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
         except DomainError as error:
-            form.add_error(None, str(error))
+            form.add_error("token" if checked.get("code") is False else None, str(error))
         else:
             response = render(request, "accounts/enrol_done.html", {"device": device, "account": _user})
             device_token_write(response, device_token)

@@ -1,4 +1,5 @@
-"""The signed-in person's own actions: ending a session, revoking a device, step-up (the home page: portal/home.py)."""
+"""The signed-in person's own account: "My account" (sessions, devices, re-verification), ending a session,
+revoking a device (the one in use only after a confirmation), step-up. The home page is portal/home.py."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -15,14 +17,39 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.exceptions import DomainError
 from accounts.forms import OTPForm
 from accounts.login.failures import failure_counted, login_is_barred
-from accounts.login.session import session_end, step_up_record
-from accounts.models import RegisteredDevice
+from accounts.login.session import DEVICE_KEY, session_end, step_up_record
+from accounts.models import RegisteredDevice, UserSession
 from accounts.request_info import client_ip
 from accounts.services.devices import device_revoke
 from accounts.services.lockouts import login_is_held
 from accounts.services.otp import login_otp_devices, otp_sms_send, otp_verify
-from accounts.services.sessions import session_end_by_owner
+from accounts.services.sessions import session_end_by_owner, session_public_id
 from accounts.views.login import _safe_next
+
+
+def review_due_days(user) -> int | None:
+    """Whole days left until `user`'s re-verification is due (0 once it is due), or None without a date."""
+    due = user.review_due_at
+    return max((due - timezone.now()).days, 0) if due else None
+
+
+@never_cache
+def my_account(request):
+    """The person's sessions and devices (which they may end and revoke), re-verification date and sign-in links."""
+    user, current = request.user, request.session.session_key
+    sessions = [
+        {"id": session_public_id(s.session_key), "current": s.session_key == current, "row": s}
+        for s in UserSession.objects.filter(user=user).select_related("device").order_by("-created_at")
+    ]
+    devices = RegisteredDevice.objects.filter(user=user).exclude(status=RegisteredDevice.Status.REJECTED)
+    context = {
+        "sessions": sessions,
+        "devices": devices,
+        "current_device": request.session.get(DEVICE_KEY),
+        "review_due": user.review_due_at,
+        "review_due_days": review_due_days(user),
+    }
+    return render(request, "accounts/my_account.html", context)
 
 
 @require_POST
@@ -34,22 +61,38 @@ def session_end_own(request, public_id: str):
         messages.success(request, _("That session has been ended."))
     else:
         messages.error(request, _("No such session (it may have ended already)."))
-    return redirect("home")
+    return redirect("accounts:my-account")
 
 
 @require_POST
 def device_revoke_own(request, pk: int):
+    """Revoke one of the person's devices. The device in use is revoked only from its confirmation page (a second
+    POST with `confirm=yes`): one tap must not lock a worker out of the phone they work on."""
     device = get_object_or_404(RegisteredDevice, pk=pk, user=request.user)
+    in_use = device.pk == request.session.get(DEVICE_KEY)
+    if in_use and request.POST.get("confirm") != "yes":
+        return render(request, "accounts/device_revoke_confirm.html", {"device": device})
     try:
         device_revoke(device=device, acting_user=request.user, reason=_("revoked by its owner"), ip=client_ip(request))
-        messages.success(request, _("The device has been revoked."))
     except DomainError as error:
         messages.error(request, str(error))
-    return redirect("home")
+        return redirect("accounts:my-account")
+    if in_use:  # its sessions, this one included, have ended
+        session_end(request, reason="device")
+        messages.info(
+            request,
+            _(
+                "This device has been revoked and you have been signed out. To work on it again, sign in: your "
+                "supervisor must approve it as a new device."
+            ),
+        )
+        return redirect("accounts:login")
+    messages.success(request, _("The device has been revoked."))
+    return redirect("accounts:my-account")
 
 
 @never_cache
-@sensitive_post_parameters("token")
+@sensitive_post_parameters("token", "backup_code")
 @require_http_methods(["GET", "POST"])
 def step_up(request):
     """Prove a fresh OTP before a sensitive action; then go on to `next`.
@@ -79,7 +122,7 @@ def step_up(request):
             return redirect(_safe_next(request, request.GET.get("next")))
         if failure_counted(request, user=user, category=f"otp_step_up_{method}"):
             return _signed_out_for_wrong_codes(request)
-        form.add_error("token", _("That code is not right, or it has expired."))
+        form.code_error(_("That code is not right, or it has expired."))
     return render(request, "accounts/step_up.html", {"form": form, "has_sms": "sms" in devices})
 
 

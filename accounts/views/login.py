@@ -76,7 +76,7 @@ def _restart(request, message: str | None = None):
 
 @never_cache
 @login_not_required
-@sensitive_post_parameters("token")
+@sensitive_post_parameters("token", "backup_code")
 @require_http_methods(["GET", "POST"])
 def login_otp(request):
     pending = flow.pending_get(request)
@@ -84,11 +84,12 @@ def login_otp(request):
         return _restart(request, _("Your sign-in expired. Please start again."))
     # A posted code names its method: otp_verify reads that one device, locked, as it verifies (one query).
     # The account's methods are read when the page is shown, or when the code named none of them.
-    verifying = request.method == "POST" and request.POST.get("method") in METHODS
+    posted = OTPForm.posted_method(request.POST) if request.method == "POST" else None
+    verifying = posted in METHODS
     devices = None if verifying else login_otp_devices(pending.user)
     if devices is not None and not devices:
         return redirect("accounts:login-enrol")
-    form = OTPForm(request.POST or None, methods=[request.POST["method"]] if verifying else list(devices))
+    form = OTPForm(request.POST or None, methods=[posted] if verifying else list(devices))
     if request.method == "POST" and "send_email" in request.POST:
         try:
             otp_email_send(user=pending.user, ip=client_ip(request))
@@ -122,9 +123,14 @@ def login_otp(request):
         devices = login_otp_devices(pending.user) if devices is None else devices
         if not devices:
             return redirect("accounts:login-enrol")
-        form = OTPForm(request.POST, methods=list(devices))
+        if posted == "backup" and "backup" not in devices:  # used up: not a wrong code, nothing to count
+            messages.error(request, _("No backup code is left on this account. Use another way to get a code."))
+            form = OTPForm(methods=list(devices))
+        else:
+            form = OTPForm(request.POST, methods=list(devices))
     if wrong_code:
-        form.add_error("token", _("That code is not right, or it has expired."))
+        form.is_valid()
+        form.code_error(_("That code is not right, or it has expired."))
     context = {"form": form, "has_sms": "sms" in devices, "has_email": "email" in devices}
     return render(request, "accounts/login_otp.html", context)
 

@@ -417,7 +417,7 @@ BACKUP_CODE = re.compile(r"<code>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})</code>")
 
 def backup_login(client, user, code):
     client.post(LOGIN, {"username": user.username, "password": OLD_PASSWORD})
-    return client.post(CODE, {"method": "backup", "token": code})
+    return client.post(CODE, {"method": "totp", "token": "", "backup_code": code})
 
 
 def test_backup_codes_are_shown_once_stored_hashed_and_each_works_once_at_login(worker, phone, client, world):

@@ -45,6 +45,9 @@ def post_password(client, username, password=PASSWORD, **extra):
 
 
 def post_code(client, token, method="totp"):
+    """Post a code as the page does: a backup code in its own field (the select still posts its choice)."""
+    if method == "backup":
+        return client.post(CODE, {"method": "totp", "token": "", "backup_code": token})
     return client.post(CODE, {"method": method, "token": token})
 
 

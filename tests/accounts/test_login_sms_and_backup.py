@@ -74,6 +74,11 @@ def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
+def offered(form) -> list[str]:
+    """The methods the code page offers: the select's, then backup codes (a field of their own)."""
+    return [value for value, _label in form.fields["method"].choices] + ["backup"] * ("backup_code" in form.fields)
+
+
 def accepted(response) -> bool:
     """Both factors proven on an approved browser: signed in and sent home."""
     return response.status_code == 302 and response["Location"] == "/"
@@ -270,8 +275,10 @@ def test_each_backup_code_signs_in_once(world, approved):
     assert not StaticToken.objects.filter(device=device).exists()
     approved.post("/accounts/logout/")
     start(approved)
-    assert refused(post_code(approved, codes[0], "totp"))
-    methods = [value for value, _label in approved.get(CODE).context["form"].fields["method"].choices]
+    used_up = post_code(approved, codes[0], "backup")
+    assert used_up.status_code == 200 and "No backup code is left on this account" in used_up.content.decode()
+    assert signed_in_as(approved) is None
+    methods = offered(approved.get(CODE).context["form"])
     assert methods == ["totp"]  # used up: backup codes are no longer offered
 
 
@@ -283,7 +290,7 @@ def test_email_codes_are_not_offered_by_default(world, approved, mobile):
     backup_codes_generate(user=world.worker)
     start(approved)
     page = approved.get(CODE)
-    methods = [value for value, _label in page.context["form"].fields["method"].choices]
+    methods = offered(page.context["form"])
     assert methods == ["totp", "sms", "backup"]
     assert not re.search(r'<option value="e-?mail"', page.content.decode(), re.IGNORECASE)
     response = approved.post(CODE, {"method": "email", "token": "123456"})
@@ -300,20 +307,20 @@ def test_a_refused_code_shows_the_page_again_with_every_method(world, approved, 
     start(approved)
     response = post_code(approved, wrong(totp_now(phone)), "totp")
     assert refused(response)
-    methods = [value for value, _label in response.context["form"].fields["method"].choices]
+    methods = offered(response.context["form"])
     assert methods == ["totp", "sms", "backup"]
     assert response.context["has_sms"] and 'name="send_sms"' in response.content.decode()
     assert AccessAttempt.objects.get(username="asha").failures_since_start == 1
     SMSDevice.objects.filter(user=world.worker).delete()
     response = approved.post(CODE, {"method": "sms", "token": "123456"})
     assert response.status_code == 200 and "method" in response.context["form"].errors
-    methods = [value for value, _label in response.context["form"].fields["method"].choices]
+    methods = offered(response.context["form"])
     assert methods == ["totp", "backup"] and not response.context["has_sms"]
     assert AccessAttempt.objects.get(username="asha").failures_since_start == 1
     phone.delete()  # an authenticator's device is read only as its code is checked: the same answer
     response = approved.post(CODE, {"method": "totp", "token": "123456"})
     assert response.status_code == 200 and "method" in response.context["form"].errors
-    assert [value for value, _label in response.context["form"].fields["method"].choices] == ["backup"]
+    assert offered(response.context["form"]) == ["backup"]
     assert AccessAttempt.objects.get(username="asha").failures_since_start == 1
 
 

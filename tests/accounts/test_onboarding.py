@@ -342,3 +342,33 @@ def test_enrolment_with_sms_codes_to_the_invited_number(world, sms_outbox):
     assert user.status == Status.PENDING_APPROVAL
     assert SMSDevice.objects.get(user=user, confirmed=True).number == "+919876543210"
     assert not App.objects.filter(user=user).exists()  # the unchosen authenticator app is not left behind
+
+
+def test_enrolment_shows_every_mistake_at_once_and_keeps_only_what_is_safe(world):
+    sent = invite(world)
+    client = Client()
+    url = f"/accounts/enrol/{token_of(sent)}/"
+    page = client.get(url, secure=True)
+    version = re.search(rb'name="undertaking_version" value="(\d+)"', page.content).group(1).decode()
+    data = {"password1": "password123", "password2": "password123", "method": "sms", "token": "482913"}
+    response = client.post(url, {**data, "undertaking_version": version}, secure=True)
+    errors = response.context["form"].errors
+    assert set(errors) == {"password1", "accept", "token"}  # one round: every field at once
+    assert "too common" in errors["password1"][0] and "Not checked yet" in errors["token"][0]
+    html = response.content.decode()
+    assert html.count('role="alert"') == 1 and 'href="#id_password1"' in html and 'href="#id_accept"' in html
+    assert "password123" not in html and "482913" not in html  # passwords and codes are never shown back
+    assert re.search(r'<input type="radio" name="method" value="sms"[^>]*checked', html)  # the choice is kept
+    user = User.objects.get(pk=sent.user.pk)
+    assert user.status == Status.INVITED and not user.has_usable_password()
+    assert not AccountEvent.objects.filter(subject=user, type=AccountEventType.OTP_FAILED).exists()  # unchecked
+
+
+def test_a_wrong_enrolment_code_is_said_beside_the_code_field(world):
+    sent = invite(world)
+    response = enrol(Client(), sent, code="000000")
+    assert response.status_code == 200
+    assert "That code is not right" in response.context["form"].errors["token"][0]
+    html = response.content.decode()
+    assert re.search(r'<input type="checkbox" name="accept"[^>]*checked', html)  # the acceptance is kept
+    assert PASSWORD not in html

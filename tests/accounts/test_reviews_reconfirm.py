@@ -1,12 +1,17 @@
-"""Re-confirmation at login after a review: nothing else is reachable until a fresh code and the undertaking."""
+"""Re-confirmation after a review: nothing else is reachable until the undertaking and a fresh code (the login's
+own code while it is fresh)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import DatabaseError
+from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.login.session import AUTH_AT_KEY
 from accounts.models import AccountEvent, AccountEventType, Undertaking, UndertakingAcceptance, User
 from governance.reviews import review_attest
 from tests.conftest import sign_in
@@ -26,11 +31,28 @@ def _accept(client, user, *, version=1, code=None, accept=True, next_url=""):
     return client.post(RECONFIRM + (f"?next={next_url}" if next_url else ""), data)
 
 
+def login_aged(client, minutes: int) -> None:
+    """Move the session's login (password and code) `minutes` into the past."""
+    session = client.session
+    session[AUTH_AT_KEY] = (timezone.now() - timedelta(minutes=minutes)).isoformat()
+    session.save()
+
+
 @pytest.fixture
 def attested(world, client):
-    """The worker, signed in, whose supervisor has just attested their access."""
+    """The worker, signed in ten minutes ago (their login's code no longer fresh), whose supervisor has just
+    attested their access."""
     sign_in(client, world.worker)
+    login_aged(client, 10)
     review_attest(user=world.worker, acting_user=world.supervisor, reason="still at PHC Chinhat")
+    return client
+
+
+@pytest.fixture
+def just_signed_in(world, client):
+    """The worker, attested, who has just signed in (password and code)."""
+    review_attest(user=world.worker, acting_user=world.supervisor, reason="still at PHC Chinhat")
+    sign_in(client, world.worker)
     return client
 
 
@@ -87,6 +109,39 @@ def test_accepting_with_a_fresh_code_records_it_and_opens_the_portal(attested, w
     history = world.worker.history.order_by("-history_id").first()
     assert (history.history_user, history.reconfirm_pending) == (world.worker, False)
     assert attested.get("/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_right_after_a_login_its_own_code_counts_and_only_the_undertaking_is_asked(just_signed_in, world):
+    page = just_signed_in.get(RECONFIRM)
+    html = page.content.decode()
+    assert page.status_code == 200 and 'name="token"' not in html and 'name="accept"' in html
+    assert "The code you signed in with confirms it is you" in html
+    refused = just_signed_in.post(RECONFIRM, {"version": 1})  # the undertaking is still required
+    assert refused.status_code == 200 and "accept" in refused.context["form"].errors
+    response = just_signed_in.post(RECONFIRM + "?next=/records/", {"version": 1, "accept": "on"})
+    assert response.status_code == 302 and response["Location"] == "/records/"
+    world.worker.refresh_from_db()
+    assert world.worker.reconfirm_pending is False
+    event = AccountEvent.objects.get(subject=world.worker, type=AccountEventType.REVIEW_RECONFIRMED)
+    assert event.data == {"version": 1, "code": "login"}
+    assert UndertakingAcceptance.objects.filter(user=world.worker, undertaking__version=1).exists()
+
+
+@pytest.mark.django_db
+def test_a_login_older_than_the_step_up_window_needs_a_new_code(just_signed_in, world, settings):
+    page = just_signed_in.get(RECONFIRM)
+    assert 'name="token"' not in page.content.decode()
+    login_aged(just_signed_in, settings.PRAHARI_STEP_UP_MINUTES + 1)  # the page was read slowly
+    response = just_signed_in.post(RECONFIRM, {"version": 1, "accept": "on"})
+    html = response.content.decode()
+    assert response.status_code == 200 and 'name="token"' in html and 'inputmode="numeric"' in html
+    assert "confirm with a fresh one-time code" in html
+    world.worker.refresh_from_db()
+    assert world.worker.reconfirm_pending is True
+    assert _accept(just_signed_in, world.worker).status_code == 302
+    event = AccountEvent.objects.get(subject=world.worker, type=AccountEventType.REVIEW_RECONFIRMED)
+    assert event.data == {"version": 1, "code": "reconfirm"}
 
 
 @pytest.mark.django_db

@@ -1,24 +1,41 @@
-"""`manage.py seed_demo`: refuses outside DEBUG, builds every role and status, is idempotent, tells the truth."""
+"""`manage.py seed_demo`: refuses outside DEBUG, builds every role and status, is idempotent, tells the truth,
+and shows itself: due dates, 30 days of look-ups on the dashboard, an operator, a banner."""
 
 from __future__ import annotations
 
 import json
 import stat
+from base64 import b32decode
 from binascii import unhexlify
+from datetime import timedelta
 from io import StringIO
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count
+from django.db.models import F as models_F
+from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import AccountEvent, AccountEventType, District, Facility, Role, State, Status, User
-from accounts.services.demo import DEMO_REASON, TOTP_DEVICE_NAME
+from accounts.models import (
+    AccountEvent,
+    AccountEventType,
+    District,
+    Facility,
+    Notification,
+    RegisteredDevice,
+    Role,
+    State,
+    Status,
+    User,
+)
+from accounts.services.demo import DEMO_BROWSER_LABEL, DEMO_REASON, TOTP_DEVICE_NAME
 from accounts.services.devices import device_find
 from accounts.services.system import system_user
 from records.demo import CANARIES_PER_DISTRICT
-from records.models import Beneficiary, Dose
+from records.models import AccessEvent, Beneficiary, Dose
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +67,8 @@ def snapshot() -> dict:
         "statuses": dict(demo_users().values_list("username", "status")),
         "beneficiaries": list(Beneficiary.objects.order_by("pk").values_list("reference_id", "name", "is_canary")),
         "doses": Dose.objects.count(),
+        "access_events": AccessEvent.objects.count(),
+        "due": dict(demo_users().values_list("username", "review_due_at")),
     }
 
 
@@ -122,14 +141,29 @@ def test_credentials_file_is_true_and_private_and_lists_only_accounts_with_passw
     assert sorted(devices.values_list("user__username", flat=True)) == sorted(e["username"] for e in entries)
     for entry in entries:
         user = User.objects.get(username=entry["username"])
-        assert set(entry) == {"username", "password", "role", "facility", "totp_key", "device_token"}
-        assert user.check_password(entry["password"])
+        assert set(entry) == {
+            "username",
+            "password",
+            "role",
+            "status",
+            "facility",
+            "totp_key",
+            "totp_key_base32",
+            "otpauth_uri",
+            "device_token",
+        }
+        assert user.check_password(entry["password"]) and entry["status"] == user.status
+        device = TOTPDevice.objects.get(user=user)
+        assert b32decode(entry["totp_key_base32"]) == unhexlify(entry["totp_key"]) == device.bin_key
+        uri = urlsplit(entry["otpauth_uri"])
+        assert (uri.scheme, uri.netloc) == ("otpauth", "totp") and user.username in unquote(uri.path)
+        assert parse_qs(uri.query)["secret"] == [entry["totp_key_base32"]]
         if user.status == Status.ACTIVE:  # an approved demo browser, whose cookie this installation accepts
             browser = device_find(user=user, token=entry["device_token"])
             assert browser is not None and browser.status == "approved"
         else:
             assert entry["device_token"] is None and not user.registered_devices.filter(status="approved").exists()
-        assert entry["role"] == user.role
+        assert entry["role"] == (user.role or "operator")
         assert entry["facility"] == (user.facility.code if user.facility else None)
         assert entry["totp_key"] == TOTPDevice.objects.get(user=user).key
     worker = next(e for e in entries if e["role"] == Role.WORKER)
@@ -261,3 +295,97 @@ def test_the_demo_records_cannot_be_recomputed_from_the_source(debug):
     seed("--workers", "0", "--beneficiaries", "20")
     second = set(Beneficiary.objects.values_list("reference_id", flat=True))
     assert len(first) == len(second) == 26 and not first & second
+
+
+# --- The demo shows itself -----------------------------------------------------------------------------
+
+
+def test_the_operator_is_a_superuser_made_by_the_system_who_may_open_the_schedules(debug, client):
+    from tests.conftest import sign_in
+
+    seed("--workers", "1")
+    operator = User.objects.get(username="operator")
+    assert operator.is_superuser and operator.is_staff and operator.status == Status.ACTIVE and not operator.role
+    created = operator.history.earliest("history_date")
+    assert (created.history_user, created.history_change_reason) == (system_user(), DEMO_REASON)
+    assert AccountEvent.objects.filter(type=AccountEventType.USER_CREATED, subject=operator).exists()
+    sign_in(client, operator)
+    assert client.get("/admin/django_celery_beat/periodictask/").status_code == 200
+
+
+def test_seeded_browsers_are_approved_without_a_notice(debug):
+    seed("--workers", "7")
+    browsers = RegisteredDevice.objects.filter(label=DEMO_BROWSER_LABEL)
+    assert browsers.count() == demo_users().filter(status=Status.ACTIVE).count()
+    assert set(browsers.values_list("status", flat=True)) == {"approved"}
+    assert set(browsers.values_list("decided_by", flat=True)) == {system_user().pk}
+    assert not Notification.objects.filter(kind__in=["device_pending", "device_approved"]).exists()
+    assert AccountEvent.objects.filter(type=AccountEventType.DEVICE_APPROVED).count() == browsers.count()
+
+
+def test_active_accounts_are_due_for_re_verification_over_the_next_weeks(debug):
+    seed()
+    now = timezone.now()
+    active = demo_users().filter(status=Status.ACTIVE, is_superuser=False)
+    dues = sorted(active.values_list("review_due_at", flat=True))
+    assert None not in dues and len(dues) == 10
+    assert now < dues[0] <= now + timedelta(days=7) and dues[-1] <= now + timedelta(days=45)
+    assert len({(d - now).days // 7 for d in dues}) >= 5  # spread over the weeks, never all at once
+    for district in District.objects.all():  # each supervisor has a re-verification to see to soon
+        soon = active.filter(facility__district=district, review_due_at__lte=now + timedelta(days=14))
+        assert soon.count() == 1
+    assert not demo_users().exclude(pk__in=active).exclude(review_due_at=None).exists()
+
+
+def test_thirty_days_of_ordinary_look_ups_fill_the_dashboard_and_raise_nothing(debug):
+    from accounts.models import Alert
+    from governance.dashboard import dashboard_for
+    from records.verification import verify
+
+    out = seed("--workers", "12", "--beneficiaries", "90")
+    events = AccessEvent.objects.all()
+    readers = set(events.values_list("actor__username", flat=True))
+    assert readers == set(
+        demo_users().filter(role=Role.WORKER, status=Status.ACTIVE).values_list("username", flat=True)
+    )
+    assert events.filter(beneficiary__is_canary=True).count() == 0
+    assert set(events.values_list("action", "outcome").distinct()) == {("search", "allowed"), ("view", "allowed")}
+    assert timezone.localdate(events.earliest("created_at").created_at) > timezone.localdate() - timedelta(days=30)
+    hours = {timezone.localtime(e).hour for e in events.values_list("created_at", flat=True)}
+    assert min(hours) >= 9 and max(hours) <= 18
+    assert not events.exclude(beneficiary__facility=models_F("actor__facility")).exists()  # their own facility
+    assert verify().problem is None
+    assert not Alert.objects.exists()  # ordinary work: no rule fires, nobody is suspended
+    assert f"Look-ups: {events.count()} access events added" in out
+    supervisor = User.objects.get(username="dio.lucknow")
+    dashboard = dashboard_for(supervisor)
+    assert (
+        sum(n for _day, n in dashboard.views_by_day)
+        == events.filter(action="view", actor__facility__district=supervisor.district).count()
+    )
+    assert sum(1 for _day, n in dashboard.views_by_day if n) >= 15  # a chart, not a spike
+
+
+def test_a_second_run_the_same_day_adds_no_look_ups(debug):
+    seed("--workers", "8", "--beneficiaries", "30")
+    before = AccessEvent.objects.count()
+    assert before > 0
+    assert "Look-ups: 0 access events added" in seed("--workers", "8", "--beneficiaries", "30")
+    assert AccessEvent.objects.count() == before
+
+
+def test_the_banner_names_who_to_be_and_three_records_the_demo_worker_may_read(debug, tmp_path):
+    from records.services import Viewer, record_get_for_viewer
+
+    banner = tmp_path / "banner.txt"
+    seed("--workers", "7", "--credentials-out", str(tmp_path / "c.json"), "--banner-out", str(banner))
+    text = banner.read_text(encoding="utf-8")
+    assert "w.lucknow.01" in text and "dio.lucknow" in text and "operator" in text
+    assert str(tmp_path / "c.json") in text and "device approve --user dio.lucknow" in text
+    ids = text.split("Records w.lucknow.01 may read: ")[1].splitlines()[0].split(", ")
+    worker = User.objects.get(username="w.lucknow.01")
+    assert len(ids) == 3
+    for reference_id in ids:  # each opens for the demo worker (no canary: it would suspend her)
+        assert record_get_for_viewer(viewer=Viewer(user=worker), reference_id=reference_id, purpose="due_dose")
+    worker.refresh_from_db()
+    assert worker.status == Status.ACTIVE

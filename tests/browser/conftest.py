@@ -11,7 +11,9 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("PRAHARI_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+# Screenshots for people to look at (gitignored, like everything under test-results/). pytest-playwright empties
+# test-results/ as a run starts: the screenshots there are always those of the last run.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +37,7 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture
 def screenshot(page):
-    """Save a full-page screenshot under var/screenshots/ (for people to look at)."""
+    """Save a full-page screenshot under test-results/screenshots/ (for people to look at)."""
 
     def take(name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

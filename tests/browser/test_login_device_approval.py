@@ -118,10 +118,14 @@ def test_worker_device_is_approved_in_the_console_then_she_gets_in(world, live_s
     page.get_by_role("link", name="Sign in again").click()
     response = log_in(page, base, world.worker.username, worker_totp)
     assert response.status == 200 and page.url == f"{base}/"
-    expect(page.get_by_role("heading", name="Namaste")).to_be_visible()
+    expect(page.get_by_text("Namaste")).to_be_visible()
+    expect(page.get_by_role("heading", name="Find a record")).to_be_visible()
+    screenshot("worker-home")
+    page.locator("#my-account").get_by_role("link", name="Sessions, devices and sign-in").click()
     devices = page.locator(".card", has=page.get_by_role("heading", name="Your devices"))
     device_row = devices.locator("tr", has_text=code)
     expect(device_row).to_have_count(1)
-    expect(device_row.locator(".badge.approved")).to_have_text("Approved")
-    screenshot("worker-home")
+    expect(device_row.locator(".badge.approved", has_text="Approved")).to_have_count(1)
+    expect(device_row).to_contain_text("this device")
+    screenshot("worker-my-account")
     assert violations == []

@@ -70,7 +70,15 @@ def test_the_checker_finds_unlabelled_controls_and_dangling_descriptions():
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "url",
-    ["/accounts/login/", "/", "/records/", "/accounts/security/", "/accounts/password/", "/records/?reference_id=12"],
+    [
+        "/accounts/login/",
+        "/",
+        "/accounts/me/",
+        "/records/",
+        "/accounts/security/",
+        "/accounts/password/",
+        "/records/?reference_id=12",
+    ],
 )
 def test_worker_pages_label_every_control_and_tie_every_description(client, world, url):
     if url != "/accounts/login/":
@@ -129,6 +137,7 @@ def test_text_colours_have_enough_contrast():
         "muted text on the page": (colours["muted"], colours["bg"]),
         "header and buttons": ("#ffffff", colours["accent"]),
         "link buttons on a card": (colours["accent"], colours["card"]),
+        "red buttons": ("#ffffff", re.search(r"button\.danger { background: (#\w{6}); }", css)[1]),
         "warnings": (colours["warn"], colours["card"]),
     }
     # The message colours, as the stylesheet pairs them (background; color).

@@ -210,7 +210,7 @@ def test_ending_a_session_or_revoking_a_device_that_is_not_there(asha, world, va
     if "/" in value:  # no such page
         assert ended.status_code == 404
     else:
-        assert ended.status_code == 302 and ended["Location"] == "/"
+        assert ended.status_code == 302 and ended["Location"] == "/accounts/me/"
     assert asha.post(f"/accounts/devices/{segment}/revoke/").status_code == 404
     assert asha.get("/").status_code == 200  # still signed in
     _assert_nothing_unsafe_stored()

@@ -1,4 +1,10 @@
-"""`manage.py seed_demo`: build the idempotent demo data of CONTRACT.md (development only)."""
+"""`manage.py seed_demo`: build the idempotent demo data of CONTRACT.md (development only).
+
+Besides places, accounts and records: 30 days of the active workers' look-ups (records.demo), then the
+`anomalies` job, which scores them and adds their views to the dashboard's tallies, and a short banner:
+who to sign in as, where the credentials are, records the demo worker may read (`--banner-out`, which
+`make run` prints once the web answers).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,18 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts.models import Facility, Role, Status
-from accounts.services.demo import DEFAULT_WORKERS, DISTRICTS, STATE_NAME, DemoResult, demo_build
+from accounts.models import Facility, Role, Status, User
+from accounts.services.demo import DEFAULT_WORKERS, DISTRICTS, OPERATOR_USERNAME, STATE_NAME, DemoResult, demo_build
 from accounts.services.system import system_user
-from records.demo import CANARIES_PER_DISTRICT, beneficiaries_build
+from governance.jobs import job_run
+from records.demo import (
+    CANARIES_PER_DISTRICT,
+    LOOKUP_DAYS,
+    beneficiaries_build,
+    demo_readers,
+    lookups_build,
+    sample_reference_ids,
+)
 
 DEFAULT_BENEFICIARIES = 300
 DEMO_FACILITY_CODES = [f.code for d in DISTRICTS for f in d.facilities]
@@ -40,9 +54,16 @@ class Command(BaseCommand):
             metavar="FILE",
             help="write the demo accounts' passwords, TOTP keys and device cookies to FILE as JSON (mode 0600)",
         )
+        parser.add_argument(
+            "--banner-out",
+            type=Path,
+            metavar="FILE",
+            help="write a short text of who to sign in as and which records to try to FILE",
+        )
         parser.add_argument("--force", action="store_true", help="run even though DEBUG is off")
 
     def handle(self, *args, workers: int, beneficiaries: int, credentials_out: Path | None, force: bool, **options):
+        banner_out: Path | None = options.get("banner_out")
         if not settings.DEBUG and not force:
             raise CommandError(
                 "seed_demo builds demo accounts and refuses to run when DEBUG is off. "
@@ -60,6 +81,7 @@ class Command(BaseCommand):
                 facilities=list(Facility.objects.filter(code__in=DEMO_FACILITY_CODES).order_by("code")),
                 system=system_user(),
             )
+            lookups = lookups_build(readers=demo_readers(result.accounts))
             if credentials_out:
                 # Inside the transaction: if the file cannot be written, no password changes either.
                 _credentials_write(credentials_out, result.credentials)
@@ -68,6 +90,17 @@ class Command(BaseCommand):
             f"Beneficiaries: {records.total} in the demo facilities ({records.created} created, "
             f"{records.canaries_created} canaries created; {CANARIES_PER_DISTRICT} canaries per district)."
         )
+        # The job the beat runs every few minutes, now: it adds the new look-ups to the dashboard's tallies.
+        scored = job_run("anomalies")
+        self.stdout.write(
+            f"Look-ups: {lookups} access events added (up to {LOOKUP_DAYS} days back); the anomalies job scored "
+            f"{scored.get('events_scored', 0)} and added their views to the dashboard."
+        )
+        banner = _banner(result.accounts, credentials_out)
+        self.stdout.write(banner)
+        if banner_out:
+            banner_out.parent.mkdir(parents=True, exist_ok=True)
+            banner_out.write_text(banner, encoding="utf-8")
 
     def _summarise(self, result: DemoResult, credentials_out: Path | None) -> None:
         facilities = sum(len(d.facilities) for d in DISTRICTS)
@@ -85,6 +118,32 @@ class Command(BaseCommand):
                 f"Credentials of {len(result.credentials)} accounts written to {credentials_out} "
                 f"({result.passwords_reset} existing passwords replaced)."
             )
+
+
+def _banner(accounts: list[User], credentials_out: Path | None) -> str:
+    """Who to sign in as, where their credentials are, and records the first active worker may read."""
+    active = [u for u in accounts if u.status == Status.ACTIVE]
+    worker = next((u for u in active if u.role == Role.WORKER), None)
+    supervisor = next((u for u in active if u.role == Role.SUPERVISOR), None)
+    people = []
+    if worker is not None:
+        people.append(f"  {worker.username:<14}health worker at {worker.facility.name}: finds records")
+    if supervisor is not None:
+        people.append(
+            f"  {supervisor.username:<14}supervisor of {supervisor.district.name}: the console, its dashboard"
+        )
+    if any(u.username == OPERATOR_USERNAME for u in active):
+        people.append(f"  {OPERATOR_USERNAME:<14}operator (superuser): the job schedules")
+    where = f" (passwords, TOTP keys, otpauth URIs: {credentials_out})" if credentials_out else ""
+    lines = [f"Sign in as{where}:", *people]
+    if worker is not None and (samples := sample_reference_ids(worker)):
+        lines.append(f"Records {worker.username} may read: {', '.join(samples)}")
+    if supervisor is not None:
+        lines.append("Your first browser waits for approval; approve it from another terminal:")
+        lines.append(
+            f'  .venv/bin/python manage.py device approve --user {supervisor.username} --code CODE --reason "demo"'
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _credentials_read(path: Path) -> dict[str, dict]:
