@@ -176,7 +176,7 @@ def device_register_approved(*, user: User, token: str, label: str, acting_user:
     the owner did not ask. Raises NotPermitted, or DomainError past PRAHARI_MAX_APPROVED_DEVICES.
     """
     reason = clean_reason(reason)
-    ensure(can_approve_device(acting_user, user), _("You may not approve this device."))
+    ensure_may(acting_user, user, "approve_device")
     User.objects.select_for_update().filter(pk=user.pk).first()  # serialise approvals of one user
     limit = settings.PRAHARI_MAX_APPROVED_DEVICES
     if RegisteredDevice.objects.filter(user=user, status=Status.APPROVED).count() >= limit:
