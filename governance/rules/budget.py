@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.utils.dateformat import format as date_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -17,7 +17,7 @@ from governance.rules.words import number
 
 
 def _lines(evidence: dict, alert) -> list[str]:
-    day = date_format(datetime.fromisoformat(evidence["day"]), "j M Y")
+    day = date_format(datetime.fromisoformat(evidence["day"]), "DATE_FORMAT")
     return [
         _("All %(budget)s record look-ups of %(day)s were used; every further look-up that day was refused.")
         % {"budget": number(evidence["budget"]), "day": day}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
+from django.utils.formats import date_format
 
 
 def number(value) -> str:
@@ -23,7 +23,7 @@ def local(iso: str) -> datetime:
 
 
 def moment(when: datetime) -> str:
-    return date_format(when, "j M Y, H:i")
+    return date_format(when, "DATETIME_FORMAT")
 
 
 def span(evidence: dict) -> dict:
@@ -32,8 +32,8 @@ def span(evidence: dict) -> dict:
     same_day = start.date() == end.date()
     return {
         "start": moment(start),
-        "end": date_format(end, "H:i") if same_day else moment(end),
-        "day": date_format(start, "j M Y"),
+        "end": date_format(end, "TIME_FORMAT") if same_day else moment(end),
+        "day": date_format(start, "DATE_FORMAT"),
     }
 
 
