@@ -78,7 +78,7 @@ def _sources() -> list[tuple[str, Path, tuple[str, ...]]]:
     found = [("django", Path(django.__file__).parent, ("django",))]
     for app in apps.get_app_configs():
         path = Path(app.path).resolve()
-        if not path.is_relative_to(ROOT):
+        if "site-packages" in path.parts or not path.is_relative_to(ROOT):  # the venv may lie inside ROOT
             found.append((app.name, path, ("django", "djangojs") if app.name in JS_PACKAGES else ("django",)))
     return found
 
