@@ -137,6 +137,18 @@ def _require(device: RegisteredDevice, allowed: set[str], action: str) -> None:
         )
 
 
+def _approved_room_check(user: User) -> None:
+    """Lock `user` (approvals of one account go one at a time) and raise DomainError when they already
+    have PRAHARI_MAX_APPROVED_DEVICES approved devices."""
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    limit = settings.PRAHARI_MAX_APPROVED_DEVICES
+    if RegisteredDevice.objects.filter(user=user, status=Status.APPROVED).count() >= limit:
+        raise DomainError(
+            _("%(user)s already has %(limit)d approved devices: revoke one before approving another.")
+            % {"user": user.username, "limit": limit}
+        )
+
+
 @transaction.atomic
 def device_approve(
     *, device: RegisteredDevice, acting_user: User, reason: str, ip: str | None = None
@@ -150,13 +162,7 @@ def device_approve(
     device = _lock(device)
     ensure_may(acting_user, device.user, "approve_device")
     _require(device, {Status.PENDING}, _("approved"))
-    User.objects.select_for_update().filter(pk=device.user_id).first()  # serialise approvals of one user
-    limit = settings.PRAHARI_MAX_APPROVED_DEVICES
-    if RegisteredDevice.objects.filter(user_id=device.user_id, status=Status.APPROVED).count() >= limit:
-        raise DomainError(
-            _("%(user)s already has %(limit)d approved devices: revoke one before approving another.")
-            % {"user": device.user.username, "limit": limit}
-        )
+    _approved_room_check(device.user)
     return _decide(
         device,
         status=Status.APPROVED,
@@ -177,13 +183,7 @@ def device_register_approved(*, user: User, token: str, label: str, acting_user:
     """
     reason = clean_reason(reason)
     ensure_may(acting_user, user, "approve_device")
-    User.objects.select_for_update().filter(pk=user.pk).first()  # serialise approvals of one user
-    limit = settings.PRAHARI_MAX_APPROVED_DEVICES
-    if RegisteredDevice.objects.filter(user=user, status=Status.APPROVED).count() >= limit:
-        raise DomainError(
-            _("%(user)s already has %(limit)d approved devices: revoke one before approving another.")
-            % {"user": user.username, "limit": limit}
-        )
+    _approved_room_check(user)
     device = RegisteredDevice(user=user, token_hash=device_token_hash(token), code=_new_code(user), label=label)
     device._history_user, device._change_reason = acting_user, reason
     device.save()
