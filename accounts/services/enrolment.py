@@ -35,7 +35,6 @@ from accounts.services.undertakings import undertaking_accept, undertaking_curre
 # --- Enrolment ------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def enrolment_complete(
     *,
     token: str,
@@ -46,12 +45,33 @@ def enrolment_complete(
     ip: str | None,
     user_agent: str,
 ) -> tuple[User, RegisteredDevice]:
-    """Finish enrolment from a link: all of it, or nothing.
+    """Finish enrolment from a link: all of it, or nothing but the counted failure of a wrong code.
 
     `otp_confirm(user) -> bool` confirms the OTP device the person set up on the page (the caller's
     choice of authenticator app or SMS). Raises DomainError for an invalid link, a password the
     validators refuse, a wrong code, or an undertaking that changed while the page was open.
+    A wrong code commits what the check recorded (the device's throttle, the OTP_FAILED event), so
+    that a valid link does not give unlimited guesses; nothing else is written.
     """
+    with transaction.atomic():
+        done = _enrolment_write(
+            token=token,
+            password=password,
+            otp_confirm=otp_confirm,
+            undertaking_version=undertaking_version,
+            device_token=device_token,
+            ip=ip,
+            user_agent=user_agent,
+        )
+    if done is None:
+        raise DomainError(_("That code is not right, or it has expired."))
+    return done
+
+
+def _enrolment_write(
+    *, token, password, otp_confirm, undertaking_version, device_token, ip, user_agent
+) -> tuple[User, RegisteredDevice] | None:
+    """The enrolment's writes, in the caller's transaction; None (after writing nothing) for a wrong code."""
     invitation = invitation_for_token(token, lock=True)
     if invitation is None:
         raise DomainError(_("This link is not valid: it may have expired, been used or been replaced."))
@@ -66,7 +86,7 @@ def enrolment_complete(
     if undertaking.version != undertaking_version:
         raise DomainError(_("The undertaking was updated while you were reading it: read it again and accept it."))
     if not otp_confirm(user):
-        raise DomainError(_("That code is not right, or it has expired."))
+        return None  # the transaction commits the check's own record of the failure
     for unused in devices_for_user(user, confirmed=False):  # the authenticator the person did not choose
         unused.delete()
     user.set_password(password)

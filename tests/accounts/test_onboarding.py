@@ -74,6 +74,11 @@ def code_for(device: TOTPDevice) -> str:
     return f"{totp.token():0{device.digits}d}"
 
 
+def back_off_waited(model, user) -> None:
+    """As if the person waited out the back-off of the codes they got wrong."""
+    model.objects.filter(user=user).update(throttling_failure_timestamp=timezone.now() - timedelta(hours=1))
+
+
 def enrol(client: Client, sent, *, password=PASSWORD, code=None, accept=True):
     """Open the link, then post the enrolment form with a code from the page's authenticator."""
     page = client.get(f"/accounts/enrol/{token_of(sent)}/", secure=True)
@@ -337,6 +342,7 @@ def test_enrolment_with_sms_codes_to_the_invited_number(world, sms_outbox):
     }
     wrong = client.post(url, {**data, "token": "000000" if code != "000000" else "111111"}, secure=True)
     assert b"That code is not right" in wrong.content
+    back_off_waited(SMSDevice, sent.user)
     assert client.post(url, {**data, "token": code}, secure=True).status_code == 200
     user = User.objects.get(pk=sent.user.pk)
     assert user.status == Status.PENDING_APPROVAL
@@ -372,3 +378,42 @@ def test_a_wrong_enrolment_code_is_said_beside_the_code_field(world):
     html = response.content.decode()
     assert re.search(r'<input type="checkbox" name="accept"[^>]*checked', html)  # the acceptance is kept
     assert PASSWORD not in html
+
+
+def test_wrong_enrolment_codes_are_counted_so_a_link_gives_no_unlimited_guesses(world):
+    sent = invite(world)
+    client = Client()
+    for _ in range(3):
+        assert b"That code is not right" in enrol(client, sent, code="000000").content
+        back_off_waited(TOTPDevice, sent.user)
+    TOTPDevice.objects.filter(user=sent.user).update(throttling_failure_timestamp=timezone.now())
+    device = TOTPDevice.objects.get(user=sent.user, confirmed=False)
+    assert device.throttling_failure_count == 3  # each failure outlived the enrolment's rolled-back writes
+    right = enrol(client, sent, code=code_for(device))  # the back-off now refuses even the right code
+    assert b"That code is not right" in right.content
+    user = User.objects.get(pk=sent.user.pk)
+    assert user.status == Status.INVITED and not user.has_usable_password()
+    assert not RegisteredDevice.objects.filter(user=user).exists()
+
+
+def test_an_enrolment_sms_code_is_burned_after_its_tries(world, sms_outbox, settings):
+    from accounts.models import SMSDevice
+
+    settings.PRAHARI_SMS_CODE_TRIES = 3
+    sent = invite(world)
+    client = Client()
+    url = f"/accounts/enrol/{token_of(sent)}/"
+    page = client.get(url, secure=True)
+    version = re.search(rb'name="undertaking_version" value="(\d+)"', page.content).group(1).decode()
+    client.post(url, {"send_sms": "1"}, secure=True)
+    code = re.search(r"\b(\d{6})\b", sms_outbox[-1][1]).group(1)
+    data = {"password1": PASSWORD, "password2": PASSWORD, "method": "sms", "undertaking_version": version}
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(3):
+        client.post(url, {**data, "accept": "on", "token": wrong}, secure=True)
+        back_off_waited(SMSDevice, sent.user)
+    failed = AccountEvent.objects.filter(subject=sent.user, type=AccountEventType.OTP_FAILED).count()
+    assert failed == 3
+    late = client.post(url, {**data, "accept": "on", "token": code}, secure=True)
+    assert b"That code is not right" in late.content
+    assert User.objects.get(pk=sent.user.pk).status == Status.INVITED
