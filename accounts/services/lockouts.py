@@ -10,12 +10,14 @@ locked, counting a failure axes does not see by itself) is the login flow's: acc
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from axes.models import AccessAttempt, AccessFailureLog
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountEventType, LoginHold, User
@@ -86,6 +88,57 @@ def login_is_held(user: User | None) -> bool:
     if hasattr(user, "open_hold_id"):
         return user.open_hold_id is not None
     return LoginHold.objects.filter(user=user, cleared_at__isnull=True).exists()
+
+
+# --- Lock state: what the console shows ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LockState:
+    """Whether the door is shut for an account now, and why (SECURITY.md §Lockouts)."""
+
+    failures: int  # the failures that count now: django-axes' sum over the cool-off
+    locked_until: datetime | None  # when django-axes' lock ends by itself (None: no such lock)
+    held_since: datetime | None  # an open LoginHold since then, which only an unlock lifts
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_until is not None or self.held_since is not None
+
+
+def lock_state(user: User, *, now: datetime | None = None) -> LockState:
+    """The lock of `user` as django-axes and the holds judge it now (two queries).
+
+    Axes locks while the failures recorded within PRAHARI_LOCKOUT_MINUTES add up to the limit; the
+    rows age out oldest first, so the lock ends when the newest rows that reach the limit have aged out.
+    """
+    now = now or timezone.now()
+    cool_off = timedelta(minutes=settings.PRAHARI_LOCKOUT_MINUTES)
+    rows = AccessAttempt.objects.filter(username=user.username, attempt_time__gte=now - cool_off)
+    counted, locked_until = 0, None
+    for attempt_time, failures in rows.order_by("-attempt_time").values_list("attempt_time", "failures_since_start"):
+        counted += failures
+        if locked_until is None and counted >= settings.AXES_FAILURE_LIMIT:
+            locked_until = attempt_time + cool_off
+    hold = LoginHold.objects.filter(user=user, cleared_at__isnull=True).values_list("created_at", flat=True).first()
+    return LockState(failures=counted, locked_until=locked_until, held_since=hold)
+
+
+def locked_now_q(*, now: datetime | None = None) -> Q:
+    """A condition on accounts: locked now, by django-axes (as `lock_state` judges) or by an open hold.
+
+    For filters, counts and annotations of many accounts in one statement.
+    """
+    now = now or timezone.now()
+    over_limit = (
+        AccessAttempt.objects.filter(attempt_time__gte=now - timedelta(minutes=settings.PRAHARI_LOCKOUT_MINUTES))
+        .values("username")
+        .annotate(counted=Sum("failures_since_start"))
+        .filter(counted__gte=settings.AXES_FAILURE_LIMIT)
+        .values("username")
+    )
+    held = LoginHold.objects.filter(user=OuterRef("pk"), cleared_at__isnull=True)
+    return Q(username__in=over_limit) | Q(Exists(held))
 
 
 def login_failure_record(*, user: User | None, category: str, ip: str | None) -> None:

@@ -375,3 +375,18 @@ def test_a_login_resets_every_ip_also_when_lockouts_count_per_username_and_ip_on
         fail(approved, 3, ip=IP_B)
         sign_in(approved, phone, ip=IP_A)
     assert not AccessAttempt.objects.filter(username="asha").exists()
+
+
+@pytest.mark.django_db
+def test_the_console_reads_a_real_lock_as_axes_judges_it(world, approved):
+    from accounts.models import User
+    from accounts.services.lockouts import lock_state, locked_now_q
+
+    fail(approved, 9)
+    assert not lock_state(world.worker).locked and not User.objects.filter(locked_now_q()).exists()
+    fail(approved, 1, ip=IP_B)
+    state = lock_state(world.worker)
+    first = AccessAttempt.objects.get(username="asha", ip_address=IP_A).attempt_time
+    assert state.locked and state.failures == 10 and state.locked_until == first + LOCK
+    assert list(User.objects.filter(locked_now_q()).values_list("username", flat=True)) == ["asha"]
+    assert not password_passes(approved, ip=IP_C)  # axes agrees: locked
