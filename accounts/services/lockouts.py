@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
+from django_otp import devices_for_user
+from django_otp.models import ThrottlingMixin
 
 from accounts.models import AccountEvent, AccountEventType, LoginHold, User
 from accounts.permissions import ensure_may
@@ -216,9 +218,9 @@ def lockout_record(*, username: str | None, ip: str | None) -> None:
 
 @transaction.atomic
 def lockout_clear(*, user: User, acting_user: User, reason: str, ip: str | None = None) -> int:
-    """Lift axes' lock and any hold on `user`, as their governor (never oneself). Records LOCKOUT_CLEARED.
+    """Lift axes' lock, any hold and the back-off of their codes on `user`, as their governor (never oneself).
 
-    Returns how many axes attempt records were removed. Raises NotPermitted or DomainError.
+    Records LOCKOUT_CLEARED. Returns how many axes attempt records were removed. Raises NotPermitted or DomainError.
     """
     reason = clean_reason(reason)
     user = User.objects.select_for_update(of=("self",)).get(pk=user.pk)
@@ -227,6 +229,9 @@ def lockout_clear(*, user: User, acting_user: User, reason: str, ip: str | None 
     holds = LoginHold.objects.filter(user=user, cleared_at__isnull=True).update(
         cleared_at=timezone.now(), cleared_by=acting_user, clear_reason=reason
     )
+    for device in devices_for_user(user, confirmed=None):  # the codes' own back-off would outlast the unlock
+        if isinstance(device, ThrottlingMixin) and device.throttling_failure_count:
+            device.throttle_reset()
     event_record(
         type=AccountEventType.LOCKOUT_CLEARED,
         actor=acting_user,

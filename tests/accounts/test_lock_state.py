@@ -75,3 +75,21 @@ def test_the_console_count_is_one_statement(world, settings, django_assert_num_q
     attempt(world.worker, "10.0.0.1", settings.AXES_FAILURE_LIMIT, ago=MINUTE)
     with django_assert_num_queries(1):
         assert User.objects.filter(locked_now_q()).count() == 1
+
+
+def test_an_unlock_also_lifts_the_back_off_of_the_codes(world):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.services.lockouts import lockout_clear
+
+    device = TOTPDevice.objects.create(user=world.worker, name="app", confirmed=True)
+    TOTPDevice.objects.filter(pk=device.pk).update(
+        throttling_failure_count=9, throttling_failure_timestamp=timezone.now()
+    )
+    device.refresh_from_db()
+    assert not device.verify_is_allowed()[0]
+    attempt(world.worker, "10.0.0.1", 10, ago=MINUTE)
+    lockout_clear(user=world.worker, acting_user=world.supervisor, reason="confirmed by phone with the worker")
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 0 and device.verify_is_allowed()[0]
+    assert not lock_state(world.worker).locked
