@@ -36,3 +36,24 @@ def test_it_keeps_the_approval_rules(world, settings):
             user=world.worker, token=device_token_new(), label="b", acting_user=world.system, reason="two"
         )
     assert RegisteredDevice.objects.filter(user=world.worker).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("decide", ["device_approve", "device_reject", "device_revoke"])
+def test_a_device_decision_that_fails_half_way_leaves_nothing_written(world, monkeypatch, decide):
+    """Outside any test transaction, as in production: a failure after the status is saved (here the
+    notice) must take the status, its history and its event back with it."""
+    from accounts.services import devices
+
+    device = devices.device_register(user=world.worker, token=device_token_new(), ip=None, user_agent="t")
+    events = AccountEvent.objects.count()
+
+    def broken_notify(**kwargs):
+        raise RuntimeError("the notice could not be queued")
+
+    monkeypatch.setattr(devices, "notify", broken_notify)
+    with pytest.raises(RuntimeError):
+        getattr(devices, decide)(device=device, acting_user=world.supervisor, reason="checked with the worker")
+    device.refresh_from_db()
+    assert device.status == RegisteredDevice.Status.PENDING and device.decided_by is None
+    assert device.history.count() == 1 and AccountEvent.objects.count() == events
