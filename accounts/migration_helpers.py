@@ -1,4 +1,4 @@
-"""Helpers for data migrations that grant role permissions (kept stable: migrations import them)."""
+"""Helpers for data migrations: role permissions and beat schedules (kept stable: migrations import them)."""
 
 from django.contrib.auth.management import create_permissions
 
@@ -31,3 +31,21 @@ def revoke(apps, *, groups: list[str], permissions: list[str]) -> None:
     perms = _permissions(apps, permissions)
     for group in apps.get_model("auth", "Group").objects.filter(name__in=groups):
         group.permissions.remove(*perms)
+
+
+def beat_schedule(name: str, task: str, *, minutes: int):
+    """The (forwards, backwards) pair of a RunPython that schedules `task` every `minutes` in django-celery-beat's
+    database scheduler, under `name` (editable in the console afterwards)."""
+
+    def forwards(apps, schema_editor):
+        interval, _ = apps.get_model("django_celery_beat", "IntervalSchedule").objects.get_or_create(
+            every=minutes, period="minutes"
+        )
+        apps.get_model("django_celery_beat", "PeriodicTask").objects.update_or_create(
+            name=name, defaults={"task": task, "interval": interval, "enabled": True}
+        )
+
+    def backwards(apps, schema_editor):
+        apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=name).delete()
+
+    return forwards, backwards

@@ -15,12 +15,8 @@ Each run (governance.jobs.job_run: one transaction, one run at a time):
    the accounts flagged by medium hits;
 5. moves the watermarks to the ends read in step 1, in the same transaction.
 
-No event is skipped: ids are taken from a sequence when a row is inserted, so a transaction can
-still be about to commit an id below the largest id already visible. After reading the ends, a run
-therefore waits (up to PRAHARI_ANOMALY_WRITER_WAIT_SECONDS) until no other transaction that began
-before that read still holds a write lock on either log: every id up to the ends was taken before
-the read, by a transaction that began before it and keeps its lock until it commits or rolls back,
-so once they are gone every such id is visible or never will be. The rules run after that wait (READ
+No event is skipped (governance/watermarks.py): after reading the ends, a run waits until no
+transaction older than that read still writes the logs. The rules run after that wait (READ
 COMMITTED: each statement sees what committed before it). If an old writer is still there when the
 wait ends, the run scores nothing and keeps its watermarks ("held_back"); the next run tries again.
 No event is scored twice: a run scores exactly the ids above the watermark and up to the end it
@@ -32,12 +28,10 @@ medium goes to the governors' "flagged" digest for a supervisor to judge.
 
 from __future__ import annotations
 
-import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, Min
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -49,10 +43,12 @@ from accounts.services.system import system_user
 from governance.digests import digest_send_for_ids
 from governance.rules import canary, statements
 from governance.rules.base import ACCESS, Hit, Scan, Span
+from governance.watermarks import log_ends, older_writers_gone, watermarks_lock, watermarks_move
 from records.models import AccessEvent, AnomalyWatermark
 
 Stream = AnomalyWatermark.Stream
 SUSPENDING = (Alert.Severity.HIGH, Alert.Severity.CRITICAL)
+ANOMALY_STREAMS = (Stream.ACCESS_EVENTS, Stream.ACCOUNT_EVENTS)
 
 
 def anomalies(*, now: datetime, dry_run: bool = False) -> dict:
@@ -63,9 +59,9 @@ def anomalies(*, now: datetime, dry_run: bool = False) -> dict:
     ("suspended", "flagged"), the watermarks moved. A fixed number of statements whatever the number
     of accounts or events.
     """
-    marks = _watermarks_lock()
-    hi, account_hi, read_at = _log_ends()
-    if not _older_writers_gone(read_at):
+    marks = watermarks_lock(ANOMALY_STREAMS)
+    hi, account_hi, read_at = log_ends()
+    if not older_writers_gone(read_at):
         return {"held_back": _("a transaction older than this run is still writing the logs"), "events_scored": 0}
     scan = _scan(marks, hi, account_hi, now)
     hits = statements.hits(scan)  # the statements run even on nothing new: a fixed count
@@ -74,7 +70,7 @@ def anomalies(*, now: datetime, dry_run: bool = False) -> dict:
     canaries, already = _canary_alerts(scan)
     raised = alert_raise_many([*new_alerts, *canaries], raised_by=system_user())
     suspended, flagged = _act_on(raised, now=now)
-    _watermarks_move(hi, account_hi)
+    watermarks_move({Stream.ACCESS_EVENTS: hi, Stream.ACCOUNT_EVENTS: account_hi})
     return {
         "events_scored": scan.spans[Stream.ACCESS_EVENTS].count,
         "account_events_scored": scan.spans[Stream.ACCOUNT_EVENTS].count,
@@ -83,52 +79,6 @@ def anomalies(*, now: datetime, dry_run: bool = False) -> dict:
         "suspended": suspended,
         "flagged": flagged,
     }
-
-
-# --- Watermarks ---------------------------------------------------------------------------------------
-
-
-def _watermarks_lock() -> dict[str, int]:
-    rows = {w.stream: w.last_id for w in AnomalyWatermark.objects.select_for_update().order_by("stream")}
-    missing = [s for s in Stream.values if s not in rows]
-    if missing:  # a database set up before migration 0005 ran its data step (tests flush it), or an empty one
-        AnomalyWatermark.objects.bulk_create([AnomalyWatermark(stream=s) for s in missing], ignore_conflicts=True)
-        rows.update(dict.fromkeys(missing, 0))
-    return rows
-
-
-def _watermarks_move(hi: int, account_hi: int) -> None:
-    now = timezone.now()
-    for stream, last_id in ((Stream.ACCESS_EVENTS, hi), (Stream.ACCOUNT_EVENTS, account_hi)):
-        AnomalyWatermark.objects.filter(stream=stream).update(last_id=last_id, updated_at=now)
-
-
-def _log_ends() -> tuple[int, int, datetime]:
-    """The largest id of each log now, and the database clock just after reading them."""
-    events, accounts = AccessEvent._meta.db_table, AccountEvent._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT (SELECT MAX(id) FROM {events}), (SELECT MAX(id) FROM {accounts}), clock_timestamp()")
-        row = cursor.fetchone()
-    return row[0] or 0, row[1] or 0, row[2]
-
-
-def _older_writers_gone(read_at: datetime) -> bool:
-    """Wait until no other transaction begun before `read_at` holds a write lock on either log."""
-    tables = ", ".join(f"'{m._meta.db_table}'::regclass" for m in (AccessEvent, AccountEvent))
-    sql = f"""
-        SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'relation' AND l.relation IN ({tables}) AND l.mode = 'RowExclusiveLock'
-          AND l.granted AND l.pid <> pg_backend_pid() AND a.xact_start <= %s
-    """
-    deadline = time.monotonic() + settings.PRAHARI_ANOMALY_WRITER_WAIT_SECONDS
-    with connection.cursor() as cursor:
-        while True:
-            cursor.execute(sql, [read_at])
-            if cursor.fetchone()[0] == 0:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
 
 
 def _scan(marks: dict[str, int], hi: int, account_hi: int, now: datetime) -> Scan:

@@ -32,6 +32,7 @@ from accounts.services.sessions import sessions_clear_expired
 from accounts.services.system import system_user
 from governance.anomalies import anomalies
 from governance.digests import digest_send_for_ids
+from governance.explain import explain
 from governance.reviews import review_reminders_send, reviews_overdue_suspend_ids
 from governance.tallies import view_tallies_prune
 from records.checkpoints import checkpoints
@@ -143,6 +144,7 @@ JOBS: dict[str, JobFunction] = {
     "invitations": invitations,
     "dormancy": dormancy,
     "reverification": reverification,
+    "explain": explain,
     "anomalies": anomalies,
     "retention": retention,
     "checkpoints": checkpoints,

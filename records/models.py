@@ -277,15 +277,17 @@ class ChainCheckpoint(models.Model):
 
 
 class AnomalyWatermark(models.Model):
-    """How far the `anomalies` job has scored an append-only log: the id of the last event it scored.
+    """How far a governance job has scored an append-only log: the id of the last event it scored.
 
-    One row per log (`stream`): "access_events" (records.AccessEvent) and "account_events" (failed logins,
-    accounts.AccountEvent). The job moves it in the same transaction as the alerts it raises.
+    One row per log and job (`stream`): for the `anomalies` job "access_events" (records.AccessEvent) and
+    "account_events" (failed logins, accounts.AccountEvent), moved in the same transaction as the alerts
+    it raises; for the `explain` job "explanations", the access events it has judged.
     """
 
     class Stream(models.TextChoices):
         ACCESS_EVENTS = "access_events", _("Access events")
         ACCOUNT_EVENTS = "account_events", _("Account events")
+        EXPLANATIONS = "explanations", _("Access events explained")  # the `explain` job's
 
     stream = models.CharField(_("log"), max_length=20, choices=Stream.choices, primary_key=True)
     last_id = models.PositiveBigIntegerField(_("last event scored"), default=0)
@@ -297,3 +299,46 @@ class AnomalyWatermark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stream}: {self.last_id}"
+
+
+class AccessExplanation(models.Model):
+    """Why one allowed view or reveal of a record was part of real work: the appointment, dose or consent
+    that explains it (the `explain` job, records/explain.py) or a supervisor's review that accepted it.
+
+    At most one per access event; written once, never changed. The access log itself stays append-only:
+    an event without a row here, once the `explain` job has judged it, is an unexplained look-up.
+    """
+
+    class Kind(models.TextChoices):
+        APPOINTMENT = "appointment", _("appointment")
+        DOSE = "dose", _("dose given")
+        CONSENT = "consent", _("beneficiary's consent")
+        REVIEW = "review", _("supervisor's review")
+
+    event = models.OneToOneField(
+        AccessEvent, on_delete=models.PROTECT, primary_key=True, related_name="explanation", verbose_name=_("look-up")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("worker")
+    )
+    event_at = models.DateTimeField(_("look-up time"))  # the event's, for a worker's share over a period
+    kind = models.CharField(_("explained by"), max_length=12, choices=Kind.choices)
+    source_id = models.BigIntegerField(_("appointment, dose or consent"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("accepted by"),
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    created_at = models.DateTimeField(_("explained at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("access explanation")
+        verbose_name_plural = _("access explanations")
+        indexes = [models.Index(fields=["actor", "event_at"], name="explanation_actor_time")]
+
+    def __str__(self) -> str:
+        return f"#{self.event_id} {self.kind}"

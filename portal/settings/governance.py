@@ -74,8 +74,12 @@ PRAHARI_AUDIT_CHECKPOINT_SYSLOG = env_str("PRAHARI_AUDIT_CHECKPOINT_SYSLOG") or 
 PRAHARI_ACCESS_LOG_RETENTION_DAYS = env_int("PRAHARI_ACCESS_LOG_RETENTION_DAYS", 400)
 PRAHARI_HISTORY_RETENTION_DAYS = env_int("PRAHARI_HISTORY_RETENTION_DAYS", 6 * 365)
 
-# The beneficiary's consent to a look-up ("asked in person"): a one-time code to the record's mobile (records/consent.py).
+# The beneficiary's consent to a look-up ("asked in person"), a code to the record's mobile: records/consent.py.
 PRAHARI_CONSENT_CODE_MINUTES = env_int("PRAHARI_CONSENT_CODE_MINUTES", 5)
 PRAHARI_CONSENT_CODE_TRIES = env_int("PRAHARI_CONSENT_CODE_TRIES", 3)
 PRAHARI_CONSENT_SENDS_PER_BENEFICIARY_HOUR = env_int("PRAHARI_CONSENT_SENDS_PER_BENEFICIARY_HOUR", 3)
 PRAHARI_CONSENT_SENDS_PER_WORKER_DAY = env_int("PRAHARI_CONSENT_SENDS_PER_WORKER_DAY", 20)
+# Explained access (records/explain.py, the `explain` job): an appointment within this many days of a look-up
+# (before or after), a dose within this many days before it.
+PRAHARI_EXPLAIN_APPOINTMENT_DAYS = env_int("PRAHARI_EXPLAIN_APPOINTMENT_DAYS", 7)
+PRAHARI_EXPLAIN_DOSE_DAYS = env_int("PRAHARI_EXPLAIN_DOSE_DAYS", 30)

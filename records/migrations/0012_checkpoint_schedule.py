@@ -2,18 +2,9 @@
 
 from django.db import migrations
 
-NAME, TASK = "Governance: checkpoints", "governance.checkpoints"
+from accounts.migration_helpers import beat_schedule
 
-
-def forwards(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    interval, _ = IntervalSchedule.objects.get_or_create(every=10, period="minutes")
-    PeriodicTask.objects.update_or_create(name=NAME, defaults={"task": TASK, "interval": interval, "enabled": True})
-
-
-def backwards(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=NAME).delete()
+forwards, backwards = beat_schedule("Governance: checkpoints", "governance.checkpoints", minutes=10)
 
 
 class Migration(migrations.Migration):

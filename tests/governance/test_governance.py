@@ -124,6 +124,7 @@ def test_the_command_prints_one_line_of_json(world):
         "invitations",
         "dormancy",
         "reverification",
+        "explain",
         "anomalies",
         "retention",
         "checkpoints",
