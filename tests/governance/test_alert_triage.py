@@ -95,6 +95,17 @@ def canary_job(world, recs):
     run()
 
 
+def unexplained_day(world, recs):
+    log(world.worker, times(21, gaps=(70, 130, 95)), beneficiary=recs.own)
+    run()
+
+
+def unexplained_week(world, recs):
+    for day in range(5):
+        log(world.worker, times(21, start=T0 - timedelta(days=4 - day), gaps=(70, 130, 95)), beneficiary=recs.own)
+    run()
+
+
 def canary_read_path(world, recs):
     with freeze_time(T0), pytest.raises(AccessInterrupted):
         record_get_for_viewer(
@@ -167,6 +178,22 @@ CASES = {
         5,
     ),
     "canary": (canary_job, ["A canary record was opened at 3 Nov 2026, 10:00."], 1),
+    "unexplained_views": (
+        unexplained_day,
+        [
+            "21 records opened on 3 Nov 2026 that no appointment, dose or consent explains; more than 20 in a "
+            "day raise this alert."
+        ],
+        21,
+    ),
+    "unexplained_views_week": (
+        unexplained_week,
+        [
+            "105 records opened from 28 Oct 2026, 00:00 to 3 Nov 2026, 23:59 that no appointment, dose or consent "
+            "explains; more than 100 in seven days raise this alert."
+        ],
+        50,
+    ),
 }
 
 
