@@ -62,6 +62,14 @@ def _week_window(scan, row) -> Window:
 
 
 def _day_lines(evidence: dict, alert) -> list[str]:
+    if evidence.get("raised_from") == "review_queue":  # raised by a supervisor (governance/unexplained.py)
+        return [
+            _(
+                "Raised from the review queue: %(count)s records opened from %(start)s to %(end)s that no "
+                "appointment, dose or consent explains. The supervisor's reason: %(reason)s"
+            )
+            % {**figures(evidence), **span(evidence), "reason": evidence["reason"]}
+        ]
     return [
         _(
             "%(count)s records opened on %(day)s that no appointment, dose or consent explains; more than "
