@@ -51,7 +51,8 @@ def reasoned_action(
     """
 
     def action(modeladmin, request, queryset):
-        form = reason_code_form(request, bound="apply" in request.POST, with_reason=with_reason)
+        bound = "apply" in request.POST or "send_sms" in request.POST  # the list itself posts neither
+        form = reason_code_form(request, bound=bound, with_reason=with_reason)
         if form.is_valid():
             confirmed = code_confirmed(request, form)
             if confirmed is True:
