@@ -47,7 +47,7 @@ class AccountHubConsole:
         """The account `object_id` if the viewer governs it; None for no such account and for "not yours" alike."""
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
-        if not str(object_id).isdigit():
+        if not (str(object_id).isdigit() and len(str(object_id)) <= 18):  # a bigint at most, never a 500
             return None
         accounts = governable_users(request.user).select_related("facility__district", "district", "state")
         return accounts.filter(pk=object_id).first()
