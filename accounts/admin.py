@@ -17,12 +17,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from accounts.admin_common import CappedPaginator, actions_report, step_up_redirect
+from accounts.admin_common import CappedPaginator, actions_report, code_confirmed, reason_code_form
 from accounts.admin_guard import DeclaredLookupsOnly
 from accounts.admin_history import GovernedHistoryAdmin
-from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions, resend_invitation_action
+from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions
 from accounts.exceptions import DomainError
-from accounts.forms import ReasonForm
 from accounts.models import (
     AccountEvent,
     District,
@@ -40,27 +39,29 @@ from accounts.services.lifecycle import user_deactivate, user_reinstate, user_su
 from accounts.services.lockouts import lockout_clear
 
 
-def reasoned_action(service, name: str, description, done_message, *, target: str = "user"):
-    """Build an admin action that asks for a reason, then calls `service` for each selected object.
+def reasoned_action(
+    service, name: str, description, done_message, *, target: str = "user", with_reason: bool = True, extra=None
+):
+    """Build an admin action that asks for a reason and a fresh one-time code on one page (the code unless one
+    was proven within the step-up window), then calls `service` for each selected object.
 
-    Changes a supervisor makes to other accounts need a fresh OTP (step-up) first.
+    The selection and the chosen action travel with that page's form, so nothing is chosen twice; the
+    objects are read again through the list's scope and the service checks the right to act on each.
+    `extra(request)`: more arguments for the service.
     """
 
     def action(modeladmin, request, queryset):
-        if (bounce := step_up_redirect(request)) is not None:
-            return bounce
-        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        bound = "apply" in request.POST or "send_sms" in request.POST  # the list itself posts neither
+        form = reason_code_form(request, bound=bound, with_reason=with_reason)
         if form.is_valid():
-            done, refused = 0, []
-            for obj in queryset:
-                try:
-                    reason = form.cleaned_data["reason"]
-                    service(**{target: obj}, acting_user=request.user, reason=reason, ip=client_ip(request))
-                    done += 1
-                except DomainError as error:
-                    refused.append(f"{obj}: {error}")
-            actions_report(modeladmin, request, done=done, done_message=done_message, refused=refused)
-            return None
+            confirmed = code_confirmed(request, form)
+            if confirmed is True:
+                arguments = {"reason": form.cleaned_data["reason"]} if with_reason else {}
+                arguments.update(extra(request) if extra else {})
+                _apply_each(modeladmin, request, queryset, service, target, arguments, done_message)
+                return None
+            if confirmed is not False:
+                return confirmed  # wrong codes locked the account: signed out
         context = {
             **modeladmin.admin_site.each_context(request),
             "title": description,
@@ -75,6 +76,17 @@ def reasoned_action(service, name: str, description, done_message, *, target: st
     action.__name__ = name
     action.short_description = description
     return action
+
+
+def _apply_each(modeladmin, request, queryset, service, target: str, arguments: dict, done_message) -> None:
+    done, refused = 0, []
+    for obj in queryset:
+        try:
+            service(**{target: obj}, acting_user=request.user, ip=client_ip(request), **arguments)
+            done += 1
+        except DomainError as error:
+            refused.append(f"{obj}: {error}")
+    actions_report(modeladmin, request, done=done, done_message=done_message, refused=refused)
 
 
 suspend_action = reasoned_action(
@@ -124,7 +136,9 @@ revoke_device_action = reasoned_action(
 )
 
 
-approve_onboarding_action, reject_onboarding_action, revoke_invitation_action = onboarding_actions(reasoned_action)
+approve_onboarding_action, reject_onboarding_action, revoke_invitation_action, resend_invitation_action = (
+    onboarding_actions(reasoned_action)
+)
 
 
 class ReadOnlyConsole(DeclaredLookupsOnly):
