@@ -18,9 +18,11 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import Alert, LoginHold, User
-from accounts.services.alerts import alert_confirm
-from governance.jobs import job_run
+from accounts.services.alerts import alert_confirm, alert_raise
+from accounts.services.onboarding import invitation_create
+from accounts.services.system import system_user
 from governance.models import AccessReview
+from records.models import Beneficiary
 from tests.browser.test_console_journeys import console_signed_in_earlier
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -60,16 +62,28 @@ CLIPPED = """(desktop) => {
 
 
 def demo_with_every_list_filled() -> None:
-    """The demo as `make run` seeds it, then what it lacks: alerts (the anomalies job over its look-ups),
-    a decided one with a long reason, a login hold and an access review."""
+    """The demo as `make run` seeds it, then what it lacks: two alerts, one decided with a long reason, a login
+    hold, an invitation with a long name, an access review and a changed record."""
     call_command("seed_demo", "--force", "--workers", "12", "--beneficiaries", "40", stdout=StringIO())
-    job_run("anomalies", now=timezone.now())
     supervisor = User.objects.get(username="dio.lucknow")
     workers = list(User.objects.filter(role="worker", facility__district=supervisor.district, status="active")[:3])
-    alert = Alert.objects.filter(subject__facility__district=supervisor.district, status="open").first()
-    if alert is not None:
-        alert_confirm(alert=alert, acting_user=supervisor, reason=LONG, ip="10.0.0.1")
+    for worker, rule in zip(workers, ("volume_burst", "many_ips"), strict=False):
+        alert = alert_raise(
+            rule=rule, severity=Alert.Severity.HIGH, subject=worker, evidence={}, raised_by=system_user()
+        )
+    alert_confirm(alert=alert, acting_user=supervisor, reason=LONG, ip="10.0.0.1")
     LoginHold.objects.create(user=workers[0], lockouts=3)
+    record = Beneficiary.objects.filter(facility=workers[0].facility, is_canary=False).first()
+    record.mobile, record._history_user, record._change_reason = "+919800000001", supervisor, "new number"
+    record.save()  # a record changed after registration (the console's list of them)
+    invitation_create(
+        acting_user=supervisor,
+        first_name="Lakshmi",
+        last_name="Venkataraghavan-Subramaniam",
+        mobile="+919812345670",
+        facility=workers[0].facility,
+        base_url="http://testserver",
+    )
     now = timezone.now()
     AccessReview.objects.create(
         user=workers[1],
@@ -107,8 +121,7 @@ def test_every_console_list_fits_a_desktop_and_a_phone(live_server, new_context,
             for url in lists:
                 page.goto(url)
                 found = page.evaluate(CLIPPED, size == "desktop")
-                if page.locator("#result_list").count() and language == "en":
-                    assert page.locator("#result_list tbody tr").count() > 0, f"{url} is empty: fill it above"
+                assert page.locator("#result_list tbody tr").count() > 0, f"{url} is empty: fill it above"
                 name = "-".join(urlparse(url).path.strip("/").split("/")[1:])
                 page.screenshot(path=str(RESULTS / f"{username}-{name}-{size}-{language}.png"))  # the first screen
                 if found:
