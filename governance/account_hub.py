@@ -30,7 +30,7 @@ from accounts.permissions import refusal
 from accounts.services.lockouts import LockState, lock_state
 from accounts.sms import mask_mobile
 from governance.account_actions import ACCOUNT_ACTIONS, DEVICE_ACTIONS, HubAction
-from governance.evidence import RECENT_EVENTS, _with_purpose, rule_title
+from governance.evidence import rule_title, with_purpose
 
 STATUS_EVENTS = [
     AccountEventType.USER_INVITED,
@@ -43,6 +43,7 @@ STATUS_EVENTS = [
     AccountEventType.USER_EXPIRED,
 ]
 OPEN_ALERTS = 20
+RECENT_EVENTS = 20  # the account's latest access events shown on the page
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ def account_hub_read(account: User, *, viewer: User) -> AccountHub:
         review_words=_review_words(account),
         devices=devices,
         sessions=sessions,
-        access_events=_with_purpose(list(events.order_by("-created_at", "-pk")[:RECENT_EVENTS])),
+        access_events=with_purpose(list(events.order_by("-created_at", "-pk")[:RECENT_EVENTS])),
         alerts=alerts,
     )
     _offer_actions(hub, viewer, open_invitation=invitation is not None)

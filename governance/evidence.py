@@ -123,7 +123,7 @@ def _evidence_events(alert: Alert, explanation: Explanation) -> list:
     return list(events.filter(pk__in=explanation.events).order_by("created_at", "pk"))
 
 
-def _with_purpose(rows: list) -> list:
+def with_purpose(rows: list) -> list:
     """Give each access event its purpose's label (`purpose_label`), in the active language."""
     from records.keys import Purpose
 
@@ -148,7 +148,7 @@ def alert_triage_read(alert: Alert) -> Triage:
     triage = Triage(
         alert=alert,
         explanation=explanation,
-        evidence_events=_with_purpose(_evidence_events(alert, explanation)),
+        evidence_events=with_purpose(_evidence_events(alert, explanation)),
         devices=list(devices),
         other_alerts=others,
     )
