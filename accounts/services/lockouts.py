@@ -205,13 +205,34 @@ def lockout_record(*, username: str | None, ip: str | None) -> None:
                 pass  # a concurrent lock already opened the hold
             event_record(type=AccountEventType.LOGIN_HELD, actor=None, subject=user, ip=ip, data={"locks": locks})
             kind = "login_held"
-        for governor in governors_of(user):
+        governors = list(governors_of(user).order_by("username"))
+        for governor in governors:
             notify(
                 user=governor,
                 kind=kind,
                 idempotency_key=f"{kind}:{event.pk}:{governor.pk}",
                 context={"username": user.username, "locks": locks},
             )
+        _owner_notify(user=user, held=kind == "login_held", locks=locks, event=event, contact=governors[:1], now=now)
+
+
+def _owner_notify(*, user: User, held: bool, locks: int, event, contact: list[User], now: datetime) -> None:
+    """Tell the owner of a locked account, on their own phone, when to try again and whom to call.
+
+    The login page says nothing of the lock (SECURITY.md §Lockouts: no oracle); the owner's own number
+    is where a lock may be explained. `contact`: the first governor (none: "your supervisor").
+    """
+    person = contact[0] if contact else None
+    context = {
+        "name": (person.get_full_name() or person.username) if person else "",
+        "mobile": getattr(person, "mobile", ""),
+    }
+    if held:
+        kind, context = "account_held", {**context, "locks": locks, "hours": settings.PRAHARI_LOCKOUT_HOLD_WINDOW_HOURS}
+    else:
+        until = lock_state(user, now=now).locked_until or now + timedelta(minutes=settings.PRAHARI_LOCKOUT_MINUTES)
+        kind, context = "account_locked", {**context, "until": until.isoformat()}
+    notify(user=user, kind=kind, idempotency_key=f"{kind}:{event.pk}:owner", context=context)
 
 
 @transaction.atomic
