@@ -17,7 +17,19 @@ from axes.models import AccessAttempt, AccessFailureLog
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import (
+    BooleanField,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    Window,
+)
 from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountEventType, LoginHold, User
@@ -139,6 +151,32 @@ def locked_now_q(*, now: datetime | None = None) -> Q:
     )
     held = LoginHold.objects.filter(user=OuterRef("pk"), cleared_at__isnull=True)
     return Q(username__in=over_limit) | Q(Exists(held))
+
+
+def lock_columns(*, now: datetime | None = None) -> dict:
+    """Annotations for a list of accounts, each row's lock in the same statement as the row.
+
+    `locked_now`: the verdict of `locked_now_q`; `locked_until` and `held_since`: what `lock_state`
+    answers for the row (when django-axes' lock ends by itself, since when an open hold bars it).
+    """
+    now = now or timezone.now()
+    cool_off = timedelta(minutes=settings.PRAHARI_LOCKOUT_MINUTES)
+    # As lock_state: the newest rows first, the first whose running sum reaches the limit ends the lock.
+    # Rows with the same time are summed together (RANGE frame): the same time either way.
+    running = Window(Sum("failures_since_start"), order_by=F("attempt_time").desc())
+    reaching = (
+        AccessAttempt.objects.filter(username=OuterRef("username"), attempt_time__gte=now - cool_off)
+        .annotate(running=running)
+        .filter(running__gte=settings.AXES_FAILURE_LIMIT)
+        .order_by("-attempt_time")
+        .values("attempt_time")[:1]
+    )
+    hold = LoginHold.objects.filter(user=OuterRef("pk"), cleared_at__isnull=True).values("created_at")[:1]
+    return {
+        "locked_now": ExpressionWrapper(locked_now_q(now=now), output_field=BooleanField()),
+        "locked_until": ExpressionWrapper(Subquery(reaching) + Value(cool_off), output_field=DateTimeField()),
+        "held_since": Subquery(hold),
+    }
 
 
 def login_failure_record(*, user: User | None, category: str, ip: str | None) -> None:
