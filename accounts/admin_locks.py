@@ -51,4 +51,7 @@ class LockStatusColumn:
         lock = lock_words(obj)
         if not lock:
             return obj.get_status_display()
-        return format_html('{} · <strong class="lock-state">{}</strong>', obj.get_status_display(), lock)
+        # The lock's words wrap as one piece, after the status: "Active ·" / "locked until 20:37".
+        return format_html(
+            '{}\u00a0· <strong class="lock-state">{}</strong>', obj.get_status_display(), lock.replace(" ", "\u00a0")
+        )
