@@ -20,6 +20,7 @@ from django.utils.translation import ngettext_lazy
 from accounts.admin_common import CappedPaginator, actions_report, code_confirmed, reason_code_form
 from accounts.admin_guard import DeclaredLookupsOnly
 from accounts.admin_history import GovernedHistoryAdmin
+from accounts.admin_locks import LockedNowFilter, LockStatusColumn
 from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions
 from accounts.exceptions import DomainError
 from accounts.models import (
@@ -36,7 +37,7 @@ from accounts.request_info import client_ip
 from accounts.scoping import governable_facilities, governable_users
 from accounts.services.devices import device_approve, device_reject, device_revoke
 from accounts.services.lifecycle import user_deactivate, user_reinstate, user_suspend
-from accounts.services.lockouts import lockout_clear
+from accounts.services.lockouts import lock_columns, lockout_clear
 
 
 def reasoned_action(
@@ -162,14 +163,14 @@ class ReadOnlyConsole(DeclaredLookupsOnly):
         return actions
 
 
-class UserAdmin(ReadOnlyConsole, GovernedHistoryAdmin):
+class UserAdmin(ReadOnlyConsole, LockStatusColumn, GovernedHistoryAdmin):
     """Accounts arrive by invitation and change only through the lifecycle actions; never deleted.
 
     Registered by governance/admin.py, which adds each account's access review.
     """
 
-    list_display = ("username", "full_name", "role", "status", "suspension_cause", "facility", "last_login")
-    list_filter = ("status", "role", "suspension_cause")
+    list_display = ("username", "full_name", "role", "status_and_lock", "suspension_cause", "facility", "last_login")
+    list_filter = ("status", LockedNowFilter, "role", "suspension_cause")
     search_fields = ("username", "first_name", "last_name")
     actions = [
         approve_onboarding_action,
@@ -231,7 +232,8 @@ class UserAdmin(ReadOnlyConsole, GovernedHistoryAdmin):
         return format_html('<a href="{}">{}</a>', url, _("Every search, view and reveal of this account"))
 
     def get_queryset(self, request):
-        return governable_users(request.user).select_related("facility", "district", "state")
+        users = governable_users(request.user).select_related("facility", "district", "state")
+        return users.annotate(**lock_columns())
 
 
 @admin.register(Invitation)

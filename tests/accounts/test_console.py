@@ -184,3 +184,22 @@ def test_a_bulk_action_reports_per_row_in_one_message(world, client):
     assert "1 account reinstated; 1 refused: " in page
     assert "(asha): This account cannot be reinstated: it is active." in page
     assert page.count('class="warning"') == 1  # one message, a warning: some done, some refused
+
+
+@pytest.mark.django_db
+def test_a_list_action_refused_says_why_and_who_can(world, client):
+    """Issue 15 §2: "You may not reinstate this account." alone left the supervisor guessing."""
+    from accounts.models import SuspensionCause
+
+    user_suspend(user=world.worker, acting_user=world.state_admin, reason="canary opened", cause=SuspensionCause.CANARY)
+    console = _console_client(client, world.supervisor)
+    refused = console.post(
+        "/admin/accounts/user/",
+        {"action": "reinstate", "_selected_action": [world.worker.pk], "apply": "1", "reason": "she explained it"},
+        follow=True,
+    )
+    page = refused.content.decode()
+    assert "1 refused: " in page and "which only a state administrator lifts" in page
+    assert f"{world.state_admin.get_full_name()} (State administrator) can." in page
+    world.worker.refresh_from_db()
+    assert world.worker.status == Status.SUSPENDED
