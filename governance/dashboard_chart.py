@@ -13,7 +13,7 @@ from datetime import date
 WIDTH, HEIGHT = 400, 136
 LEFT, STEP, BAR = 28, 12, 9  # where the first bar starts, one day's width, a bar's width
 TOP, BASE = 18, 100  # the tallest bar's top and every bar's foot
-LABELLED = (0, 10, 20, -1)  # the days the axis names: first, two between, today
+LABELLED = (0, 15, -1)  # the days the axis names: first, middle, today (room for Hindi months on a phone)
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def test_a_supervisor_reads_the_days_to_do_list(world, live_server, new_context,
     expect(console.locator("li.todo-alerts .who")).to_have_text("Asha Verma")
     expect(console.locator("li.todo-due a")).to_have_text("1 re-verification due within 14 days")
     expect(console.locator("#views-summary")).to_contain_text("29 record views in 30 days.")
-    expect(console.locator("svg.chart text.day")).to_have_count(4)
+    expect(console.locator("svg.chart text.day")).to_have_count(3)
     expect(console.locator(".districts")).to_have_count(0)  # the state's table is not his
     assert fits(console)
     shoot(console, f"dashboard-supervisor-{size}")
