@@ -18,6 +18,7 @@ from accounts.scoping import governable_users
 from accounts.services.alerts import alert_confirm, alert_dismiss
 from governance.admin_account import AccountHubConsole
 from governance.admin_alerts import AlertTriageConsole, RuleFilter
+from governance.admin_filters import DistrictFilter, SubjectDistrictFilter
 from governance.admin_reviews import AccessReviewConsole, ReverificationFilter
 from governance.evidence import rule_title
 from governance.models import AccessReview
@@ -28,7 +29,7 @@ class GovernedUserAdmin(AccountHubConsole, AccessReviewConsole, UserAdmin):
     """The account list, the account page (the hub, governance/admin_account.py) with its actions, the
     re-verification filter and each account's review screen."""
 
-    list_filter = (*UserAdmin.list_filter, ReverificationFilter)
+    list_filter = (*UserAdmin.list_filter, ReverificationFilter, DistrictFilter)
     readonly_fields = (*UserAdmin.readonly_fields, "review_link")
     fields = (*UserAdmin.fields[:-1], (*UserAdmin.fields[-1], "review_link"))
 
@@ -68,7 +69,7 @@ class AlertAdmin(AlertTriageConsole, ReadOnlyConsole, GovernedHistoryAdmin):
     """The list, then one page per alert (governance/admin_alerts.py): its evidence in words and the decisions."""
 
     list_display = ("created_at", "severity", "rule_name", "subject", "status", "decided_by")
-    list_filter = ("status", "severity", RuleFilter)
+    list_filter = ("status", "severity", RuleFilter, SubjectDistrictFilter)
     actions = [confirm_alert_action, dismiss_alert_action]
     readonly_fields = (
         "rule",

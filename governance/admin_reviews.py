@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin_common import step_up_redirect
 from accounts.exceptions import DomainError
 from accounts.forms import ReasonForm
-from accounts.models import Status, User
+from accounts.models import User
 from accounts.permissions import can_attest
 from accounts.request_info import client_ip
 from accounts.scoping import governable_users
@@ -34,6 +34,7 @@ from governance.reviews import (
     review_revoke,
     review_usage,
     reviews_due_soon,
+    reviews_overdue,
 )
 
 
@@ -58,7 +59,7 @@ class ReverificationFilter(admin.SimpleListFilter):
         if self.value() == "soon":
             return reviews_due_soon(queryset, now=now)
         if self.value() == "overdue":
-            return queryset.filter(status__in=[Status.ACTIVE, Status.SUSPENDED], review_due_at__lte=now)
+            return reviews_overdue(queryset, now=now)
         return queryset
 
 

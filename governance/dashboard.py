@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from urllib.parse import urlencode
 
 from django.db.models import Count, Q, Sum
-from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Alert, LoginHold, RegisteredDevice, Status, SuspensionCause, User
+from accounts.models import Alert, Status, SuspensionCause, User
 from accounts.scoping import governable_users, governed_readers
-from governance.reviews import reviews_due_soon
+from governance.dashboard_chart import Chart
+from governance.dashboard_districts import DistrictRow, district_rows
+from governance.dashboard_todo import ToDo, console_url, todo_for
 
 CHART_DAYS = 30
 TOP_WORKERS = 5
@@ -28,33 +28,24 @@ class Figure:
 
 @dataclass
 class Dashboard:
-    pending_onboardings: Figure
-    pending_devices: Figure
-    held_accounts: Figure
-    reviews_due: Figure
+    todo: list[ToDo]  # what waits for the viewer, in the order to act on it
     suspended: list[Figure] = field(default_factory=list)  # by cause
     alerts: list[Figure] = field(default_factory=list)  # open, by severity, most severe first
     views_by_day: list[tuple[date, int]] = field(default_factory=list)  # the last CHART_DAYS days, oldest first
     top_workers: list[Figure] = field(default_factory=list)  # most record views this week (from Monday)
     views_counted_at: datetime | None = None  # the anomalies job's last count of record views
+    districts: list[DistrictRow] = field(default_factory=list)  # a state administrator's, by name
 
     @property
-    def views_max(self) -> int:
-        return max((n for _d, n in self.views_by_day), default=0)
+    def waiting(self) -> list[ToDo]:
+        return [item for item in self.todo if item.count]
 
     @property
-    def bars(self) -> list[dict]:
-        """The chart's bars (an SVG 300 wide, 80 high; the tallest bar 64), oldest day on the left."""
-        top = self.views_max or 1
-        bars = []
-        for i, (day, n) in enumerate(self.views_by_day):
-            height = round(64 * n / top, 1)
-            bars.append({"x": i * 10 + 1, "y": round(72 - height, 1), "height": height, "day": day, "count": n})
-        return bars
+    def chart(self) -> Chart:
+        return Chart(self.views_by_day)
 
-
-def _url(name: str, **filters) -> str:
-    return f"{reverse(name)}?{urlencode(filters)}" if filters else reverse(name)
+    def item(self, kind: str) -> ToDo:
+        return next(item for item in self.todo if item.kind == kind)
 
 
 def dashboard_for(viewer: User, *, now=None) -> Dashboard:
@@ -65,13 +56,16 @@ def dashboard_for(viewer: User, *, now=None) -> Dashboard:
 
     now = now or timezone.now()
     users = governable_users(viewer)
-    users_page = "admin:accounts_user_changelist"
     labels = dict(SuspensionCause.choices)
     suspended = [
         Figure(
             labels.get(row["suspension_cause"], row["suspension_cause"]),
             row["n"],
-            _url(users_page, status__exact=Status.SUSPENDED, suspension_cause__exact=row["suspension_cause"]),
+            console_url(
+                "admin:accounts_user_changelist",
+                status__exact=Status.SUSPENDED,
+                suspension_cause__exact=row["suspension_cause"],
+            ),
         )
         for row in users.filter(status=Status.SUSPENDED)
         .values("suspension_cause")
@@ -83,7 +77,9 @@ def dashboard_for(viewer: User, *, now=None) -> Dashboard:
         Figure(
             str(severities[row["severity"]]),
             row["n"],
-            _url("admin:accounts_alert_changelist", status__exact=Alert.State.OPEN, severity__exact=row["severity"]),
+            console_url(
+                "admin:accounts_alert_changelist", status__exact=Alert.State.OPEN, severity__exact=row["severity"]
+            ),
         )
         for row in Alert.objects.filter(subject__in=users, status=Alert.State.OPEN)
         .values("severity")
@@ -102,33 +98,11 @@ def dashboard_for(viewer: User, *, now=None) -> Dashboard:
         .annotate(n=Sum("views"))
         .values_list("day", "n")
     )
-    top = (
-        ReaderViewWeek.objects.filter(in_scope, week=week_start(today))
-        .order_by("-views", "actor_id")
-        .values("actor_id", "actor__username", "views")[:TOP_WORKERS]
-    )
+    this_week = ReaderViewWeek.objects.filter(in_scope, week=week_start(today))
+    top = this_week.order_by("-views", "actor_id").values("actor_id", "actor__username", "views")[:TOP_WORKERS]
     counted = AnomalyWatermark.objects.filter(stream=AnomalyWatermark.Stream.ACCESS_EVENTS).first()
     return Dashboard(
-        pending_onboardings=Figure(
-            "",
-            users.filter(status=Status.PENDING_APPROVAL).count(),
-            _url(users_page, status__exact=Status.PENDING_APPROVAL),
-        ),
-        pending_devices=Figure(
-            "",
-            RegisteredDevice.objects.filter(user__in=users, status=RegisteredDevice.Status.PENDING).count(),
-            _url("admin:accounts_registereddevice_changelist", status__exact=RegisteredDevice.Status.PENDING),
-        ),
-        held_accounts=Figure(
-            "",
-            LoginHold.objects.filter(user__in=users, cleared_at__isnull=True).values("user").distinct().count(),
-            _url("admin:accounts_loginhold_changelist", cleared_at__isempty="1"),
-        ),
-        reviews_due=Figure(
-            "",
-            reviews_due_soon(users, now=now).count(),
-            _url(users_page, reverification="soon"),
-        ),
+        todo=todo_for(users, now=now),
         suspended=suspended,
         alerts=alerts,
         views_by_day=[
@@ -138,9 +112,10 @@ def dashboard_for(viewer: User, *, now=None) -> Dashboard:
             Figure(
                 row["actor__username"],
                 row["views"],
-                _url("admin:records_accessevent_changelist", actor__id__exact=row["actor_id"]),
+                console_url("admin:records_accessevent_changelist", actor__id__exact=row["actor_id"]),
             )
             for row in top
         ],
         views_counted_at=counted.updated_at if counted and counted.last_id else None,
+        districts=district_rows(viewer, users, views=this_week, now=now),
     )

@@ -61,6 +61,12 @@ def reviews_due_soon(users, *, now: datetime | None = None):
     )
 
 
+def reviews_overdue(users, *, now: datetime | None = None):
+    """The accounts among `users` still in use (active or suspended) whose re-verification date has passed."""
+    now = now or timezone.now()
+    return users.filter(status__in=[Status.ACTIVE, Status.SUSPENDED], review_due_at__lte=now)
+
+
 def review_period_start(user: User) -> datetime:
     """Where the open review period of `user` begins: the end of the last review, else approval, else joining."""
     last = AccessReview.objects.filter(user=user).order_by("-period_end").values_list("period_end", flat=True)

@@ -12,11 +12,28 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminSite
 
 from accounts.admin_guard import console_admin_class
-from accounts.models import Status
+from accounts.models import District, Role, State, Status
+
+
+def console_header(user) -> str:
+    """ "District supervisor console — Lucknow", "State administrator console — Uttar Pradesh", "Operator
+    console" (superusers, who set the system up and keep its schedules); else the console's plain name."""
+    from governance.dashboard_districts import place_name
+
+    role = getattr(user, "role", None)
+    if role == Role.SUPERVISOR and user.district_id:
+        district = District.objects.only("name", "name_hi").get(pk=user.district_id)
+        return _("District supervisor console — %(district)s") % {"district": place_name(district)}
+    if role == Role.STATE_ADMIN and user.state_id:
+        state = State.objects.only("name", "name_hi").get(pk=user.state_id)
+        return _("State administrator console — %(state)s") % {"state": place_name(state)}
+    if getattr(user, "is_superuser", False):
+        return _("Operator console")
+    return str(PrahariAdminSite.site_header)
 
 
 class PrahariAdminSite(OTPAdminSite):
-    site_header = _("Prahari — supervisor console")
+    site_header = _("Prahari console")
     site_title = _("Prahari")
     index_title = _("Governance")
     index_template = "admin/prahari_index.html"
@@ -39,6 +56,10 @@ class PrahariAdminSite(OTPAdminSite):
         """One door for everyone: the console signs in through the login flow (password, OTP, device)."""
         target = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index", current_app=self.name)
         return redirect(f"{reverse('accounts:login')}?{urlencode({REDIRECT_FIELD_NAME: target})}")
+
+    def each_context(self, request):
+        """Every console page's header names the viewer's console: their role and where they govern."""
+        return {**super().each_context(request), "site_header": console_header(request.user)}
 
     def index(self, request, extra_context=None):
         """The dashboard of the viewer's jurisdiction above the list of models."""

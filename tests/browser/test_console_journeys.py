@@ -125,18 +125,18 @@ def test_the_console_switches_to_hindi_and_stays_in_hindi(world, live_server, ne
     watch_csp(console, violations)
 
     console.goto(f"{base}/admin/")
-    expect(console.locator("section.dashboard")).to_contain_text("enrolments waiting for approval")
+    expect(console.locator("section.dashboard")).to_contain_text("Nothing waiting.")
     console.select_option("#console-language", "hi")
     console.locator("#language-form button").click()
     console.wait_for_url(f"{base}/admin/")
     expect(console.locator("html")).to_have_attribute("lang", "hi")
-    expect(console.locator("section.dashboard")).to_contain_text("पंजीकरण स्वीकृति की प्रतीक्षा में")
+    expect(console.locator("section.dashboard")).to_contain_text("कुछ भी प्रतीक्षा में नहीं है।")
     expect(console.locator("section.dashboard")).to_contain_text("खुली चेतावनियाँ")
     expect(console.locator("#site-name")).to_contain_text("पर्यवेक्षक कंसोल")
 
     # The next page load, and the next page, are in Hindi too; the account keeps the choice.
     console.reload()
-    expect(console.locator("section.dashboard")).to_contain_text("पंजीकरण स्वीकृति की प्रतीक्षा में")
+    expect(console.locator("section.dashboard")).to_contain_text("कुछ भी प्रतीक्षा में नहीं है।")
     console.goto(f"{base}/admin/accounts/user/")
     expect(console.locator("#content h1")).to_contain_text("खाता")
     console.goto(f"{base}/admin/")
@@ -159,7 +159,7 @@ def test_approve_a_device_after_a_fresh_code_then_read_its_history(world, live_s
     watch_csp(console, violations)
 
     console.goto(f"{base}/admin/")
-    console.locator("section.dashboard .tile", has_text="devices waiting for approval").click()
+    console.locator("section.dashboard li.todo-devices a", has_text="1 device waiting for approval").click()
     run_action(console, row_text=pending.code, action="approve_device")
     expect(console.get_by_role("heading", name="Approve selected devices")).to_be_visible()
     console.fill("textarea[name=reason]", "Asha read the code on the phone; her own handset")

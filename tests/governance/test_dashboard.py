@@ -47,24 +47,20 @@ def busy_district(world):
 def test_the_supervisors_figures(busy_district):
     world = busy_district
     d = dashboard_for(world.supervisor)
-    assert (d.pending_onboardings.count, d.pending_devices.count, d.held_accounts.count, d.reviews_due.count) == (
-        1,
-        1,
-        1,
-        1,
-    )
+    counts = {item.kind: item.count for item in d.todo}
+    assert counts == {"enrolments": 1, "devices": 1, "locked": 1, "alerts": 1, "overdue": 0, "due": 1}
     assert [(f.label, f.count) for f in d.suspended] == [("Suspended by a supervisor", 1)]
     assert [(f.label, f.count) for f in d.alerts] == [("High", 1), ("Medium", 1)]
     assert [(f.label, f.count) for f in d.top_workers] == [("asha", 4), ("ravi", 2)]
     assert len(d.views_by_day) == 30 and d.views_by_day[-1][1] == 6 and d.views_by_day[-11][1] == 3
-    assert sum(n for _day, n in d.views_by_day) == 9 and d.views_max == 6
-    assert d.pending_onboardings.url == "/admin/accounts/user/?status__exact=pending_approval"
+    assert sum(n for _day, n in d.views_by_day) == 9 and d.chart.most == 6
+    assert d.item("enrolments").url == "/admin/accounts/user/?status__exact=pending_approval"
     assert d.top_workers[0].url == f"/admin/records/accessevent/?actor__id__exact={world.worker.pk}"
 
 
 def test_another_districts_supervisor_sees_only_theirs(busy_district):
     d = dashboard_for(busy_district.far_supervisor)
-    assert (d.pending_onboardings.count, d.pending_devices.count, d.held_accounts.count) == (0, 0, 0)
+    assert d.waiting == []
     assert d.suspended == [] and d.alerts == []
     assert [(f.label, f.count) for f in d.top_workers] == [("kiran", 9)]
     state = dashboard_for(busy_district.state_admin)
@@ -86,7 +82,7 @@ def test_the_queries_do_not_grow_with_workers_or_events(world):
 def test_the_console_index_shows_the_dashboard_with_links(client, busy_district):
     sign_in(client, busy_district.supervisor)
     page = client.get("/admin/").content.decode()
-    assert "enrolments waiting for approval" in page
+    assert "1 enrolment waiting for approval" in page
     assert 'href="/admin/accounts/user/?status__exact=pending_approval"' in page
     assert page.count("<rect ") == 30 and "Record views per day, last 30 days" in page
     client.cookies["django_language"] = "hi"
