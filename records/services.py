@@ -44,7 +44,8 @@ from accounts.services.system import system_user
 from accounts.sms import mask_mobile
 from records.audit import chain_append, chain_head_lock
 from records.changes import mask_id_number
-from records.consent_gate import NO_MOBILE, consent_gate
+from records.consent_gate import GIVEN, NO_MOBILE, consent_gate
+from records.explain import CONSENT, record_explained
 from records.keys import REFERENCE_ID, LookupRefused, SearchKey, logged_id, purpose_clean
 from records.models import AccessChainHead, AccessEvent, Beneficiary
 from records.refusals import (
@@ -96,7 +97,8 @@ class RecordView(RecordSummary):
     id_number_masked: str = ""
     mobile_masked: str = ""
     doses: list[DoseRow] = field(default_factory=list)
-    unexplained: bool = False  # "the beneficiary asked in person", but nobody can be asked: no mobile on the record
+    no_mobile: bool = False  # "the beneficiary asked in person", but nobody can be asked: no mobile on the record
+    explained_by: str | None = None  # what explains this look-up now (records/explain.py); None: unexplained
 
 
 @dataclass(frozen=True)
@@ -214,10 +216,11 @@ def _interrupted() -> AccessInterrupted:
     return AccessInterrupted(_("This page is not available. You have been signed out; contact your supervisor."))
 
 
-def _find(reference_id: str) -> Beneficiary | None:
+def _find(reference_id: str, viewer: Viewer, purpose: str) -> Beneficiary | None:
+    """The record, with what would explain this look-up of it (`explained_by`, records/explain.py)."""
     if not REFERENCE_ID.fullmatch(reference_id or ""):
         return None  # malformed: answered and logged like an id nobody has, without a query
-    return Beneficiary.objects.select_related("facility__district").filter(reference_id=reference_id).first()
+    return record_explained(reference_id, worker=viewer.user, purpose=purpose)
 
 
 def _summary(record: Beneficiary) -> dict:
@@ -233,7 +236,7 @@ def _summary(record: Beneficiary) -> dict:
 def _open(head, viewer: Viewer, reference_id: str, *, action: str, purpose: str, detail: dict):
     """Find one record for `viewer`: (None, record) when it may be read, else (refusal, None) with the
     refusal logged (missing and out-of-scope alike to the viewer; a canary trips)."""
-    record = _find(reference_id)
+    record = _find(reference_id, viewer, purpose)
     if record is not None and record.is_canary:
         _trip_canary(head, viewer, record, action=action, purpose=purpose, detail=detail)
         return _interrupted(), None
@@ -324,7 +327,8 @@ def record_get_for_viewer(
             id_number_masked=mask_id_number(record.id_number),
             mobile_masked=mask_mobile(record.mobile),
             doses=doses,
-            unexplained=gate.detail.get("consent") == NO_MOBILE,
+            no_mobile=gate.detail.get("consent") == NO_MOBILE,
+            explained_by=record.explained_by or (CONSENT if gate.detail.get("consent") == GIVEN else None),
         )
 
     return _governed(work)

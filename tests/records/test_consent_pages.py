@@ -82,7 +82,7 @@ def test_without_a_mobile_the_page_says_the_look_up_is_unexplained(asha, records
     page = asha.get(record_url(records.own, ASKED))
     assert page.status_code == 200 and b"Sunita Yadav" in page.content
     assert b"This look-up counts as unexplained" in page.content and not outbox
-    assert b"counts as unexplained" not in asha.get(record_url(records.own, "due_dose")).content
+    assert b"no mobile number" not in asha.get(record_url(records.own, "due_dose")).content
 
 
 def test_missing_and_out_of_scope_ids_get_todays_answer_with_this_purpose(asha, records, outbox):
