@@ -151,13 +151,30 @@ class Consent(models.Model):
 
 class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):
-        raise ValueError("The access log is append-only: rows cannot be updated.")
+        raise ValueError("This log is append-only: rows cannot be updated.")
 
     def delete(self):
-        raise ValueError("The access log is append-only: rows cannot be deleted.")
+        raise ValueError("This log is append-only: rows cannot be deleted.")
 
 
-class AccessEvent(models.Model):
+class AppendOnlyModel(models.Model):
+    """A log's row, only ever added: the ORM refuses to change or delete one, alone or in bulk."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError(f"{self._meta.object_name} is append-only: a row cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError(f"{self._meta.object_name} is append-only: a row cannot be deleted.")
+
+
+class AccessEvent(AppendOnlyModel):
     """One search, view, reveal or refusal. Append-only and hash-chained per actor (see records/audit.py)."""
 
     class Action(models.TextChoices):
@@ -216,8 +233,6 @@ class AccessEvent(models.Model):
     pace_mean = models.FloatField(null=True, editable=False)
     pace_sd = models.FloatField(null=True, editable=False)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         verbose_name = _("access event")
         verbose_name_plural = _("access events")
@@ -229,14 +244,6 @@ class AccessEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.actor_id}/{self.actor_seq} {self.action} {self.outcome}"
-
-    def save(self, *args, **kwargs) -> None:
-        if self.pk is not None:
-            raise ValueError("The access log is append-only: an event cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("The access log is append-only: an event cannot be deleted.")
 
 
 class AccessChainHead(models.Model):
@@ -344,7 +351,7 @@ class AccessExplanation(models.Model):
         return f"#{self.event_id} {self.kind}"
 
 
-class TransparencyEvent(models.Model):
+class TransparencyEvent(AppendOnlyModel):
     """One step of a beneficiary's look at who opened their record (records/transparency.py): a code asked for
     (its row is the challenge, `sent` or `no_match` alike), a code typed against a challenge, a history page
     shown, or a refusal past a limit. Append-only. The reference id and mobile typed are kept only as keyed
@@ -371,8 +378,6 @@ class TransparencyEvent(models.Model):
     mobile_key = models.CharField(max_length=64, blank=True)
     code_hash = models.CharField(max_length=64, blank=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         verbose_name = _("transparency request")
         verbose_name_plural = _("transparency requests")
@@ -384,11 +389,3 @@ class TransparencyEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.outcome}"
-
-    def save(self, *args, **kwargs) -> None:
-        if self.pk is not None:
-            raise ValueError("Transparency requests are append-only: a row cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("Transparency requests are append-only: a row cannot be deleted.")

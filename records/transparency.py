@@ -20,18 +20,23 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db import connection, transaction
 from django.db.models import Count, Q
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.exceptions import DomainError
-from accounts.sms import SMSDeliveryError, send_sms
+from accounts.sms import SMSDeliveryError, send_sms, text_in_hindi_and_english
 from records.keys import Purpose
 from records.models import AccessEvent, AnomalyWatermark, Beneficiary, TransparencyEvent
 
 Outcome = TransparencyEvent.Outcome
 ASKED = (Outcome.SENT, Outcome.NO_MATCH, Outcome.NOT_SENT)  # what the hourly limits count
 PAGE_SIZE = 50
+ACTIONS = {  # what a look-up did, in the words of the person whose record it is
+    AccessEvent.Action.VIEW: gettext_lazy("Opened the record"),
+    AccessEvent.Action.REVEAL: gettext_lazy("Saw a hidden number in full (identity document or mobile)"),
+}
 
 
 class TransparencyLimited(DomainError):
@@ -62,19 +67,10 @@ def _code_hash(reference_key: str, mobile_key: str, code: str) -> str:
     return _keyed("code", f"{reference_key}:{mobile_key}:{normalised}")
 
 
-def _code_text(code: str) -> str:
-    """The SMS, in Hindi and then English: the beneficiary's language is not on the record."""
-    lines = []
-    for language in ("hi", "en"):
-        with translation.override(language):
-            lines.append(
-                _(
-                    "Prahari: %(code)s is your code to see who opened your vaccination record. "
-                    "No health worker needs it: do not give it to anyone."
-                )
-                % {"code": code}
-            )
-    return "\n".join(lines)
+CODE_TEXT = gettext_lazy(
+    "Prahari: %(code)s is your code to see who opened your vaccination record. "
+    "No health worker needs it: do not give it to anyone."
+)
 
 
 def _limits_reached(*, ip: str | None, reference_key: str, mobile_key: str, now: datetime) -> bool:
@@ -135,7 +131,7 @@ def transparency_code_request(
         raise TransparencyLimited(_("Too many codes were asked for in the last hour. Please try again later."))
     if record is not None:
         try:
-            send_sms(record.mobile, _code_text(code))
+            send_sms(record.mobile, text_in_hindi_and_english(CODE_TEXT, {"code": code}))
         except (SMSDeliveryError, ValueError):
             # The page still answers as for any ask; the log says the code never left.
             TransparencyEvent.objects.create(
@@ -185,7 +181,7 @@ def _look(event: AccessEvent, judged: int) -> Look:
     judgement = "explained" if explanation is not None else judged_now
     return Look(
         at=event.created_at,
-        action=event.get_action_display(),
+        action=str(ACTIONS[event.action]),
         role=event.actor.get_role_display(),
         place=_place(event.actor),
         purpose=str(Purpose(event.purpose).label) if event.purpose in Purpose.values else "—",

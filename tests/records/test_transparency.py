@@ -20,19 +20,12 @@ from records.transparency import transparency_code_confirm
 from records.views_transparency import CHALLENGE_KEY, RECORD_KEY, UNTIL_KEY
 from tests.conftest import sign_in
 from tests.portal.test_date_formats import other_formats, ours, read
+from tests.records.test_consent import outbox, sent_code, wrong  # noqa: F401 (outbox: autouse, the locmem SMS backend)
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 12, 3, 6, 30, tzinfo=UTC)  # 12:00 in Asia/Kolkata
 ASK, CODE, HISTORY = "/my-record/", "/my-record/code/", "/my-record/history/"
 Outcome = TransparencyEvent.Outcome
-
-
-@pytest.fixture(autouse=True)
-def outbox(settings):
-    settings.SMS_BACKEND = "locmem"
-    sms.outbox.clear()
-    yield sms.outbox
-    sms.outbox.clear()
 
 
 @pytest.fixture
@@ -49,18 +42,10 @@ def ask(client, reference_id="10000000000001", mobile="98765 00001", **extra):
     return client.post(ASK, {"reference_id": reference_id, "mobile": mobile}, **extra)
 
 
-def sent_code(outbox) -> str:
-    return re.search(r"\b(\d{6})\b", outbox[-1][1]).group(1)
-
-
-def wrong(code: str) -> str:
-    return "000000" if code != "000000" else "111111"
-
-
-def unlock(client, outbox, at=T0 + timedelta(hours=1)):
+def unlock(client, at=T0 + timedelta(hours=1)):
     with freeze_time(at):
         assert ask(client).url == CODE
-        response = client.post(CODE, {"code": sent_code(outbox)})
+        response = client.post(CODE, {"code": sent_code(sms.outbox)})
         assert response.status_code == 302 and response.url == HISTORY
     return response
 
@@ -70,7 +55,7 @@ def history(client, at=T0 + timedelta(hours=1), **query):
         return client.get(HISTORY, query)
 
 
-def test_the_code_opens_who_looked_by_role_and_place_never_by_name(client, world, records, record, outbox):
+def test_the_code_opens_who_looked_by_role_and_place_never_by_name(client, world, records, record):
     look(world.worker, record, purpose=Purpose.DUE_DOSE)
     look(world.supervisor, record, at=T0 + timedelta(minutes=5), action="reveal", purpose=Purpose.CERTIFICATE)
     look(world.worker, records.same_district, at=T0 + timedelta(minutes=6))  # another record: never shown
@@ -79,10 +64,10 @@ def test_the_code_opens_who_looked_by_role_and_place_never_by_name(client, world
     with freeze_time(T0 + timedelta(hours=1)):
         response = ask(client)
         assert response.status_code == 302 and response.url == CODE
-        assert [to for to, _text in outbox] == [record.mobile]
+        assert [to for to, _text in sms.outbox] == [record.mobile]
         page = client.get(CODE)
         assert "If these match a record, a code was sent to its mobile." in page.content.decode()
-    unlock(client, outbox)
+    unlock(client)
     response = history(client)
     html = response.content.decode()
     assert response.status_code == 200
@@ -97,10 +82,10 @@ def test_the_code_opens_who_looked_by_role_and_place_never_by_name(client, world
     assert ours("en").search(read(html)) and other_formats(read(html)) == {}
 
 
-def test_the_page_speaks_hindi(client, world, record, outbox):
+def test_the_page_speaks_hindi(client, world, record):
     look(world.worker, record)
     client.cookies["django_language"] = "hi"
-    unlock(client, outbox)
+    unlock(client)
     html = history(client).content.decode()
     assert "किसने" in html and "स्वास्थ्यकर्मी" in html and "PHC Chinhat" in html
     assert ours("hi").search(read(html)) and other_formats(read(html)) == {}
@@ -109,7 +94,7 @@ def test_the_page_speaks_hindi(client, world, record, outbox):
     assert "कोड" in other.get(ASK).content.decode()
 
 
-def test_explained_not_explained_and_not_yet_checked(client, world, record, outbox):
+def test_explained_not_explained_and_not_yet_checked(client, world, record):
     explained = look(world.worker, record, at=T0)
     unexplained = look(world.worker, record, at=T0 + timedelta(minutes=1))
     look(world.worker, record, at=T0 + timedelta(minutes=2))  # after the watermark: not yet judged
@@ -119,7 +104,7 @@ def test_explained_not_explained_and_not_yet_checked(client, world, record, outb
     AnomalyWatermark.objects.update_or_create(
         stream=AnomalyWatermark.Stream.EXPLANATIONS, defaults={"last_id": unexplained.pk}
     )
-    unlock(client, outbox)
+    unlock(client)
     rows = re.findall(r"<tr>.*?</tr>", history(client).content.decode(), re.S)[1:]
     assert len(rows) == 3
     assert "Not yet checked" in rows[0]
@@ -127,10 +112,10 @@ def test_explained_not_explained_and_not_yet_checked(client, world, record, outb
     assert "Explained (appointment)" in rows[2]
 
 
-def test_a_wrong_code_is_refused_and_three_burn_the_challenge(client, world, record, outbox, settings):
+def test_a_wrong_code_is_refused_and_three_burn_the_challenge(client, world, record, settings):
     with freeze_time(T0):
         ask(client)
-        code = sent_code(outbox)
+        code = sent_code(sms.outbox)
         for _ in range(settings.PRAHARI_TRANSPARENCY_CODE_TRIES):
             response = client.post(CODE, {"code": wrong(code)})
             assert response.status_code == 400 and "This code is not right" in response.content.decode()
@@ -140,19 +125,19 @@ def test_a_wrong_code_is_refused_and_three_burn_the_challenge(client, world, rec
     assert outcomes == [Outcome.SENT, Outcome.WRONG, Outcome.WRONG, Outcome.WRONG, Outcome.REFUSED]
 
 
-def test_an_expired_code_is_refused(client, record, outbox, settings):
+def test_an_expired_code_is_refused(client, record, settings):
     with freeze_time(T0):
         ask(client)
     with freeze_time(T0 + timedelta(minutes=settings.PRAHARI_TRANSPARENCY_CODE_MINUTES)):
-        assert client.post(CODE, {"code": sent_code(outbox)}).status_code == 400
+        assert client.post(CODE, {"code": sent_code(sms.outbox)}).status_code == 400
 
 
-def test_a_code_works_once(client, record, outbox):
-    unlock(client, outbox)
+def test_a_code_works_once(client, record):
+    unlock(client)
     challenge = TransparencyEvent.objects.get(outcome=Outcome.SENT)
     with freeze_time(T0 + timedelta(hours=1)):
-        assert client.post(CODE, {"code": sent_code(outbox)}).url == ASK  # this session holds no challenge now
-        assert transparency_code_confirm(challenge_id=challenge.pk, code=sent_code(outbox), ip=None) is None
+        assert client.post(CODE, {"code": sent_code(sms.outbox)}).url == ASK  # this session holds no challenge now
+        assert transparency_code_confirm(challenge_id=challenge.pk, code=sent_code(sms.outbox), ip=None) is None
     assert TransparencyEvent.objects.filter(outcome=Outcome.OPENED).count() == 1
 
 
@@ -173,12 +158,12 @@ def _answer(client, response) -> dict:
     [("10000000000009", "98765 00001"), ("10000000000001", "98765 00009"), ("10000000000005", "9876500005")],
     ids=["unknown reference id", "another mobile", "a canary"],
 )
-def test_a_match_and_a_non_match_get_the_same_answer(world, records, outbox, reference_id, mobile):
+def test_a_match_and_a_non_match_get_the_same_answer(world, records, reference_id, mobile):
     with freeze_time(T0):
         matching, other = Client(), Client()
         assert _answer(matching, ask(matching)) == _answer(other, ask(other, reference_id, mobile))
-        assert len(outbox) == 1  # only the match got a code
-        assert other.post(CODE, {"code": sent_code(outbox)}).status_code == 400  # no code opens a non-match
+        assert len(sms.outbox) == 1  # only the match got a code
+        assert other.post(CODE, {"code": sent_code(sms.outbox)}).status_code == 400  # no code opens a non-match
     assert TransparencyEvent.objects.filter(outcome=Outcome.NO_MATCH, beneficiary=None).count() == 1
 
 
@@ -187,10 +172,10 @@ def test_a_match_and_a_non_match_get_the_same_answer(world, records, outbox, ref
     [("1234", "9876500001"), ("1000000000000１", "9876500001"), ("10000000000001\x00", "9876500001"),
      ("10000000000001", "12345"), ("10000000000001", "98765\x0000001"), ("", ""), ("x" * 500, "9" * 500)],
 )  # fmt: skip
-def test_malformed_input_gets_a_form_error_and_asks_nothing(client, record, outbox, reference_id, mobile):
+def test_malformed_input_gets_a_form_error_and_asks_nothing(client, record, reference_id, mobile):
     response = ask(client, reference_id, mobile)
     assert response.status_code == 400 and 'class="errorlist' in response.content.decode()
-    assert outbox == [] and not TransparencyEvent.objects.exists() and CHALLENGE_KEY not in client.session
+    assert sms.outbox == [] and not TransparencyEvent.objects.exists() and CHALLENGE_KEY not in client.session
 
 
 def _other_reference(n):
@@ -214,7 +199,7 @@ def _other_address(n):
     ],
     ids=["per address", "per reference id", "per mobile"],
 )
-def test_each_hourly_limit_answers_429(client, record, outbox, settings, limit, varied):
+def test_each_hourly_limit_answers_429(client, record, settings, limit, varied):
     settings.PRAHARI_TRANSPARENCY_PER_IP_HOUR = settings.PRAHARI_TRANSPARENCY_PER_REFERENCE_HOUR = 100
     settings.PRAHARI_TRANSPARENCY_PER_MOBILE_HOUR = 100
     setattr(settings, limit, 2)
@@ -235,9 +220,9 @@ def test_each_hourly_limit_answers_429(client, record, outbox, settings, limit, 
     assert TransparencyEvent.objects.filter(outcome=Outcome.LIMITED).count() == 1
 
 
-def test_the_session_ends_after_its_minutes_and_forgets_the_record(client, world, record, outbox, settings):
+def test_the_session_ends_after_its_minutes_and_forgets_the_record(client, world, record, settings):
     look(world.worker, record)
-    unlock(client, outbox)
+    unlock(client)
     assert history(client).status_code == 200
     minutes = settings.PRAHARI_TRANSPARENCY_SESSION_MINUTES
     response = history(client, at=T0 + timedelta(hours=1, minutes=minutes, seconds=1))
@@ -245,18 +230,18 @@ def test_the_session_ends_after_its_minutes_and_forgets_the_record(client, world
     assert RECORD_KEY not in client.session and UNTIL_KEY not in client.session
 
 
-def test_done_forgets_the_record(client, world, record, outbox):
-    unlock(client, outbox)
+def test_done_forgets_the_record(client, world, record):
+    unlock(client)
     with freeze_time(T0 + timedelta(hours=1)):
         assert client.post("/my-record/end/").url == ASK
         assert client.get(HISTORY).url == ASK
 
 
-def test_only_the_last_90_days_fifty_a_page_and_bad_pages_are_404(client, world, record, outbox, settings):
+def test_only_the_last_90_days_fifty_a_page_and_bad_pages_are_404(client, world, record, settings):
     look(world.worker, record, at=T0 - timedelta(days=settings.PRAHARI_TRANSPARENCY_DAYS) + timedelta(minutes=30))
     for n in range(51):
         look(world.worker, record, at=T0 + timedelta(seconds=n))
-    unlock(client, outbox)
+    unlock(client)
     assert history(client).content.decode().count("<tr>") == 1 + 50
     assert history(client, page=2).content.decode().count("<tr>") == 1 + 1  # the 90-day-old look is past the period
     for page in ("3", "abc", "-1", "1\x00"):
@@ -264,10 +249,10 @@ def test_only_the_last_90_days_fifty_a_page_and_bad_pages_are_404(client, world,
 
 
 @pytest.mark.parametrize("events", [1, 50])
-def test_the_history_page_costs_the_same_queries_for_1_or_50_looks(client, world, record, outbox, events):
+def test_the_history_page_costs_the_same_queries_for_1_or_50_looks(client, world, record, events):
     for n in range(events):
         look(world.worker if n % 2 else world.supervisor, record, at=T0 + timedelta(seconds=n))
-    unlock(client, outbox)
+    unlock(client)
     with CaptureQueriesContext(connection) as queries:
         response = history(client)
     assert response.content.decode().count("<tr>") == 1 + events
@@ -275,8 +260,8 @@ def test_the_history_page_costs_the_same_queries_for_1_or_50_looks(client, world
     assert len(queries) == 6
 
 
-def test_every_step_is_logged_without_the_code_or_what_was_typed(client, world, record, outbox):
-    unlock(client, outbox)
+def test_every_step_is_logged_without_the_code_or_what_was_typed(client, world, record):
+    unlock(client)
     history(client)
     rows = TransparencyEvent.objects.order_by("pk")
     assert [(r.outcome, r.beneficiary_id, r.ip_address) for r in rows] == [
@@ -287,13 +272,13 @@ def test_every_step_is_logged_without_the_code_or_what_was_typed(client, world, 
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM {TransparencyEvent._meta.db_table}")
         stored = repr(cursor.fetchall())
-    for secret in (sent_code(outbox), record.reference_id, record.mobile, record.mobile[3:]):
+    for secret in (sent_code(sms.outbox), record.reference_id, record.mobile, record.mobile[3:]):
         assert secret not in stored
 
 
-def test_posts_need_the_csrf_token(record, outbox):
+def test_posts_need_the_csrf_token(record):
     client = Client(enforce_csrf_checks=True)
-    assert ask(client).status_code == 403 and outbox == []
+    assert ask(client).status_code == 403 and sms.outbox == []
 
 
 def test_no_account_is_needed_and_a_signed_in_worker_is_not_turned_away(client, world):
