@@ -19,6 +19,7 @@ from records.models import AccessExplanation, AnomalyWatermark, TransparencyEven
 from records.transparency import transparency_code_confirm
 from records.views_transparency import CHALLENGE_KEY, RECORD_KEY, UNTIL_KEY
 from tests.conftest import sign_in
+from tests.portal.test_accessibility import problems
 from tests.portal.test_date_formats import other_formats, ours, read
 from tests.records.test_consent import outbox, sent_code, wrong  # noqa: F401 (outbox: autouse, the locmem SMS backend)
 
@@ -285,3 +286,15 @@ def test_no_account_is_needed_and_a_signed_in_worker_is_not_turned_away(client, 
     assert client.get(ASK).status_code == 200
     sign_in(client, world.worker)
     assert client.get(ASK).status_code == 200
+
+
+def test_every_page_labels_its_controls_and_ties_its_errors(client, world, record):
+    look(world.worker, record)
+    with freeze_time(T0 + timedelta(hours=1)):
+        pages = [client.get(ASK), ask(client, "12", "1")]
+        ask(client)
+        pages += [client.get(CODE), client.post(CODE, {"code": "12"})]
+        pages.append(client.post(CODE, {"code": sent_code(sms.outbox)}, follow=True))
+    assert [p.status_code for p in pages] == [200, 400, 200, 400, 200]
+    assert "Who opened my record" in pages[-1].content.decode()
+    assert [problems(p.content.decode()) for p in pages] == [[]] * len(pages)
