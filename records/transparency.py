@@ -31,7 +31,7 @@ from records.keys import Purpose
 from records.models import AccessEvent, AnomalyWatermark, Beneficiary, TransparencyEvent
 
 Outcome = TransparencyEvent.Outcome
-ASKED = (Outcome.SENT, Outcome.NO_MATCH, Outcome.NOT_SENT)  # what the hourly limits count
+ASKED = (Outcome.SENT, Outcome.NO_MATCH)  # what the hourly limits count: one row per ask (its challenge)
 PAGE_SIZE = 50
 ACTIONS = {  # what a look-up did, in the words of the person whose record it is
     AccessEvent.Action.VIEW: gettext_lazy("Opened the record"),

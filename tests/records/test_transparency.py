@@ -298,3 +298,19 @@ def test_every_page_labels_its_controls_and_ties_its_errors(client, world, recor
     assert [p.status_code for p in pages] == [200, 400, 200, 400, 200]
     assert "Who opened my record" in pages[-1].content.decode()
     assert [problems(p.content.decode()) for p in pages] == [[]] * len(pages)
+
+
+class RefusingGateway(sms.BaseSMSBackend):
+    def send(self, to: str, text: str) -> None:
+        raise sms.SMSDeliveryError("SMS gateway answered HTTP 503")
+
+
+def test_a_refused_send_answers_as_any_ask_and_is_logged_once(client, record, settings):
+    settings.SMS_BACKEND = f"{__name__}.RefusingGateway"
+    settings.PRAHARI_TRANSPARENCY_PER_IP_HOUR = 2
+    with freeze_time(T0):
+        assert ask(client).url == CODE
+        assert ask(client, "10000000000009").url == CODE  # the refused send counted as one ask, not two
+        assert ask(client, "10000000000008").status_code == 429
+    outcomes = list(TransparencyEvent.objects.order_by("pk").values_list("outcome", flat=True))
+    assert outcomes == [Outcome.SENT, Outcome.NOT_SENT, Outcome.NO_MATCH, Outcome.LIMITED]
