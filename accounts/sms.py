@@ -23,6 +23,7 @@ from typing import TextIO
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import translation
 from django.utils.module_loading import import_string
 
 log = logging.getLogger(__name__)
@@ -181,3 +182,13 @@ def send_sms(to: str, text: str) -> None:
     backend = get_backend()
     backend.send(to, text)
     log.info("SMS to %s handed to %s", mask_mobile(to), type(backend).__name__)
+
+
+def text_in_hindi_and_english(message, values: dict) -> str:
+    """`message` (a lazy translation with %(name)s placeholders) in Hindi, then in English, for a person whose
+    language the portal does not know (a beneficiary's is not on the record)."""
+    lines = []
+    for language in ("hi", "en"):
+        with translation.override(language):
+            lines.append(str(message) % values)
+    return "\n".join(lines)

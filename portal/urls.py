@@ -13,5 +13,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("records/", include("records.urls")),
+    path("my-record/", include("records.urls_transparency")),
     path("", home, name="home"),
 ]

@@ -14,14 +14,15 @@ from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.exceptions import DomainError
 from accounts.models import User
 from accounts.scoping import record_jurisdiction
-from accounts.sms import SMSDeliveryError, send_sms
+from accounts.sms import SMSDeliveryError, send_sms, text_in_hindi_and_english
 from records.models import Beneficiary, Consent
 
 
@@ -44,17 +45,11 @@ def _day_end(now: datetime) -> datetime:
 
 def _consent_text(code: str, facility_name: str) -> str:
     """The SMS, in Hindi and then English: the beneficiary's language is not on the record."""
-    lines = []
-    for language in ("hi", "en"):
-        with translation.override(language):
-            lines.append(
-                _(
-                    "Prahari: %(code)s is the code that lets a health worker of %(facility)s open your "
-                    "vaccination record today. Give it only if you asked them in person."
-                )
-                % {"code": code, "facility": facility_name}
-            )
-    return "\n".join(lines)
+    message = gettext_lazy(
+        "Prahari: %(code)s is the code that lets a health worker of %(facility)s open your "
+        "vaccination record today. Give it only if you asked them in person."
+    )
+    return text_in_hindi_and_english(message, {"code": code, "facility": facility_name})
 
 
 def consent_request(*, worker: User, beneficiary: Beneficiary, now: datetime | None = None) -> Consent:

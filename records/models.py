@@ -151,13 +151,30 @@ class Consent(models.Model):
 
 class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):
-        raise ValueError("The access log is append-only: rows cannot be updated.")
+        raise ValueError("This log is append-only: rows cannot be updated.")
 
     def delete(self):
-        raise ValueError("The access log is append-only: rows cannot be deleted.")
+        raise ValueError("This log is append-only: rows cannot be deleted.")
 
 
-class AccessEvent(models.Model):
+class AppendOnlyModel(models.Model):
+    """A log's row, only ever added: the ORM refuses to change or delete one, alone or in bulk."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError(f"{self._meta.object_name} is append-only: a row cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError(f"{self._meta.object_name} is append-only: a row cannot be deleted.")
+
+
+class AccessEvent(AppendOnlyModel):
     """One search, view, reveal or refusal. Append-only and hash-chained per actor (see records/audit.py)."""
 
     class Action(models.TextChoices):
@@ -217,8 +234,6 @@ class AccessEvent(models.Model):
     pace_mean = models.FloatField(null=True, editable=False)
     pace_sd = models.FloatField(null=True, editable=False)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         verbose_name = _("access event")
         verbose_name_plural = _("access events")
@@ -230,14 +245,6 @@ class AccessEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.actor_id}/{self.actor_seq} {self.action} {self.outcome}"
-
-    def save(self, *args, **kwargs) -> None:
-        if self.pk is not None:
-            raise ValueError("The access log is append-only: an event cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("The access log is append-only: an event cannot be deleted.")
 
 
 class AccessChainHead(models.Model):
@@ -343,3 +350,43 @@ class AccessExplanation(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.event_id} {self.kind}"
+
+
+class TransparencyEvent(AppendOnlyModel):
+    """One step of a beneficiary's look at who opened their record (records/transparency.py): a code asked for
+    (its row is the challenge, `sent` or `no_match` alike), a code typed against a challenge, a history page
+    shown, or a refusal past a limit. Append-only. The reference id and mobile typed are kept only as keyed
+    hashes (to count the limits), the code only as a keyed hash on its challenge, never in clear."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", _("code sent")
+        NO_MATCH = "no_match", _("no record matched")
+        NOT_SENT = "not_sent", _("the SMS could not be sent")
+        LIMITED = "limited", _("refused: too many requests")
+        WRONG = "wrong", _("wrong code")
+        REFUSED = "refused", _("code expired, spent or out of tries")
+        OPENED = "opened", _("history opened")
+        SHOWN = "shown", _("history shown")
+
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    beneficiary = models.ForeignKey(
+        Beneficiary, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("beneficiary")
+    )
+    challenge = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reference_key = models.CharField(max_length=64, blank=True)
+    mobile_key = models.CharField(max_length=64, blank=True)
+    code_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("transparency request")
+        verbose_name_plural = _("transparency requests")
+        indexes = [
+            models.Index(fields=["ip_address", "created_at"], name="transparency_ip_time"),
+            models.Index(fields=["reference_key", "created_at"], name="transparency_reference_time"),
+            models.Index(fields=["mobile_key", "created_at"], name="transparency_mobile_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.outcome}"

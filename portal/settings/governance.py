@@ -86,3 +86,13 @@ PRAHARI_EXPLAIN_DOSE_DAYS = env_int("PRAHARI_EXPLAIN_DOSE_DAYS", 30)
 # More than this many unexplained records opened in a local day raise a medium alert; in seven days, a high one.
 PRAHARI_UNEXPLAINED_DAY_LIMIT = env_int("PRAHARI_UNEXPLAINED_DAY_LIMIT", 20)
 PRAHARI_UNEXPLAINED_WEEK_LIMIT = env_int("PRAHARI_UNEXPLAINED_WEEK_LIMIT", 100)
+# Beneficiary transparency (records/transparency.py, /my-record/): a code to the record's mobile opens the record's
+# look-ups of the last PRAHARI_TRANSPARENCY_DAYS for a short session; code asks are limited per hour per IP address,
+# per reference id typed and per mobile typed.
+PRAHARI_TRANSPARENCY_CODE_MINUTES = env_int("PRAHARI_TRANSPARENCY_CODE_MINUTES", 5)
+PRAHARI_TRANSPARENCY_CODE_TRIES = env_int("PRAHARI_TRANSPARENCY_CODE_TRIES", 3)
+PRAHARI_TRANSPARENCY_SESSION_MINUTES = env_int("PRAHARI_TRANSPARENCY_SESSION_MINUTES", 15)
+PRAHARI_TRANSPARENCY_DAYS = env_int("PRAHARI_TRANSPARENCY_DAYS", 90)
+PRAHARI_TRANSPARENCY_PER_IP_HOUR = env_int("PRAHARI_TRANSPARENCY_PER_IP_HOUR", 10)
+PRAHARI_TRANSPARENCY_PER_REFERENCE_HOUR = env_int("PRAHARI_TRANSPARENCY_PER_REFERENCE_HOUR", 3)
+PRAHARI_TRANSPARENCY_PER_MOBILE_HOUR = env_int("PRAHARI_TRANSPARENCY_PER_MOBILE_HOUR", 3)
