@@ -21,9 +21,10 @@ from records.views_transparency import CHALLENGE_KEY, RECORD_KEY, UNTIL_KEY
 from tests.conftest import sign_in
 from tests.portal.test_accessibility import problems
 from tests.portal.test_date_formats import other_formats, ours, read
-from tests.records.test_consent import outbox, sent_code, wrong  # noqa: F401 (outbox: autouse, the locmem SMS backend)
+from tests.records.conftest import sent_code
+from tests.records.test_consent import wrong
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("outbox")]
 T0 = datetime(2026, 12, 3, 6, 30, tzinfo=UTC)  # 12:00 in Asia/Kolkata
 ASK, CODE, HISTORY = "/my-record/", "/my-record/code/", "/my-record/history/"
 Outcome = TransparencyEvent.Outcome
