@@ -31,6 +31,7 @@ from accounts.services.lockouts import LockState, lock_state
 from accounts.sms import mask_mobile
 from governance.account_actions import ACCOUNT_ACTIONS, DEVICE_ACTIONS, HubAction
 from governance.evidence import rule_title, with_purpose
+from governance.unexplained import explained_shares, share_words
 
 STATUS_EVENTS = [
     AccountEventType.USER_INVITED,
@@ -63,6 +64,7 @@ class AccountHub:
     lock: LockState
     lock_words: str
     review_words: str
+    share_words: str
     devices: list[RegisteredDevice]
     sessions: list[UserSession]
     access_events: list
@@ -188,6 +190,7 @@ def account_hub_read(account: User, *, viewer: User) -> AccountHub:
         lock=lock,
         lock_words=_lock_words(lock, hold_locks),
         review_words=_review_words(account),
+        share_words=share_words(explained_shares([account.pk])[account.pk]),
         devices=devices,
         sessions=sessions,
         access_events=with_purpose(list(events.order_by("-created_at", "-pk")[:RECENT_EVENTS])),

@@ -36,6 +36,7 @@ from governance.reviews import (
     reviews_due_soon,
     reviews_overdue,
 )
+from governance.unexplained import explained_shares, share_words
 
 
 class ReviewDecisionForm(ReasonForm):
@@ -124,5 +125,6 @@ class AccessReviewConsole:
             "last_login": datetime.fromisoformat(last_login) if last_login else None,
             "off_hours_percent": round(usage["off_hours_share"] * 100),
             "may_decide": can_attest(request.user, account),
+            "share_words": share_words(explained_shares([account.pk], now=now)[account.pk]),
             "reviews": AccessReview.objects.filter(user=account).select_related("reviewer")[:5],
         }

@@ -14,6 +14,7 @@ from accounts.scoping import governable_users, governed_readers
 from governance.dashboard_chart import Chart
 from governance.dashboard_districts import DistrictRow, district_rows
 from governance.dashboard_todo import ToDo, console_url, todo_for
+from governance.unexplained import explained_shares
 
 CHART_DAYS = 30
 TOP_WORKERS = 5
@@ -24,6 +25,7 @@ class Figure:
     label: str
     count: int
     url: str
+    explained: int | None = None  # a reader's explained share of the week, in percent (governance/unexplained.py)
 
 
 @dataclass
@@ -100,6 +102,7 @@ def dashboard_for(viewer: User, *, now=None) -> Dashboard:
     )
     this_week = ReaderViewWeek.objects.filter(in_scope, week=week_start(today))
     top = this_week.order_by("-views", "actor_id").values("actor_id", "actor__username", "views")[:TOP_WORKERS]
+    shares = explained_shares([row["actor_id"] for row in top], now=now)
     counted = AnomalyWatermark.objects.filter(stream=AnomalyWatermark.Stream.ACCESS_EVENTS).first()
     return Dashboard(
         todo=todo_for(users, now=now),
@@ -113,6 +116,7 @@ def dashboard_for(viewer: User, *, now=None) -> Dashboard:
                 row["actor__username"],
                 row["views"],
                 console_url("admin:records_accessevent_changelist", actor__id__exact=row["actor_id"]),
+                shares[row["actor_id"]].week_percent,
             )
             for row in top
         ],

@@ -57,6 +57,19 @@ class Share:
         return self.week_looked - self.week_explained
 
 
+def share_words(share: Share) -> str:
+    """The explained share in a sentence, for the account page, the review screen and the dashboard."""
+    if share.week_looked == 0:
+        return _("No record opened in the last seven days has been checked yet.")
+    return _("Explained: %(week)s%% of %(week_looked)s records opened in seven days; today %(day)s.") % {
+        "week": share.week_percent,
+        "week_looked": share.week_looked,
+        "day": _("%(percent)s%% of %(looked)s") % {"percent": share.day_percent, "looked": share.day_looked}
+        if share.day_looked
+        else _("none yet"),
+    }
+
+
 def _day_start(now: datetime) -> datetime:
     return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
 

@@ -102,3 +102,33 @@ def test_a_supervisor_raises_an_alert_from_the_queue(world, day, client):
     sign_in(client, world.supervisor)
     page = client.get(reverse("admin:accounts_alert_change", args=[alert.pk]))
     assert page.status_code == 200 and "Raised from the review queue: 3 records opened" in page.content.decode()
+
+
+def test_the_share_is_said_on_the_account_page_the_review_and_the_dashboard(world, day, client):
+    from tests.conftest import sign_in
+
+    sign_in(client, world.supervisor)
+    with freeze_time(NOW + timedelta(minutes=5)):
+        hub = client.get(f"/admin/accounts/user/{world.worker.pk}/change/").content.decode()
+        review = client.get(f"/admin/accounts/user/{world.worker.pk}/review/").content.decode()
+    said = "Explained: 25% of 4 records opened in seven days; today 25% of 4."
+    assert said in hub and said in review
+    with freeze_time(NOW + timedelta(minutes=5)):
+        quiet = client.get(f"/admin/accounts/user/{world.district_worker.pk}/change/").content.decode()
+    assert "No record opened in the last seven days has been checked yet." in quiet
+    client.cookies["django_language"] = "hi"
+    with freeze_time(NOW + timedelta(minutes=5)):
+        hindi = client.get(f"/admin/accounts/user/{world.worker.pk}/change/").content.decode()
+    assert "कारण सहित: सात दिनों में खोले गए 4 रिकॉर्ड में से 25%; आज 4 में से 25%।" in hindi
+
+
+def test_the_dashboards_busiest_readers_carry_their_share(world, day, client):
+    from governance.jobs import job_run
+    from tests.conftest import sign_in
+
+    at = NOW + timedelta(minutes=5)
+    with freeze_time(at):
+        job_run("anomalies", now=at)  # the tallies of the week's readers; it judges the late look-up too
+        sign_in(client, world.supervisor)
+        page = client.get("/admin/").content.decode()
+    assert 'asha</a>: 5 <span class="share">(20% explained)</span>' in page
