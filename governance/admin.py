@@ -20,6 +20,7 @@ from governance.admin_account import AccountHubConsole
 from governance.admin_alerts import AlertTriageConsole, RuleFilter
 from governance.admin_filters import DistrictFilter, SubjectDistrictFilter
 from governance.admin_reviews import AccessReviewConsole, ReverificationFilter
+from governance.admin_unexplained import UnexplainedQueueAdmin  # noqa: F401 (registers the review queue)
 from governance.evidence import rule_title
 from governance.models import AccessReview
 

@@ -25,6 +25,7 @@ from accounts.services.alerts import alert_raise
 from accounts.services.reasons import clean_reason
 from governance.explain import judged_up_to
 from governance.rules.base import LOOKED
+from records.keys import Purpose
 from records.models import AccessEvent, AccessExplanation
 
 EVENTS, EXPLANATIONS = AccessEvent._meta.db_table, AccessExplanation._meta.db_table
@@ -111,17 +112,14 @@ class Unexplained:
     worker: User
     worker_unexplained: int  # the worker's unexplained look-ups of the week, the queue's first ranking key
     worker_percent: int | None  # the worker's explained share of the week
+    purpose_label: str = ""
 
 
-def review_queue(*, acting_user: User, now: datetime | None = None, limit: int = 100) -> list[Unexplained]:
-    """The unexplained look-ups of the last seven days by the workers `acting_user` governs, those of the
-    workers with the most unexplained (and the lowest explained share) first, newest first within a worker.
-    Three queries whatever the number of look-ups."""
-    now = now or timezone.now()
-    workers, judged = governable_users(acting_user).filter(role=Role.WORKER), judged_up_to()
-    unexplained = (
+def _unexplained_of(acting_user: User, *, now: datetime, judged: int):
+    """The unexplained look-ups of the last seven days by the workers `acting_user` governs (a queryset)."""
+    return (
         AccessEvent.objects.filter(
-            actor__in=workers,
+            actor__in=governable_users(acting_user).filter(role=Role.WORKER),
             created_at__gte=now - WEEK,
             id__lte=judged,
             action__in=[AccessEvent.Action.VIEW, AccessEvent.Action.REVEAL],
@@ -133,9 +131,12 @@ def review_queue(*, acting_user: User, now: datetime | None = None, limit: int =
         .only("id", "created_at", "action", "purpose", "actor", "beneficiary__reference_id")
         .order_by("-created_at")
     )
-    rows = list(unexplained[: limit * 10])
+
+
+def _lines(rows, *, now: datetime, judged: int) -> list[Unexplained]:
     shares = explained_shares({row.actor_id for row in rows}, now=now, judged=judged)
-    lines = [
+    labels = dict(Purpose.choices)
+    return [
         Unexplained(
             event_id=row.pk,
             at=row.created_at,
@@ -145,11 +146,29 @@ def review_queue(*, acting_user: User, now: datetime | None = None, limit: int =
             worker=row.actor,
             worker_unexplained=shares[row.actor_id].week_unexplained,
             worker_percent=shares[row.actor_id].week_percent,
+            purpose_label=labels.get(row.purpose, row.purpose),
         )
         for row in rows
     ]
+
+
+def review_queue(*, acting_user: User, now: datetime | None = None, limit: int = 100) -> list[Unexplained]:
+    """The unexplained look-ups of the last seven days by the workers `acting_user` governs, those of the
+    workers with the most unexplained (and the lowest explained share) first, newest first within a worker.
+    Three queries whatever the number of look-ups."""
+    now = now or timezone.now()
+    judged = judged_up_to()
+    lines = _lines(list(_unexplained_of(acting_user, now=now, judged=judged)[: limit * 10]), now=now, judged=judged)
     lines.sort(key=lambda line: (-line.worker_unexplained, line.worker_percent or 0, line.worker.pk, -line.event_id))
     return lines[:limit]
+
+
+def review_queue_line(*, acting_user: User, event_id: int, now: datetime | None = None) -> Unexplained | None:
+    """The line of the look-up `event_id` in `acting_user`'s queue, or None when it is not there."""
+    now = now or timezone.now()
+    judged = judged_up_to()
+    rows = list(_unexplained_of(acting_user, now=now, judged=judged).filter(pk=event_id)[:1])
+    return _lines(rows, now=now, judged=judged)[0] if rows else None
 
 
 def _unexplained_event(event_id: int) -> AccessEvent:
