@@ -30,10 +30,12 @@ A = Appointment.Status
 def month(django_db_setup, django_db_blocker, tmp_path_factory):
     """The default demo (the slow extractor is its 10th worker), built once for this module in a transaction
     rolled back after it (each test runs in a savepoint of it); its credentials file by username."""
-    credentials = tmp_path_factory.mktemp("demo") / "credentials.json"
+    folder = tmp_path_factory.mktemp("demo")
+    credentials, banner = folder / "credentials.json", folder / "banner.txt"
     with django_db_blocker.unblock(), override_settings(DEBUG=True), transaction.atomic():
-        call_command("seed_demo", "--credentials-out", str(credentials), stdout=StringIO())
-        yield {entry["username"]: entry for entry in json.loads(credentials.read_text(encoding="utf-8"))}
+        call_command("seed_demo", "--credentials-out", str(credentials), "--banner-out", str(banner), stdout=StringIO())
+        entries = json.loads(credentials.read_text(encoding="utf-8"))
+        yield {"banner": banner.read_text(encoding="utf-8"), **{entry["username"]: entry for entry in entries}}
         transaction.set_rollback(True)
 
 
@@ -171,6 +173,7 @@ def test_the_slow_extractor_reads_250_records_a_day_that_nothing_explains(seeded
     extractor = User.objects.get(username=SLOW_EXTRACTOR)
     assert seeded[SLOW_EXTRACTOR]["role_in_demo"] == "slow extractor"
     assert [e for e in seeded.values() if "role_in_demo" in e] == [seeded[SLOW_EXTRACTOR]]
+    assert SLOW_EXTRACTOR not in seeded["banner"] and "w.lucknow.01" in seeded["banner"]
     events = AccessEvent.objects.filter(actor=extractor).order_by("actor_seq")
     assert set(events.values_list("action", "outcome").distinct()) == {("view", "allowed")}
     times = [timezone.localtime(at) for at in events.values_list("created_at", flat=True)]
