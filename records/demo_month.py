@@ -4,7 +4,7 @@ Every demo facility holds vaccination sessions on its kind's weekdays (`SESSION_
 before today to AHEAD_DAYS after it. Each session has a due list (records.Appointment) drawn from the
 facility's ordinary records (never a canary: no task ever opens one) among those not due in the REST_DAYS
 before it; a few lines are cancelled when booked. A session before today is settled: most of those due came
-(attended, and a dose given that day, the next of their vaccine, by one of the facility's active workers),
+(attended, and a dose given that day, the next of their vaccine, by one of the facility's workers),
 the others did not (missed, and booked again at the facility's first session REBOOK_DAYS later). Sessions
 from today on stay scheduled.
 
@@ -43,6 +43,9 @@ REBOOK_DAYS = 7
 CANCELLED_PERCENT = 6  # of the lines of a due list, when booked
 MISSED_PERCENT = 18  # of those due at a past session (not cancelled); the others came
 FIRST_VACCINE = "Td"  # for a record without any dose yet
+# Who gives the doses: the facility's workers still in service (a suspended account still vaccinates; it only
+# cannot sign in). Where it has none, the vaccinator has no account and the dose no `administered_by`.
+VACCINATOR_STATUSES = (Status.ACTIVE, Status.SUSPENDED)
 Scheduled = Appointment.Status.SCHEDULED
 
 
@@ -111,7 +114,7 @@ def _facility_load(facility: Facility, today: date) -> _Facility:
     )
     recent = Q(date__gte=today - timedelta(days=PAST_DAYS + REST_DAYS)) | Q(status=Scheduled, date__lt=today)
     booked = list(Appointment.objects.filter(recent, facility=facility).order_by("date", "beneficiary_id"))
-    workers = User.objects.filter(role=Role.WORKER, status=Status.ACTIVE, facility=facility).order_by("pk")
+    workers = User.objects.filter(role=Role.WORKER, status__in=VACCINATOR_STATUSES, facility=facility).order_by("pk")
     return _Facility(facility, today, records, booked, list(workers.values_list("pk", flat=True)), _next_doses(records))
 
 
