@@ -17,12 +17,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from accounts.admin_common import CappedPaginator, actions_report, step_up_redirect
+from accounts.admin_common import CappedPaginator, actions_report, code_confirmed, reason_code_form
 from accounts.admin_guard import DeclaredLookupsOnly
 from accounts.admin_history import GovernedHistoryAdmin
-from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions, resend_invitation_action
+from accounts.admin_locks import LockedNowFilter, LockStatusColumn
+from accounts.admin_onboarding import invite_file_view, invite_view, onboarding_actions
 from accounts.exceptions import DomainError
-from accounts.forms import ReasonForm
 from accounts.models import (
     AccountEvent,
     District,
@@ -37,30 +37,32 @@ from accounts.request_info import client_ip
 from accounts.scoping import governable_facilities, governable_users
 from accounts.services.devices import device_approve, device_reject, device_revoke
 from accounts.services.lifecycle import user_deactivate, user_reinstate, user_suspend
-from accounts.services.lockouts import lockout_clear
+from accounts.services.lockouts import lock_columns, lockout_clear
 
 
-def reasoned_action(service, name: str, description, done_message, *, target: str = "user"):
-    """Build an admin action that asks for a reason, then calls `service` for each selected object.
+def reasoned_action(
+    service, name: str, description, done_message, *, target: str = "user", with_reason: bool = True, extra=None
+):
+    """Build an admin action that asks for a reason and a fresh one-time code on one page (the code unless one
+    was proven within the step-up window), then calls `service` for each selected object.
 
-    Changes a supervisor makes to other accounts need a fresh OTP (step-up) first.
+    The selection and the chosen action travel with that page's form, so nothing is chosen twice; the
+    objects are read again through the list's scope and the service checks the right to act on each.
+    `extra(request)`: more arguments for the service.
     """
 
     def action(modeladmin, request, queryset):
-        if (bounce := step_up_redirect(request)) is not None:
-            return bounce
-        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        bound = "apply" in request.POST or "send_sms" in request.POST  # the list itself posts neither
+        form = reason_code_form(request, bound=bound, with_reason=with_reason)
         if form.is_valid():
-            done, refused = 0, []
-            for obj in queryset:
-                try:
-                    reason = form.cleaned_data["reason"]
-                    service(**{target: obj}, acting_user=request.user, reason=reason, ip=client_ip(request))
-                    done += 1
-                except DomainError as error:
-                    refused.append(f"{obj}: {error}")
-            actions_report(modeladmin, request, done=done, done_message=done_message, refused=refused)
-            return None
+            confirmed = code_confirmed(request, form)
+            if confirmed is True:
+                arguments = {"reason": form.cleaned_data["reason"]} if with_reason else {}
+                arguments.update(extra(request) if extra else {})
+                _apply_each(modeladmin, request, queryset, service, target, arguments, done_message)
+                return None
+            if confirmed is not False:
+                return confirmed  # wrong codes locked the account: signed out
         context = {
             **modeladmin.admin_site.each_context(request),
             "title": description,
@@ -75,6 +77,17 @@ def reasoned_action(service, name: str, description, done_message, *, target: st
     action.__name__ = name
     action.short_description = description
     return action
+
+
+def _apply_each(modeladmin, request, queryset, service, target: str, arguments: dict, done_message) -> None:
+    done, refused = 0, []
+    for obj in queryset:
+        try:
+            service(**{target: obj}, acting_user=request.user, ip=client_ip(request), **arguments)
+            done += 1
+        except DomainError as error:
+            refused.append(f"{obj}: {error}")
+    actions_report(modeladmin, request, done=done, done_message=done_message, refused=refused)
 
 
 suspend_action = reasoned_action(
@@ -124,7 +137,9 @@ revoke_device_action = reasoned_action(
 )
 
 
-approve_onboarding_action, reject_onboarding_action, revoke_invitation_action = onboarding_actions(reasoned_action)
+approve_onboarding_action, reject_onboarding_action, revoke_invitation_action, resend_invitation_action = (
+    onboarding_actions(reasoned_action)
+)
 
 
 class ReadOnlyConsole(DeclaredLookupsOnly):
@@ -148,14 +163,14 @@ class ReadOnlyConsole(DeclaredLookupsOnly):
         return actions
 
 
-class UserAdmin(ReadOnlyConsole, GovernedHistoryAdmin):
+class UserAdmin(ReadOnlyConsole, LockStatusColumn, GovernedHistoryAdmin):
     """Accounts arrive by invitation and change only through the lifecycle actions; never deleted.
 
     Registered by governance/admin.py, which adds each account's access review.
     """
 
-    list_display = ("username", "full_name", "role", "status", "suspension_cause", "facility", "last_login")
-    list_filter = ("status", "role", "suspension_cause")
+    list_display = ("username", "full_name", "role", "status_and_lock", "suspension_cause", "facility", "last_login")
+    list_filter = ("status", LockedNowFilter, "role", "suspension_cause")
     search_fields = ("username", "first_name", "last_name")
     actions = [
         approve_onboarding_action,
@@ -217,7 +232,8 @@ class UserAdmin(ReadOnlyConsole, GovernedHistoryAdmin):
         return format_html('<a href="{}">{}</a>', url, _("Every search, view and reveal of this account"))
 
     def get_queryset(self, request):
-        return governable_users(request.user).select_related("facility", "district", "state")
+        users = governable_users(request.user).select_related("facility", "district", "state")
+        return users.annotate(**lock_columns())
 
 
 @admin.register(Invitation)

@@ -1,4 +1,5 @@
-"""Pieces the console shares: the step-up bounce, the one-line report of a bulk action, the capped count."""
+"""Pieces the console shares: the step-up bounce, the reason-and-code form of an action, the one-line report of a
+bulk action, the capped count."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts.forms import ReasonCodeForm
 from accounts.login.session import step_up_is_fresh
+from accounts.login.step_up import StepUp, signed_out_for_wrong_codes, step_up_sms_send, step_up_verify
+from accounts.services.otp import login_otp_devices
 
 
 def step_up_redirect(request):
@@ -21,6 +25,38 @@ def step_up_redirect(request):
         return None
     messages.warning(request, _("Confirm it is you with a fresh one-time code, then repeat the action."))
     return redirect(f"{reverse('accounts:step-up')}?{urlencode({'next': request.get_full_path()})}")
+
+
+def reason_code_form(request, *, bound: bool, with_reason: bool = True) -> ReasonCodeForm:
+    """The reason and, unless a code was proven within the step-up window, a fresh code, on the action's own page.
+
+    `bound`: the form holds the POST, except when the POST asks for an SMS code: then the code is sent and the
+    typed reason comes back in the form, nothing applied.
+    """
+    with_code = not step_up_is_fresh(request)
+    methods = list(login_otp_devices(request.user)) if with_code else []
+    options = {"methods": methods, "with_code": with_code, "with_reason": with_reason}
+    if bound and with_code and "send_sms" in request.POST:
+        step_up_sms_send(request)
+        return ReasonCodeForm(initial={"reason": request.POST.get("reason", "")}, **options)
+    return ReasonCodeForm(request.POST if bound else None, **options)
+
+
+def code_confirmed(request, form: ReasonCodeForm):
+    """For a valid `form`: True when it asked no code or the code is proven (the session key rotates); False with
+    the refusal beside the code; or, when wrong codes lock the account, the response that signs the viewer out.
+
+    A wrong code counts toward the lockout as at the step-up page.
+    """
+    if not form.with_code:
+        return True
+    outcome = step_up_verify(request, method=form.cleaned_data["method"], token=form.cleaned_data["token"])
+    if outcome is StepUp.LOCKED:
+        return signed_out_for_wrong_codes(request)
+    if outcome is StepUp.WRONG:
+        form.code_error(_("That code is not right, or it has expired."))
+        return False
+    return True
 
 
 def actions_report(model_admin, request, *, done: int, done_message, refused: list[str]) -> None:

@@ -8,8 +8,9 @@ has `DeclaredLookupsOnly` first in its bases:
 - a list answers only the query parameters of its declared filters (`list_filter`, `date_hierarchy`)
   and the few links the console itself makes (`console_lookups`); any other parameter is a 400 page,
   whatever its value, so a right and a wrong guess get the same answer;
-- values with a NUL or other control character, longer than `VALUE_MAX_CHARS`, or dates outside
-  `YEARS` are a 400 page too, before anything reaches the database;
+- values with a NUL or other control character, longer than `VALUE_MAX_CHARS`, dates outside
+  `YEARS`, or a value a filter of fixed choices does not offer are a 400 page too, before anything
+  reaches the database;
 - `manage.py check` fails when a page lists, filters, orders or searches by a field in
   `NEVER_IN_CONSOLE` (identity numbers, mobiles, canaries, secrets), so no declaration can open one.
 """
@@ -97,7 +98,16 @@ class DeclaredLookupsOnly:
             for value in values:
                 if _CONTROL.search(value) or len(value) > VALUE_MAX_CHARS:
                     return _("A value in the address is not valid.")
-        return self._date_problem(request)
+        return self._choice_problem(request) or self._date_problem(request)
+
+    def _choice_problem(self, request) -> str | None:
+        """A declared filter of fixed choices answers only those: `?lock=yes` is a 400, not the whole list."""
+        for item in self.get_list_filter(request) if request.GET else ():
+            if isinstance(item, type) and issubclass(item, SimpleListFilter) and item.parameter_name in request.GET:
+                choices = {str(value) for value, _label in item(request, {}, self.model, self).lookup_choices}
+                if not set(request.GET.getlist(item.parameter_name)) <= choices:
+                    return _("That filter value is not valid.")
+        return None
 
     def _date_problem(self, request) -> str | None:
         if not self.date_hierarchy:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext_lazy
 
-from accounts.admin_common import actions_report, step_up_redirect
+from accounts.admin_common import step_up_redirect
 from accounts.exceptions import DomainError
 from accounts.models import District, Facility, Role
 from accounts.request_info import client_ip
@@ -163,24 +163,9 @@ def invite_file_view(model_admin, request):
     return TemplateResponse(request, "admin/accounts/invite_file.html", context)
 
 
-@admin.action(description=gettext_lazy("Re-send the invitation link"))
-def resend_invitation_action(model_admin, request, queryset):
-    if (bounce := step_up_redirect(request)) is not None:
-        return bounce
-    sent, refused = 0, []
-    for user in queryset:
-        try:
-            invitation_resend(user=user, acting_user=request.user, base_url=request.build_absolute_uri("/"))
-            sent += 1
-        except DomainError as error:
-            refused.append(f"{user}: {error}")
-    done_message = ngettext_lazy("%(count)d link sent.", "%(count)d links sent.", "count")
-    actions_report(model_admin, request, done=sent, done_message=done_message, refused=refused)
-    return None
-
-
 def onboarding_actions(reasoned_action):
-    """The approve, reject and revoke-link actions, built by accounts.admin's `_reasoned_action` (reason + step-up)."""
+    """The approve, reject, revoke-link and re-send-link actions, built by accounts.admin's `reasoned_action`
+    (reason and code on one page; a re-sent link asks only the code)."""
     approve = reasoned_action(
         onboarding_approve,
         "approve_onboarding",
@@ -199,4 +184,12 @@ def onboarding_actions(reasoned_action):
         gettext_lazy("Revoke the invitation link"),
         ngettext_lazy("%(count)d link revoked.", "%(count)d links revoked.", "count"),
     )
-    return approve, reject, revoke
+    resend = reasoned_action(
+        invitation_resend,
+        "resend_invitation",
+        gettext_lazy("Re-send the invitation link"),
+        ngettext_lazy("%(count)d link sent.", "%(count)d links sent.", "count"),
+        with_reason=False,
+        extra=lambda request: {"base_url": request.build_absolute_uri("/")},
+    )
+    return approve, reject, revoke, resend

@@ -140,6 +140,28 @@ class ReasonForm(forms.Form):
     )
 
 
+class ReasonCodeForm(ReasonForm, OTPForm):
+    """A change to someone's account on one page: the reason, and a fresh one-time code unless one was proven
+    within the step-up window (`with_code` False). `with_reason` False: the code alone (a re-sent link)."""
+
+    code_required = True
+    field_order = ["reason", "method", "token", "backup_code"]
+
+    def __init__(self, *args, methods: list[str], with_code: bool = True, with_reason: bool = True, **kwargs):
+        super().__init__(*args, methods=methods if with_code else [], **kwargs)
+        self.with_code = with_code
+        self.sms_offered = with_code and "sms" in methods
+        self.fields["token"].widget.attrs.pop("autofocus", None)
+        if not with_code:
+            for name in ("method", "token", "backup_code"):
+                self.fields.pop(name, None)
+        if not with_reason:
+            del self.fields["reason"]
+
+    def clean(self):
+        return super().clean() if self.with_code else forms.Form.clean(self)
+
+
 def _password_field(label, **kwargs) -> forms.CharField:
     return forms.CharField(
         label=label,

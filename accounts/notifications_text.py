@@ -8,6 +8,8 @@ notification's context; `KINDS` lists the context keys each kind needs:
 |-------------------------|----------------|-------------------------------------|
 | lockout                 | supervisor     | username                            |
 | login_held              | supervisor     | username                            |
+| account_locked          | account owner  | until (ISO), name, mobile (whom to call; "" if none) |
+| account_held            | account owner  | locks, hours, name, mobile (as above)   |
 | device_pending          | supervisor     | username, code (the device code)    |
 | device_approved         | worker         | code                                |
 | device_rejected         | worker         | code                                |
@@ -31,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
@@ -40,6 +42,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
 
+from accounts.dates import written_moment
 from accounts.sms import mask_mobile
 
 SMS_MAX_CHARS = 160
@@ -70,6 +73,24 @@ def _written_date(context: dict[str, Any]) -> None:
         context["date"] = date_format(date.fromisoformat(str(context["date"])), "DATE_FORMAT")
 
 
+CONTACT_NAME_MAX_CHARS = 30  # a long name must not push the notice past one SMS
+
+
+def _whom_to_call(context: dict[str, Any]) -> None:
+    """The governor to call, "Name, number" (or what of it is known), and the lock's end in the recipient's format."""
+    name = str(context.get("name") or "").strip()
+    if len(name) > CONTACT_NAME_MAX_CHARS:  # whole words only, as many as fit
+        name = name[: CONTACT_NAME_MAX_CHARS + 1].rsplit(" ", 1)[0][:CONTACT_NAME_MAX_CHARS]
+    mobile = str(context.get("mobile") or "")
+    if name and mobile:
+        context["contact"] = _("%(name)s, %(mobile)s") % {"name": name, "mobile": mobile}
+    else:
+        context["contact"] = name or mobile or _("your supervisor")
+    if "until" in context:
+        with suppress(ValueError):
+            context["until"] = written_moment(datetime.fromisoformat(str(context["until"])))
+
+
 KINDS: dict[str, Message] = {
     "lockout": Message(
         subject=_("Prahari: account locked"),
@@ -83,6 +104,21 @@ KINDS: dict[str, Message] = {
             "until you unlock it."
         ),
         needs=("username",),
+    ),
+    "account_locked": Message(
+        subject=_("Prahari: your account is locked"),
+        text=_("Prahari: too many failed log-ins locked your account. Try again after %(until)s or call %(contact)s."),
+        needs=("until", "name", "mobile"),
+        prepare=_whom_to_call,
+    ),
+    "account_held": Message(
+        subject=_("Prahari: your account is locked until it is unlocked"),
+        text=_(
+            "Prahari: your account was locked %(locks)s times in %(hours)s hours. Only your supervisor can unlock "
+            "it now: call %(contact)s."
+        ),
+        needs=("locks", "hours", "name", "mobile"),
+        prepare=_whom_to_call,
     ),
     "device_pending": Message(
         subject=_("Prahari: a device is waiting for your approval"),

@@ -26,6 +26,7 @@ ACTIONS = {
     "unlock_user": gettext_lazy("unlock this account"),
     "approve_device": gettext_lazy("decide on this device"),
     "decide_alert": gettext_lazy("decide on this alert"),
+    "invite_user": gettext_lazy("manage this account's invitation"),
 }
 NAMED = 3  # at most this many people named as able to act
 
@@ -78,16 +79,22 @@ def ensure(allowed: bool, message: str) -> None:
         raise NotPermitted(message)
 
 
-def ensure_may(actor: User, target: User, codename: str, *, allowed: bool | None = None) -> None:
+def ensure_may(
+    actor: User, target: User, codename: str, *, allowed: bool | None = None, why: str | None = None
+) -> None:
     """Raise NotPermitted unless `actor` governs `target` with the permission `codename` (or, given, `allowed`:
-    a predicate's own answer), saying why and naming who can (`refusal`)."""
+    a predicate's own answer), saying why (`why`, when the rule is the caller's) and naming who can (`refusal`)."""
     if not (_governs_with(actor, target, codename) if allowed is None else allowed):
-        raise NotPermitted(refusal(actor, target, codename))
+        raise NotPermitted(refusal(actor, target, codename, why=why))
 
 
-def refusal(actor: User, target: User, codename: str) -> str:
-    """Why `actor` may not take the action `codename` on `target`, and who can, in the active language."""
+def refusal(actor: User, target: User, codename: str, *, why: str | None = None) -> str:
+    """Why `actor` may not take the action `codename` on `target` (`why`: the caller's own reason), and who
+    can, in the active language. `target` may be an account yet to be created (an invitation's role and
+    place): then who can is whoever governs that place with the permission."""
     what = ACTIONS[codename]
+    if why is not None:
+        return f"{why} {_who_can(actor, target, codename)}"
     if actor is not None and target is not None and actor.pk == target.pk:
         why = _("You may not %(what)s: it is your own account.")
     elif codename == "reinstate_flagged_user":
@@ -102,11 +109,11 @@ def refusal(actor: User, target: User, codename: str) -> str:
 
 
 def _who_can(actor: User, target: User, codename: str) -> str:
-    able = [
-        person
-        for person in possible_governors(target).exclude(pk=getattr(actor, "pk", None))[:20]
-        if _governs_with(person, target, codename)
-    ][:NAMED]
+    near = possible_governors(target).exclude(pk=getattr(actor, "pk", None))[:20]
+    if target.pk is None:  # not created yet: its governors are those of its place
+        able = [person for person in near if _has(person, codename)][:NAMED]
+    else:
+        able = [person for person in near if _governs_with(person, target, codename)][:NAMED]
     if not able:
         return _("Ask your state administrator.")
     names = [

@@ -54,3 +54,24 @@ def insert_series(
         progress(label, min(start + CHUNK, count), count)
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {model._meta.db_table}")
+
+
+def workers_make(count: int, *, prefix: str) -> list[int]:
+    """`count` active workers of one facility named `<prefix>.<n>` (bulk inserts), their ids in order."""
+    from django.contrib.auth.hashers import make_password
+
+    from accounts.models import Role, Status, User
+    from bench.records import _place_and_worker
+
+    facility, _ = _place_and_worker()
+    unusable = make_password(None)
+    made = 0
+    while made < count:
+        batch = [
+            User(username=f"{prefix}.{n}", password=unusable, role=Role.WORKER, status=Status.ACTIVE, facility=facility)
+            for n in range(made, min(made + 10_000, count))
+        ]
+        User.objects.bulk_create(batch)
+        made += len(batch)
+        progress("workers", made, count)
+    return list(User.objects.filter(username__startswith=f"{prefix}.").order_by("pk").values_list("pk", flat=True))

@@ -22,7 +22,7 @@ import statistics
 import time
 
 from bench import Result, django_setup, figure, repetitions
-from bench._rows import progress
+from bench._rows import progress, workers_make
 
 SIZES = {"small": (1_000, 100), "full": (100_000, 100)}  # workers, events per worker
 CHUNK_EVENTS = 1_000_000
@@ -45,33 +45,6 @@ BASELINE = """
            COUNT(DISTINCT ip_address), STDDEV_POP(gap) / NULLIF(AVG(gap), 0)
     FROM w GROUP BY actor_id, FLOOR((t + 19800) / 86400)
 """
-
-
-def _workers(count: int) -> list[int]:
-    """`count` active workers of one facility (bulk inserts), their ids in order."""
-    from django.contrib.auth.hashers import make_password
-
-    from accounts.models import Role, Status, User
-    from bench.records import _place_and_worker
-
-    facility, _ = _place_and_worker()
-    unusable = make_password(None)
-    made = 0
-    while made < count:
-        batch = [
-            User(
-                username=f"bench.p3.{n}",
-                password=unusable,
-                role=Role.WORKER,
-                status=Status.ACTIVE,
-                facility=facility,
-            )
-            for n in range(made, min(made + 10_000, count))
-        ]
-        User.objects.bulk_create(batch)
-        made += len(batch)
-        progress("workers", made, count)
-    return list(User.objects.filter(username__startswith="bench.p3.").order_by("pk").values_list("pk", flat=True))
 
 
 def _events(worker_ids: list[int], per_worker: int) -> int:
@@ -137,7 +110,7 @@ def anomaly_sweep(size: str) -> Result:
     from records.models import AnomalyWatermark
 
     workers, per_worker = SIZES[size]
-    hi = _events(_workers(workers), per_worker)
+    hi = _events(workers_make(workers, prefix="bench.p3"), per_worker)
     AnomalyWatermark.objects.update(last_id=0)
     sweeps, aggregates, summary, queries = [], [], {}, 0
     for _ in range(reps):

@@ -16,6 +16,7 @@ from accounts.admin_history import GovernedHistoryAdmin
 from accounts.models import Alert, User
 from accounts.scoping import governable_users
 from accounts.services.alerts import alert_confirm, alert_dismiss
+from governance.admin_account import AccountHubConsole
 from governance.admin_alerts import AlertTriageConsole, RuleFilter
 from governance.admin_reviews import AccessReviewConsole, ReverificationFilter
 from governance.evidence import rule_title
@@ -23,8 +24,9 @@ from governance.models import AccessReview
 
 
 @admin.register(User)
-class GovernedUserAdmin(AccessReviewConsole, UserAdmin):
-    """The account list and page, with the re-verification filter and each account's review screen."""
+class GovernedUserAdmin(AccountHubConsole, AccessReviewConsole, UserAdmin):
+    """The account list, the account page (the hub, governance/admin_account.py) with its actions, the
+    re-verification filter and each account's review screen."""
 
     list_filter = (*UserAdmin.list_filter, ReverificationFilter)
     readonly_fields = (*UserAdmin.readonly_fields, "review_link")

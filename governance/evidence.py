@@ -4,8 +4,8 @@ The evidence JSON is written by the rules (governance/anomalies.py, records/serv
 as numbers, local ISO times and event ids, plus a one-line English summary kept as a record. Each rule of
 the registry (governance/rules/) says in its `Words` what it means and how its numbers read as sentences in
 the active language; this module puts them together for one alert, and `alert_triage_read` reads what the
-console's alert page shows beside them (the events behind the alert, the account's recent access events,
-its devices, its other alerts) in a fixed number of queries.
+console's alert page shows beside them (the window's figures and timeline, governance/timeline.py; the events
+behind the alert; the account's devices and other alerts) in a fixed number of queries.
 
 Evidence from another version of a rule, or none at all, never breaks the page: whatever cannot be read
 falls back to the stored summary.
@@ -14,18 +14,24 @@ falls back to the stored summary.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import AccountEvent, Alert, RegisteredDevice, User
 from governance.rules.base import ACCESS, ACCOUNT, Rule
 from governance.rules.registry import BY_NAME
 from governance.rules.words import number, span
+from governance.timeline import (
+    Figures,
+    Timeline,
+    alert_scope,
+    day_bounds,
+    figures_read,
+    timeline_read,
+    window_sentences,
+)
 
-RECENT_EVENTS = 20  # the account's latest access events shown on the page
 OTHER_ALERTS = 5
 
 
@@ -95,9 +101,11 @@ class Triage:
     alert: Alert
     explanation: Explanation
     evidence_events: list  # AccessEvent or AccountEvent rows, in time order
-    recent_events: list  # the subject's latest access events, newest first
     devices: list[RegisteredDevice]
     other_alerts: list[Alert]
+    figures: Figures | None = None  # of the alert's window (governance/timeline.py), when it names one
+    timeline: Timeline | None = None
+    window_sentences: list[str] = field(default_factory=list)
 
 
 def _evidence_events(alert: Alert, explanation: Explanation) -> list:
@@ -108,14 +116,14 @@ def _evidence_events(alert: Alert, explanation: Explanation) -> list:
         return list(rows.order_by("created_at", "pk"))
     events = AccessEvent.objects.filter(actor_id=alert.subject_id).select_related("beneficiary", "device")
     if explanation.day is not None:  # daily_budget keeps no ids: the day's refusals are its evidence
-        start = timezone.make_aware(datetime.combine(date.fromisoformat(explanation.day), time.min))
-        day = {"created_at__gte": start, "created_at__lt": start + timedelta(days=1)}  # the local day, indexed
+        start, end = day_bounds(explanation.day)
+        day = {"created_at__gte": start, "created_at__lt": end}  # the local day, indexed
         refused = events.filter(**day, outcome=AccessEvent.Outcome.OVER_BUDGET).order_by("created_at", "pk")
         return list(refused[: settings.PRAHARI_ANOMALY_EVIDENCE_EVENTS])
     return list(events.filter(pk__in=explanation.events).order_by("created_at", "pk"))
 
 
-def _with_purpose(rows: list) -> list:
+def with_purpose(rows: list) -> list:
     """Give each access event its purpose's label (`purpose_label`), in the active language."""
     from records.keys import Purpose
 
@@ -127,29 +135,32 @@ def _with_purpose(rows: list) -> list:
 
 
 def alert_triage_read(alert: Alert) -> Triage:
-    """Everything the alert's page shows, in five queries whatever the number of events or devices.
+    """Everything the alert's page shows, in six queries whatever the number of events or devices.
 
     `alert` comes with its subject (the caller read it through the viewer's scope).
     """
-    from records.models import AccessEvent
-
     explanation = alert_explain(alert)
     subject: User = alert.subject
-    recent = (
-        AccessEvent.objects.filter(actor=subject)
-        .select_related("beneficiary", "device")
-        .order_by("-created_at", "-pk")[:RECENT_EVENTS]
-    )
     devices = RegisteredDevice.objects.filter(user=subject).order_by("status", "-last_seen_at", "-created_at")
     others = list(Alert.objects.filter(subject=subject).exclude(pk=alert.pk).order_by("-created_at")[:OTHER_ALERTS])
     for other in others:
         other.rule_title = rule_title(other.rule)
-    evidence_events, recent = _with_purpose(_evidence_events(alert, explanation)), _with_purpose(list(recent))
-    return Triage(
+    triage = Triage(
         alert=alert,
         explanation=explanation,
-        evidence_events=evidence_events,
-        recent_events=recent,
+        evidence_events=with_purpose(_evidence_events(alert, explanation)),
         devices=list(devices),
         other_alerts=others,
     )
+    scope = alert_scope(alert, log=explanation.log, day=explanation.day, ids=explanation.events)
+    if scope is not None:
+        triage.figures = figures_read(scope, subject.pk)
+        triage.timeline = timeline_read(scope, subject.pk, triage.figures)
+        triage.window_sentences = window_sentences(triage.figures)
+    if triage.timeline is not None:
+        triage.timeline.title = _("Timeline of the events behind this alert, %(day)s, of %(user)s") % {
+            "day": triage.timeline.day,
+            "user": subject,
+        }
+        triage.timeline.description = " ".join([*triage.window_sentences, triage.timeline.scale_text])
+    return triage

@@ -23,14 +23,20 @@ STREAM = AnomalyWatermark.Stream.EXPLANATIONS
 
 def explain(*, now: datetime, dry_run: bool = False) -> dict:
     """Write the explanations of new and recent look-ups; {"judged_up_to", "explained": {kind: n}}."""
-    lo = watermarks_lock((STREAM,))[STREAM]
     hi, _account_hi, read_at = log_ends()
     if not older_writers_gone(read_at):
         return {"held_back": _("a transaction older than this run is still writing the logs"), "explained": {}}
+    return explained_through(hi=hi, now=now)
+
+
+def explained_through(*, hi: int, now: datetime) -> dict:
+    """Explain the look-ups up to id `hi` (the caller waited for older writers) and move the watermark there;
+    the anomalies job calls it first, so that every look-up it scores is judged."""
+    lo = watermarks_lock((STREAM,))[STREAM]
     since = now - timedelta(days=settings.PRAHARI_EXPLAIN_APPOINTMENT_DAYS)
     explained = explanations_write(lo=lo, hi=hi, since=since, now=now)
-    watermarks_move({STREAM: hi})
-    return {"judged_up_to": hi, "explained": explained}
+    watermarks_move({STREAM: max(lo, hi)})
+    return {"judged_up_to": max(lo, hi), "explained": explained}
 
 
 def judged_up_to() -> int:

@@ -13,12 +13,24 @@ from accounts.admin_common import CappedPaginator
 from accounts.admin_history import GovernedHistoryAdmin
 from accounts.scoping import governable_users
 from records.changes import HISTORY_HIDDEN, HISTORY_MASKS, record_changes_for_viewer
+from records.keys import Purpose
 from records.models import AccessEvent, Beneficiary
 
 
 @admin.register(AccessEvent)
 class AccessEventAdmin(ReadOnlyConsole, admin.ModelAdmin):
-    list_display = ("created_at", "actor", "action", "outcome", "beneficiary", "purpose", "ip_address", "device")
+    # The device by its code and the purpose by its label: the device's full name repeats the actor's, and the
+    # stored purpose is a code; the event's page shows both in full.
+    list_display = (
+        "created_at",
+        "actor",
+        "action",
+        "outcome",
+        "beneficiary",
+        "purpose_label",
+        "ip_address",
+        "device_code",
+    )
     list_filter = ("action", "outcome")
     console_lookups = ("actor__id__exact",)  # each account's page links to its own log
     search_fields = ("actor__username",)
@@ -40,6 +52,14 @@ class AccessEventAdmin(ReadOnlyConsole, admin.ModelAdmin):
         "hash",
     )
     fields = readonly_fields
+
+    @admin.display(description=_("purpose"))
+    def purpose_label(self, event: AccessEvent) -> str:
+        return dict(Purpose.choices).get(event.purpose, event.purpose) or "—"
+
+    @admin.display(description=_("device"))
+    def device_code(self, event: AccessEvent) -> str:
+        return event.device.code if event.device else "—"
 
     def get_queryset(self, request):
         return (

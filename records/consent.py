@@ -25,6 +25,10 @@ from accounts.sms import SMSDeliveryError, send_sms
 from records.models import Beneficiary, Consent
 
 
+class ConsentLimited(DomainError):
+    """No code was sent: the record's or the worker's send limit is reached."""
+
+
 def _code_hash(consent: Consent, code: str) -> str:
     """The stored form of a code: an HMAC under the site's secret, bound to the beneficiary and the worker."""
     normalised = "".join((code or "").split())
@@ -56,8 +60,8 @@ def _consent_text(code: str, facility_name: str) -> str:
 def consent_request(*, worker: User, beneficiary: Beneficiary, now: datetime | None = None) -> Consent:
     """Text a one-time code to the mobile on `beneficiary`'s record so that `worker` may ask for consent.
 
-    Raises DomainError when the record is not in the worker's scope, has no mobile number, or a send
-    limit is reached, and when the SMS could not be sent (nothing is then kept).
+    Raises DomainError when the record is not in the worker's scope or has no mobile number, ConsentLimited
+    when a send limit is reached, and DomainError when the SMS could not be sent (nothing is then kept).
     """
     now = now or timezone.now()
     jurisdiction = record_jurisdiction(worker)
@@ -69,11 +73,11 @@ def consent_request(*, worker: User, beneficiary: Beneficiary, now: datetime | N
         Beneficiary.objects.select_for_update().filter(pk=beneficiary.pk).first()  # one send at a time per record
         recent = Consent.objects.filter(beneficiary=beneficiary, sent_at__gt=now - timedelta(hours=1)).count()
         if recent >= settings.PRAHARI_CONSENT_SENDS_PER_BENEFICIARY_HOUR:
-            raise DomainError(_("This beneficiary was sent codes too often in the last hour: try again later."))
+            raise ConsentLimited(_("This beneficiary was sent codes too often in the last hour: try again later."))
         day_start = consent_day_end(now) - timedelta(days=1)
         today = Consent.objects.filter(worker=worker, sent_at__gte=day_start).count()
         if today >= settings.PRAHARI_CONSENT_SENDS_PER_WORKER_DAY:
-            raise DomainError(_("You have asked for as many consent codes as one day allows."))
+            raise ConsentLimited(_("You have asked for as many consent codes as one day allows."))
         code = f"{secrets.randbelow(10**6):06d}"
         consent = Consent(
             beneficiary=beneficiary,
@@ -98,14 +102,8 @@ def consent_confirm(*, worker: User, beneficiary: Beneficiary, code: str, now: d
     counted (and committed); past the tries, or expired, no code is right."""
     now = now or timezone.now()
     with transaction.atomic():
-        pending = (
-            Consent.objects.select_for_update()
-            .filter(worker=worker, beneficiary=beneficiary, given_at__isnull=True)
-            .exclude(code_hash="")
-            .order_by("-sent_at", "-pk")
-            .first()
-        )
-        if pending is None or pending.code_expires_at <= now or pending.tries >= settings.PRAHARI_CONSENT_CODE_TRIES:
+        pending = _latest_code(worker, beneficiary).select_for_update().first()
+        if pending is None or not consent_code_usable(pending, now=now):
             return False
         if not constant_time_compare(_code_hash(pending, code), pending.code_hash):
             pending.tries += 1
@@ -116,6 +114,25 @@ def consent_confirm(*, worker: User, beneficiary: Beneficiary, code: str, now: d
         pending._history_user, pending._change_reason = worker, "consent given with the code"
         pending.save(update_fields=["given_at", "valid_until", "code_hash"])
         return True
+
+
+def _latest_code(worker: User, beneficiary: Beneficiary):
+    """The codes sent for `worker` and `beneficiary` and not used, latest first: only the first counts."""
+    return (
+        Consent.objects.filter(worker=worker, beneficiary=beneficiary, given_at__isnull=True)
+        .exclude(code_hash="")
+        .order_by("-sent_at", "-pk")
+    )
+
+
+def consent_pending(*, worker: User, beneficiary: Beneficiary) -> Consent | None:
+    """The latest code sent for `worker` and `beneficiary` and not used (expired or burnt ones included)."""
+    return _latest_code(worker, beneficiary).first()
+
+
+def consent_code_usable(consent: Consent, *, now: datetime | None = None) -> bool:
+    """Whether `consent`'s code can still be typed: not expired, tries left."""
+    return consent.code_expires_at > (now or timezone.now()) and consent.tries < settings.PRAHARI_CONSENT_CODE_TRIES
 
 
 def consent_holds(*, worker: User, beneficiary: Beneficiary, now: datetime | None = None) -> bool:

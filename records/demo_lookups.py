@@ -4,13 +4,15 @@
 Honest work follows the month of records/demo_month.py: a worker looks up the records on their facility's
 due lists around the session days (due dose, session planning), certificates of doses given in the last
 month, now and then an adverse event after a recent dose, and a few records of beneficiaries who asked in
-person, each with the consent the demo gives directly (the demo cannot receive SMS). A few look-ups fit
-none of these (someone walks in on the wrong day): honest, and left unexplained.
+person: the consent step's events as records/consent_gate.py logs them (code sent, record opened), with the
+consent the demo gives directly (the demo cannot receive SMS). A few look-ups fit none of these (someone
+walks in on the wrong day): honest, and left unexplained.
 
 One demo account, SLOW_EXTRACTOR, does no such work: its last EXTRACTOR_DAYS working days hold about 250
 views a day of random records of its facility, at a human pace, in working hours, with purposes that
 nothing explains (records/explain.py says which), and no search before them: under the daily budget and
-every anomaly rule (it has no busy days of its own to compare with), caught only by what explains a view.
+every older anomaly rule (it has no busy days of its own to compare with); the unexplained_views rules
+catch it when seed_demo runs the anomalies job.
 
 Every draw comes from records.demo_month's keyed generator, per reader and day: a second run the same day
 adds nothing, as only days that begin after a reader's latest event are added.
@@ -30,11 +32,13 @@ from accounts.services.demo import DEMO_BROWSER_LABEL, DEMO_REASON
 from accounts.services.system import system_user
 from records.audit import access_events_append_past
 from records.consent import consent_day_end
+from records.consent_gate import GIVEN
 from records.demo_month import demo_rng
 from records.explain import explanation_for
 from records.keys import Purpose
 from records.models import AccessEvent, Appointment, Beneficiary, Consent, Dose
 
+Outcome = AccessEvent.Outcome
 LOOKUP_DAYS = 30
 WORKDAY = (time(9, 30), time(17, 0))  # local time: nothing for the night-views rule
 LOOKUPS_PER_DAY = (3, 9)  # before each reader's own pace; at most MAX_LOOKUPS_PER_DAY
@@ -55,14 +59,9 @@ SLOW_EXTRACTOR_ROLE = "slow extractor"
 EXTRACTOR_DAYS = 5  # working days before today: under the baseline rule's 7 days of history
 EXTRACTOR_VIEWS = (240, 260)  # a day; the daily budget is 300 look-ups
 EXTRACTOR_GAP_SECONDS = (40, 150)  # uneven gaps, as a person clicks: nothing for the cadence or burst rules
-# Drawn by weight; one that something would explain gives way to "asked in person", which without a consent
-# nothing explains.
-EXTRACTOR_PURPOSES = {
-    Purpose.BENEFICIARY_REQUEST: 2,
-    Purpose.DUE_DOSE: 1,
-    Purpose.SESSION_PLANNING: 1,
-    Purpose.CERTIFICATE: 1,
-}
+# Tried in a random order for each record, the first that nothing explains taken ("asked in person" would need
+# the beneficiary's code: records/consent_gate.py).
+EXTRACTOR_PURPOSES = (Purpose.SESSION_PLANNING, Purpose.ADVERSE_EVENT, Purpose.DUE_DOSE, Purpose.CERTIFICATE)
 
 
 @dataclass(frozen=True)
@@ -197,36 +196,46 @@ def _day_lookups(reader: DemoReader, opens: datetime, work: _Work, rng, consents
         purpose = PURPOSE_OF[task]
         at = opens + timedelta(seconds=start, microseconds=rng.randrange(10**6))
         found = {"key": "reference_id", "results": 1, "out_of_scope": 0, "records": [record]}
-        if task == "asked":  # the code goes out after the search; the record opens once it is typed
-            read_for += 60
-            consents.append(_consent(reader, record, work, given_at=at + timedelta(seconds=read_for - 5)))
         events.append((at, _event(reader, "search", record, purpose, detail=found)))
-        events.append((at + timedelta(seconds=read_for), _event(reader, "view", record, purpose)))
+        opened = {}
+        if task == "asked":  # the code goes out as the record is asked for; it opens once the code is typed
+            read_for += 60
+            consent = _consent(reader, record, work, given_at=at + timedelta(seconds=read_for - 5))
+            consents.append(consent)
+            asked = {"outcome": Outcome.CONSENT_ASKED, "detail": {"consent": "sent"}}
+            events.append((consent.sent_at, {**_event(reader, "view", record, purpose), **asked}))
+            opened = {"detail": {"consent": GIVEN}}
+        events.append((at + timedelta(seconds=read_for), {**_event(reader, "view", record, purpose), **opened}))
         free_from = start + read_for + rng.randint(60, 300)
     return events
 
 
 def _extraction_day(reader: DemoReader, opens: datetime, work: _Work, rng: random.Random) -> list[tuple]:
     """One day of the slow extractor: about 250 records of the facility opened one after another, at uneven
-    gaps, each with a purpose that nothing explains (records/explain.py)."""
+    gaps, each with a purpose that nothing explains (records/explain.py); a record that every purpose would
+    explain is passed over (a few seconds spent)."""
     closes = timezone.make_aware(datetime.combine(opens.date(), WORKDAY[1]))
-    at, events = opens + timedelta(seconds=rng.randint(0, 600)), []
-    for _n in range(rng.randint(*EXTRACTOR_VIEWS)):
-        if at >= closes:
-            break
+    at, events, wanted = opens + timedelta(seconds=rng.randint(0, 600)), [], rng.randint(*EXTRACTOR_VIEWS)
+    verdicts: dict[tuple[int, str], bool] = {}
+    while len(events) < wanted and at < closes:
         record = rng.choice(work.records)
-        purpose = rng.choices(list(EXTRACTOR_PURPOSES), weights=list(EXTRACTOR_PURPOSES.values()))[0]
-        if not _unexplained(reader.user, record, purpose, at):
-            purpose = Purpose.BENEFICIARY_REQUEST
-        events.append((at, _event(reader, "view", record, purpose)))
-        at += timedelta(seconds=rng.randint(*EXTRACTOR_GAP_SECONDS), microseconds=rng.randrange(10**6))
+        purposes = rng.sample(EXTRACTOR_PURPOSES, len(EXTRACTOR_PURPOSES))
+        purpose = next((p for p in purposes if _unexplained(reader.user, record, p, at, verdicts)), None)
+        if purpose is not None:
+            events.append((at, _event(reader, "view", record, purpose)))
+            at += timedelta(seconds=rng.randint(*EXTRACTOR_GAP_SECONDS), microseconds=rng.randrange(10**6))
+        else:  # time passes all the same: a facility whose every record is explained ends the day empty
+            at += timedelta(seconds=rng.randint(5, 15))
     return events
 
 
-def _unexplained(worker: User, record: int, purpose: str, at: datetime) -> bool:
-    if purpose == Purpose.BENEFICIARY_REQUEST:
-        return True  # the extractor asks nobody: no consent stands
-    return explanation_for(worker=worker, beneficiary=Beneficiary(pk=record), purpose=purpose, at=at) is None
+def _unexplained(worker: User, record: int, purpose: str, at: datetime, verdicts: dict) -> bool:
+    """Whether nothing explains the look-up; `verdicts` keeps the answers of one day (without a consent, which
+    the extractor never has, only the local date matters)."""
+    if (record, purpose) not in verdicts:
+        found = explanation_for(worker=worker, beneficiary=Beneficiary(pk=record), purpose=purpose, at=at)
+        verdicts[record, purpose] = found is None
+    return verdicts[record, purpose]
 
 
 def _event(reader: DemoReader, action: str, record: int, purpose: str, *, detail: dict | None = None) -> dict:

@@ -3,6 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.forms import CodeField, CodeInput
 from records.keys import LookupRefused, Purpose, SearchKey, search_key_parse
 from records.services import REVEALABLE
 
@@ -53,3 +54,25 @@ class RevealForm(PurposeForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["purpose"].widget = forms.HiddenInput()
+
+
+class ConsentCodeForm(PurposeForm):
+    """The code the beneficiary read out from their SMS (records/consent_gate.py), or a request for a new one."""
+
+    code = CodeField(
+        label=_("Code from the beneficiary's SMS"),
+        required=False,
+        widget=CodeInput(attrs={"autofocus": True}),
+        help_text=_("6 digits. Ask the beneficiary to read it out from the SMS on their phone."),
+    )
+    resend = forms.BooleanField(required=False, widget=forms.HiddenInput())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["purpose"].widget = forms.HiddenInput()
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("resend") and not data.get("code") and "code" not in self.errors:
+            self.add_error("code", forms.ValidationError(_("Type the code the beneficiary received."), code="required"))
+        return data

@@ -172,6 +172,7 @@ class AccessEvent(models.Model):
         OVER_BUDGET = "over_budget", _("Over the daily limit")
         REFUSED = "refused", _("Refused")
         CANARY = "canary", _("Canary opened")
+        CONSENT_ASKED = "consent_asked", _("Consent code sent")  # the record opens with the beneficiary's code
 
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     # Every append writes each index of this table: the foreign keys carry none of their own where a

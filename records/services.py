@@ -15,8 +15,9 @@ Rules (SECURITY.md §Record access):
   a mobile number with the full name), at most PRAHARI_SEARCH_MAX_RESULTS results;
 - identity fields are masked to their last 4 digits; a reveal needs a reason and a fresh step-up and
   counts against PRAHARI_DAILY_REVEAL_LIMIT;
-- every search and record view, whatever its outcome, counts against PRAHARI_DAILY_VIEW_BUDGET (so
-  guessing reference ids spends the budget too); past it, BudgetExhausted and, once a day, an alert;
+- every search and record view, whatever its outcome (but a view the consent step keeps shut), counts
+  against PRAHARI_DAILY_VIEW_BUDGET (guessing ids spends it too); past it, BudgetExhausted and, once a
+  day, an alert;
 - opening or revealing a canary (in scope or not) suspends the account in the same transaction,
   ends its sessions and raises a critical alert; the caller shows a neutral page.
 
@@ -34,7 +35,6 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.exceptions import DomainError
 from accounts.models import Alert, SuspensionCause, User
 from accounts.scoping import record_jurisdiction
 from accounts.services.alerts import alert_raise
@@ -44,39 +44,21 @@ from accounts.services.system import system_user
 from accounts.sms import mask_mobile
 from records.audit import chain_append, chain_head_lock
 from records.changes import mask_id_number
+from records.consent_gate import NO_MOBILE, consent_gate
 from records.keys import REFERENCE_ID, LookupRefused, SearchKey, logged_id, purpose_clean
 from records.models import AccessChainHead, AccessEvent, Beneficiary
+from records.refusals import (
+    AccessInterrupted,
+    AccessLogUnavailable,
+    BudgetExhausted,
+    RecordUnavailable,
+    RevealRefused,
+    StepUpRequired,
+)
 
 Action, Outcome = AccessEvent.Action, AccessEvent.Outcome
 
 REVEALABLE = ("id_number", "mobile")
-# --- Refusals (DomainError: the caller shows the message) ----------------------------------------------
-
-
-class RecordUnavailable(DomainError):
-    """No record matches, or it is outside the viewer's scope: the two are answered alike."""
-
-
-class BudgetExhausted(DomainError):
-    """The viewer used today's look-ups."""
-
-
-class RevealRefused(DomainError):
-    """A reveal was refused: today's reveals are used up."""
-
-
-class StepUpRequired(DomainError):
-    """A reveal needs an OTP proven within PRAHARI_STEP_UP_MINUTES."""
-
-
-class AccessInterrupted(DomainError):
-    """The account was suspended by this request (canary); the caller ends the session and says nothing more."""
-
-
-class AccessLogUnavailable(DomainError):
-    """The access event could not be written, so nothing is shown."""
-
-
 # --- What a viewer gets --------------------------------------------------------------------------------
 
 
@@ -114,6 +96,7 @@ class RecordView(RecordSummary):
     id_number_masked: str = ""
     mobile_masked: str = ""
     doses: list[DoseRow] = field(default_factory=list)
+    unexplained: bool = False  # "the beneficiary asked in person", but nobody can be asked: no mobile on the record
 
 
 @dataclass(frozen=True)
@@ -303,11 +286,15 @@ def record_search(*, viewer: Viewer, purpose: str, key: SearchKey) -> SearchResu
     return _governed(work)
 
 
-def record_get_for_viewer(*, viewer: Viewer, reference_id: str, purpose: str) -> RecordView:
-    """Open one record, masked. One look-up; one `view` event.
+def record_get_for_viewer(
+    *, viewer: Viewer, reference_id: str, purpose: str, consent_code: str = "", consent_resend: bool = False
+) -> RecordView:
+    """Open one record, masked. One look-up (none when the consent step keeps it shut); one `view` event.
 
-    Raises LookupRefused, RecordUnavailable (missing or out of scope), BudgetExhausted,
-    AccessInterrupted (canary: the account is now suspended) or AccessLogUnavailable.
+    A look-up because the beneficiary asked in person passes the consent step (records/consent_gate.py):
+    `consent_code` is the code the worker typed, `consent_resend` asks for a new one. Raises LookupRefused,
+    RecordUnavailable (missing or out of scope), BudgetExhausted, AccessInterrupted (canary: the account is
+    now suspended), ConsentRequired (a code was sent, or the typed one is wrong) or AccessLogUnavailable.
     """
     purpose = purpose_clean(purpose)
 
@@ -318,7 +305,15 @@ def record_get_for_viewer(*, viewer: Viewer, reference_id: str, purpose: str) ->
         refusal, record = _open(head, viewer, reference_id, action=Action.VIEW, purpose=purpose, detail={})
         if refusal is not None:
             return refusal, None
-        _log(head, viewer, action=Action.VIEW, outcome=Outcome.ALLOWED, beneficiary=record, purpose=purpose)
+        gate = consent_gate(
+            worker=viewer.user, record=record, purpose=purpose, code=consent_code, resend=consent_resend
+        )
+        if gate.refusal is not None:
+            head.lookups -= 1  # nothing was opened: asking for consent spends no look-up
+        outcome, detail = gate.outcome, gate.detail
+        _log(head, viewer, action=Action.VIEW, outcome=outcome, beneficiary=record, purpose=purpose, detail=detail)
+        if gate.refusal is not None:
+            return gate.refusal, None
         doses = [
             DoseRow(d.vaccine, d.dose_number, d.given_on, d.facility.name)
             for d in record.doses.select_related("facility").order_by("given_on", "dose_number")
@@ -329,6 +324,7 @@ def record_get_for_viewer(*, viewer: Viewer, reference_id: str, purpose: str) ->
             id_number_masked=mask_id_number(record.id_number),
             mobile_masked=mask_mobile(record.mobile),
             doses=doses,
+            unexplained=gate.detail.get("consent") == NO_MOBILE,
         )
 
     return _governed(work)
@@ -340,8 +336,8 @@ def record_reveal(
     """Return one identity field of a record in clear; one `reveal` event (the reason in its detail).
 
     Needs a purpose, a reason and `stepped_up` (an OTP proven within PRAHARI_STEP_UP_MINUTES); counts
-    against PRAHARI_DAILY_REVEAL_LIMIT. Raises LookupRefused, StepUpRequired, RevealRefused,
-    RecordUnavailable, AccessInterrupted (canary) or AccessLogUnavailable.
+    against PRAHARI_DAILY_REVEAL_LIMIT. Raises LookupRefused, StepUpRequired, RevealRefused, RecordUnavailable,
+    AccessInterrupted (canary), ConsentRequired (the beneficiary asked, but no consent today) or AccessLogUnavailable.
     """
     purpose = purpose_clean(purpose)
     if field_name not in REVEALABLE:
@@ -357,7 +353,15 @@ def record_reveal(
         refusal, record = _open(head, viewer, reference_id, action=Action.REVEAL, purpose=purpose, detail=detail)
         if refusal is not None:
             return refusal, None
-        if head.reveals >= limit:
+        gate = consent_gate(worker=viewer.user, record=record, purpose=purpose, ask=False)
+        detail.update(gate.detail)
+        refusal = gate.refusal
+        if refusal is None and head.reveals >= limit:
+            refusal = RevealRefused(
+                _("You have used today's %(limit)s reveals. Identity fields stay masked until tomorrow.")
+                % {"limit": limit}
+            )
+        if refusal is not None:
             _log(
                 head,
                 viewer,
@@ -367,10 +371,7 @@ def record_reveal(
                 purpose=purpose,
                 detail=detail,
             )
-            return RevealRefused(
-                _("You have used today's %(limit)s reveals. Identity fields stay masked until tomorrow.")
-                % {"limit": limit}
-            ), None
+            return refusal, None
         head.reveals += 1
         _log(
             head,

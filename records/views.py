@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.exceptions import DomainError
 from accounts.login.session import DEVICE_KEY, session_end, step_up_is_fresh
 from accounts.request_info import client_ip
-from records.forms import REVEAL_LABELS, PurposeForm, RevealForm, SearchForm
-from records.services import (
+from records.forms import REVEAL_LABELS, ConsentCodeForm, PurposeForm, RevealForm, SearchForm
+from records.refusals import (
     AccessInterrupted,
     AccessLogUnavailable,
     BudgetExhausted,
+    ConsentRequired,
     RecordUnavailable,
     RevealRefused,
     StepUpRequired,
-    Viewer,
-    record_get_for_viewer,
-    record_reveal,
-    record_search,
 )
+from records.services import Viewer, record_get_for_viewer, record_reveal, record_search
 
 # How each refusal is answered: template and status. Missing and out-of-scope share one answer.
 REFUSALS = {
@@ -32,6 +31,7 @@ REFUSALS = {
     RevealRefused: ("records/refused.html", 429),
     AccessLogUnavailable: ("records/refused.html", 503),
     AccessInterrupted: ("records/interrupted.html", 200),
+    ConsentRequired: ("records/refused.html", 403),  # a reveal; the record page asks for the code instead
 }
 
 
@@ -64,16 +64,45 @@ def search(request):
     return render(request, "records/search.html", {"form": form, "result": result, "purpose": purpose})
 
 
+def _consent_page(request, form: ConsentCodeForm, reference_id: str, *, error: ConsentRequired | None = None):
+    """The page that asks for the beneficiary's code: `error` says what the read path answered (a code sent, a
+    wrong code, a limit); without it the typed code was not even 6 digits, and nothing was read."""
+    context = {
+        "form": form,
+        "message": str(error or ""),
+        "alert": error is not None and error.status != 200,
+        "mobile": getattr(error, "mobile", ""),
+        "reference_id": reference_id,
+        "purpose": form["purpose"].value(),
+        "minutes": settings.PRAHARI_CONSENT_CODE_MINUTES,
+        "tries": settings.PRAHARI_CONSENT_CODE_TRIES,
+    }
+    return render(request, "records/consent.html", context, status=error.status if error else 400)
+
+
 @never_cache
-@require_GET
+@require_http_methods(["GET", "POST"])
 def record(request, reference_id: str):
-    purpose_form = PurposeForm(request.GET or None)
-    if not purpose_form.is_valid():
+    """GET opens a record; POST brings the beneficiary's code, or asks for a new one, through the same read path."""
+    posted = request.method == "POST"
+    form = ConsentCodeForm(request.POST) if posted else PurposeForm(request.GET or None)
+    if not form.is_bound or "purpose" in form.errors:
         # Nothing is read without a purpose: ask for it (no look-up happened, so nothing is logged).
+        purpose_form = PurposeForm(form.data or None)
         return render(request, "records/purpose.html", {"form": purpose_form, "reference_id": reference_id}, status=400)
-    purpose = purpose_form.cleaned_data["purpose"]
+    if not form.is_valid():
+        return _consent_page(request, form, reference_id)
+    purpose, answer = form.cleaned_data["purpose"], form.cleaned_data
     try:
-        view = record_get_for_viewer(viewer=_viewer(request), reference_id=reference_id, purpose=purpose)
+        view = record_get_for_viewer(
+            viewer=_viewer(request),
+            reference_id=reference_id,
+            purpose=purpose,
+            consent_code=answer.get("code", ""),
+            consent_resend=answer.get("resend", False),
+        )
+    except ConsentRequired as error:
+        return _consent_page(request, ConsentCodeForm(initial={"purpose": purpose}), reference_id, error=error)
     except tuple(REFUSALS) as error:
         return _refused(request, error)
     return render(

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp import devices_for_user
 
-from accounts.exceptions import DomainError, NotPermitted
+from accounts.exceptions import DomainError
 from accounts.models import AccountEventType, Invitation, RegisteredDevice, User
 from accounts.permissions import ensure_may
 from accounts.scoping import governors_of
@@ -123,8 +123,8 @@ def _approver_check(user: User, acting_user: User) -> None:
         inviter = (
             Invitation.objects.filter(user=user).order_by("-created_at").values_list("invited_by", flat=True).first()
         )
-        if inviter == acting_user.pk:
-            raise NotPermitted(_("Another supervisor must approve an account you invited."))
+        why = _("You may not approve an account you invited: another supervisor must.")
+        ensure_may(acting_user, user, "approve_user", allowed=inviter != acting_user.pk, why=why)
 
 
 @transaction.atomic

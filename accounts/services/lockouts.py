@@ -17,7 +17,19 @@ from axes.models import AccessAttempt, AccessFailureLog
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import (
+    BooleanField,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    Window,
+)
 from django.utils import timezone
 from django_otp import devices_for_user
 from django_otp.models import ThrottlingMixin
@@ -143,6 +155,32 @@ def locked_now_q(*, now: datetime | None = None) -> Q:
     return Q(username__in=over_limit) | Q(Exists(held))
 
 
+def lock_columns(*, now: datetime | None = None) -> dict:
+    """Annotations for a list of accounts, each row's lock in the same statement as the row.
+
+    `locked_now`: the verdict of `locked_now_q`; `locked_until` and `held_since`: what `lock_state`
+    answers for the row (when django-axes' lock ends by itself, since when an open hold bars it).
+    """
+    now = now or timezone.now()
+    cool_off = timedelta(minutes=settings.PRAHARI_LOCKOUT_MINUTES)
+    # As lock_state: the newest rows first, the first whose running sum reaches the limit ends the lock.
+    # Rows with the same time are summed together (RANGE frame): the same time either way.
+    running = Window(Sum("failures_since_start"), order_by=F("attempt_time").desc())
+    reaching = (
+        AccessAttempt.objects.filter(username=OuterRef("username"), attempt_time__gte=now - cool_off)
+        .annotate(running=running)
+        .filter(running__gte=settings.AXES_FAILURE_LIMIT)
+        .order_by("-attempt_time")
+        .values("attempt_time")[:1]
+    )
+    hold = LoginHold.objects.filter(user=OuterRef("pk"), cleared_at__isnull=True).values("created_at")[:1]
+    return {
+        "locked_now": ExpressionWrapper(locked_now_q(now=now), output_field=BooleanField()),
+        "locked_until": ExpressionWrapper(Subquery(reaching) + Value(cool_off), output_field=DateTimeField()),
+        "held_since": Subquery(hold),
+    }
+
+
 def login_failure_record(*, user: User | None, category: str, ip: str | None) -> None:
     """Record a failed sign-in step of `user` (None: an unknown username) as OTP_FAILED for a wrong code
     (`category` starting with "otp"), else LOGIN_FAILED. Counting it toward a lock is django-axes' part
@@ -207,13 +245,34 @@ def lockout_record(*, username: str | None, ip: str | None) -> None:
                 pass  # a concurrent lock already opened the hold
             event_record(type=AccountEventType.LOGIN_HELD, actor=None, subject=user, ip=ip, data={"locks": locks})
             kind = "login_held"
-        for governor in governors_of(user):
+        governors = list(governors_of(user).order_by("username"))
+        for governor in governors:
             notify(
                 user=governor,
                 kind=kind,
                 idempotency_key=f"{kind}:{event.pk}:{governor.pk}",
                 context={"username": user.username, "locks": locks},
             )
+        _owner_notify(user=user, held=kind == "login_held", locks=locks, event=event, contact=governors[:1], now=now)
+
+
+def _owner_notify(*, user: User, held: bool, locks: int, event, contact: list[User], now: datetime) -> None:
+    """Tell the owner of a locked account, on their own phone, when to try again and whom to call.
+
+    The login page says nothing of the lock (SECURITY.md §Lockouts: no oracle); the owner's own number
+    is where a lock may be explained. `contact`: the first governor (none: "your supervisor").
+    """
+    person = contact[0] if contact else None
+    context = {
+        "name": (person.get_full_name() or person.username) if person else "",
+        "mobile": getattr(person, "mobile", ""),
+    }
+    if held:
+        kind, context = "account_held", {**context, "locks": locks, "hours": settings.PRAHARI_LOCKOUT_HOLD_WINDOW_HOURS}
+    else:
+        until = lock_state(user, now=now).locked_until or now + timedelta(minutes=settings.PRAHARI_LOCKOUT_MINUTES)
+        kind, context = "account_locked", {**context, "until": until.isoformat()}
+    notify(user=user, kind=kind, idempotency_key=f"{kind}:{event.pk}:owner", context=context)
 
 
 @transaction.atomic

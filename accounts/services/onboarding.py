@@ -38,7 +38,7 @@ from accounts.models import (
     User,
 )
 from accounts.models.user import mobile_validator
-from accounts.permissions import ensure
+from accounts.permissions import ensure_may, refusal
 from accounts.scoping import governable_facilities, is_governable_by
 from accounts.services.events import event_record
 from accounts.services.lifecycle import status_transition, user_lock
@@ -110,19 +110,26 @@ def username_for(first_name: str, last_name: str) -> str:
 
 
 def invitation_place_check(*, acting_user: User, role: str, facility: Facility | None, district: District | None):
-    """Raise NotPermitted unless `acting_user` may invite `role` at that place (their jurisdiction)."""
-    ensure(acting_user.has_perm("accounts.invite_user"), _("You may not invite accounts."))
+    """Raise NotPermitted unless `acting_user` may invite `role` at that place (their jurisdiction), saying
+    why and naming who may invite there (`refusal`)."""
+    prospect = User(role=role, facility=facility, district=district)  # never saved: whom the refusal is about
+
+    def refuse(why: str):
+        raise NotPermitted(refusal(acting_user, prospect, "invite_user", why=why))
+
+    if not acting_user.has_perm("accounts.invite_user"):
+        refuse(_("You may not invite accounts."))
     if role not in INVITED_BY_ROLE.get(acting_user.role, set()) and not acting_user.is_superuser:
-        raise NotPermitted(_("You may not invite this role."))
+        refuse(_("You may not invite this role."))
     if role == Role.WORKER:
         if facility is None or not governable_facilities(acting_user).filter(pk=facility.pk).exists():
-            raise NotPermitted(_("You may invite workers only to facilities in your jurisdiction."))
+            refuse(_("You may invite workers only to facilities in your jurisdiction."))
     elif role == Role.SUPERVISOR:
         allowed = acting_user.is_superuser or (district is not None and district.state_id == acting_user.state_id)
         if not allowed:
-            raise NotPermitted(_("You may invite supervisors only to districts of your state."))
+            refuse(_("You may invite supervisors only to districts of your state."))
     else:
-        raise NotPermitted(_("You may not invite this role."))
+        refuse(_("You may not invite this role."))
 
 
 def _mobile_free(mobile: str) -> None:
@@ -273,11 +280,10 @@ def invitation_create(
 
 def _governed_invited(user: User, acting_user: User) -> User:
     locked = user_lock(user)
-    ensure(
-        acting_user.is_system
-        or (acting_user.has_perm("accounts.invite_user") and is_governable_by(acting_user, locked)),
-        _("You may not manage this invitation."),
+    allowed = acting_user.is_system or (
+        acting_user.has_perm("accounts.invite_user") and is_governable_by(acting_user, locked)
     )
+    ensure_may(acting_user, locked, "invite_user", allowed=allowed)
     if locked.status != Status.INVITED:
         raise DomainError(_("This account is no longer waiting for enrolment."))
     return locked

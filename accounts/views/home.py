@@ -3,9 +3,6 @@ revoking a device (the one in use only after a confirmation), step-up. The home 
 
 from __future__ import annotations
 
-import hashlib
-
-from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -16,13 +13,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.exceptions import DomainError
 from accounts.forms import OTPForm
-from accounts.login.failures import failure_counted, login_is_barred
-from accounts.login.session import DEVICE_KEY, session_end, step_up_record
+from accounts.login.failures import login_is_barred
+from accounts.login.session import DEVICE_KEY, session_end
+from accounts.login.step_up import StepUp, signed_out_for_wrong_codes, step_up_sms_send, step_up_verify
 from accounts.models import RegisteredDevice, UserSession
 from accounts.request_info import client_ip
 from accounts.services.devices import device_revoke
-from accounts.services.lockouts import login_is_held
-from accounts.services.otp import login_otp_devices, otp_sms_send, otp_verify
+from accounts.services.otp import login_otp_devices
 from accounts.services.sessions import session_end_by_owner, session_public_id
 from accounts.views.login import _safe_next
 
@@ -102,43 +99,18 @@ def step_up(request):
     """
     user = request.user
     if login_is_barred(request, user):
-        return _signed_out_for_wrong_codes(request)
+        return signed_out_for_wrong_codes(request)
     devices = login_otp_devices(user)
-    attempt = request.session.setdefault(
-        "_prahari_step_up_attempt", hashlib.sha256(request.session.session_key.encode()).hexdigest()[:32]
-    )
     form = OTPForm(request.POST or None, methods=list(devices))
     if request.method == "POST" and "send_sms" in request.POST:
-        try:
-            otp_sms_send(user=user, attempt_id=attempt, ip=client_ip(request))
-            messages.info(request, _("A code was sent to your registered mobile number."))
-        except DomainError as error:
-            messages.error(request, str(error))
+        step_up_sms_send(request)
         return redirect(request.get_full_path())
     if request.method == "POST" and form.is_valid():
         method = form.cleaned_data["method"]
-        if otp_verify(user=user, method=method, token=form.cleaned_data["token"], attempt_id=attempt):
-            step_up_record(request)
+        outcome = step_up_verify(request, method=method, token=form.cleaned_data["token"])
+        if outcome is StepUp.PROVEN:
             return redirect(_safe_next(request, request.GET.get("next")))
-        if failure_counted(request, user=user, category=f"otp_step_up_{method}"):
-            return _signed_out_for_wrong_codes(request)
+        if outcome is StepUp.LOCKED:
+            return signed_out_for_wrong_codes(request)
         form.code_error(_("That code is not right, or it has expired."))
     return render(request, "accounts/step_up.html", {"form": form, "has_sms": "sms" in devices})
-
-
-def _signed_out_for_wrong_codes(request):
-    """End this session (the lock has ended the others) and say why on the login page."""
-    held = login_is_held(request.user)
-    session_end(request, reason="locked")
-    if held:
-        message = _(
-            "You were signed out after too many wrong codes. Your account stays locked until your supervisor "
-            "unlocks it: please call your supervisor."
-        )
-    else:
-        message = _(
-            "You were signed out after too many wrong codes. Wait %(minutes)s minutes before you sign in "
-            "again, or call your supervisor."
-        ) % {"minutes": settings.PRAHARI_LOCKOUT_MINUTES}
-    messages.error(request, message)
-    return redirect("accounts:login")

@@ -6,6 +6,7 @@ import base64
 
 import qrcode
 import qrcode.image.svg
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
@@ -34,7 +35,15 @@ from accounts.services.otp import (
 
 
 def _failure_message() -> str:
-    return _("Sign-in failed. Check your username and password, or wait a while and try again.")
+    return f"{_('Sign-in failed. Check your username and password, or wait a while and try again.')} {_lock_rule()}"
+
+
+def _lock_rule() -> str:
+    """The same words for everybody (no word of any account's lock): what a lock is and how its owner learns of it."""
+    return _(
+        "After %(failures)d failed tries an account is locked for %(minutes)d minutes and a text message tells "
+        "its owner when to try again and whom to call."
+    ) % {"failures": settings.AXES_FAILURE_LIMIT, "minutes": settings.PRAHARI_LOCKOUT_MINUTES}
 
 
 def _safe_next(request, candidate: str | None) -> str:
@@ -64,7 +73,8 @@ def login_password(request):
     elif request.method == "POST":
         failed = True
         form = PasswordForm()
-    return render(request, "accounts/login_password.html", {"form": form, "failed": failed})
+    context = {"form": form, "failed": failed, "lock_rule": _lock_rule() if failed else ""}
+    return render(request, "accounts/login_password.html", context)
 
 
 def _restart(request, message: str | None = None):

@@ -39,6 +39,11 @@ VIEW = f"action = '{AccessEvent.Action.VIEW}'"
 OUT_OF_SCOPE = f"outcome = '{AccessEvent.Outcome.OUT_OF_SCOPE}'"
 ALLOWED = f"outcome = '{AccessEvent.Outcome.ALLOWED}'"
 EVERY_EVENT = "1 = 1"
+# A record opened: an allowed view or reveal of a record (what records/explain.py explains).
+LOOKED = (
+    f"action IN ('{AccessEvent.Action.VIEW}', '{AccessEvent.Action.REVEAL}')"
+    f" AND outcome = '{AccessEvent.Outcome.ALLOWED}' AND beneficiary_id IS NOT NULL"
+)
 
 # --- What a run scores, and what a rule finds ---------------------------------------------------------
 
@@ -220,6 +225,7 @@ CTX = Cte(
                    CASE WHEN e.{VIEW} THEN 1 ELSE 0 END AS viewed,
                    CASE WHEN e.{OUT_OF_SCOPE} THEN 1 ELSE 0 END AS refused,
                    CASE WHEN e.id > %(wm)s AND e.{VIEW} AND e.{ALLOWED} THEN 1 ELSE 0 END AS tally,
+                   CASE WHEN {LOOKED} THEN 1 ELSE 0 END AS looked,
                    e.pace_mean, e.pace_sd
             FROM {EVENTS} e JOIN touched n ON n.actor_id = e.actor_id
             WHERE e.id <= %(hi)s AND e.created_at >= %(since)s

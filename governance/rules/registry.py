@@ -6,7 +6,18 @@ test (docs/anomaly-rules.md, "Adding a rule").
 
 from __future__ import annotations
 
-from governance.rules import baseline, budget, burst, cadence, canary, failed_logins, many_ips, night, out_of_scope
+from governance.rules import (
+    baseline,
+    budget,
+    burst,
+    cadence,
+    canary,
+    failed_logins,
+    many_ips,
+    night,
+    out_of_scope,
+    unexplained,
+)
 from governance.rules.base import Rule
 
 RULES: tuple[Rule, ...] = (
@@ -16,6 +27,8 @@ RULES: tuple[Rule, ...] = (
     budget.RULE,
     baseline.RULE,
     out_of_scope.RULE,
+    unexplained.DAY_RULE,
+    unexplained.WEEK_RULE,
     night.RULE,
     many_ips.RULE,
     failed_logins.RULE,

@@ -83,3 +83,6 @@ PRAHARI_CONSENT_SENDS_PER_WORKER_DAY = env_int("PRAHARI_CONSENT_SENDS_PER_WORKER
 # (before or after), a dose within this many days before it.
 PRAHARI_EXPLAIN_APPOINTMENT_DAYS = env_int("PRAHARI_EXPLAIN_APPOINTMENT_DAYS", 7)
 PRAHARI_EXPLAIN_DOSE_DAYS = env_int("PRAHARI_EXPLAIN_DOSE_DAYS", 30)
+# More than this many unexplained records opened in a local day raise a medium alert; in seven days, a high one.
+PRAHARI_UNEXPLAINED_DAY_LIMIT = env_int("PRAHARI_UNEXPLAINED_DAY_LIMIT", 20)
+PRAHARI_UNEXPLAINED_WEEK_LIMIT = env_int("PRAHARI_UNEXPLAINED_WEEK_LIMIT", 100)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import Status
+from accounts.models import AccountEvent, AccountEventType, Status
 from accounts.services.lifecycle import user_reinstate, user_suspend
 from tests.conftest import sign_in
 
@@ -91,30 +91,49 @@ def test_console_turns_an_illegal_transition_into_a_message(world, client):
     assert "(asha): This account cannot be reinstated: it is active." in response.content.decode()
 
 
+def _totp_code(user, *, steps_ahead: int = 0) -> str:
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user=user)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time += steps_ahead * device.step
+    return f"{totp.token():06d}"
+
+
 @pytest.mark.django_db
-def test_console_actions_on_other_accounts_need_a_fresh_code(world, client):
+def test_console_actions_on_other_accounts_need_a_fresh_code_on_the_same_page(world, client):
     from datetime import timedelta
 
     from django.utils import timezone
-    from django_otp.oath import TOTP
-    from django_otp.plugins.otp_totp.models import TOTPDevice
     from freezegun import freeze_time
 
     console = _console_client(client, world.supervisor)
     action = {"action": "suspend", "_selected_action": [world.worker.pk], "apply": "1", "reason": "shared password"}
-    with freeze_time(timezone.now() + timedelta(minutes=6)):
+    with freeze_time(timezone.now() + timedelta(minutes=6)) as frozen:
         asked = console.post("/admin/accounts/user/", action)
-        assert asked.status_code == 302 and asked["Location"].startswith("/accounts/step-up/")
+        page = asked.content.decode()
+        assert asked.status_code == 200 and 'name="token"' in page
+        assert "Enter the one-time code." in page  # no code typed: nothing applied
+        assert f'name="_selected_action" value="{world.worker.pk}"' in page  # the selection kept, the action too
+        assert 'name="action" value="suspend"' in page
         world.worker.refresh_from_db()
         assert world.worker.status == Status.ACTIVE
 
-        device = TOTPDevice.objects.get(user=world.supervisor)
-        code = f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():06d}"
-        proven = console.post(asked["Location"], {"method": "totp", "token": code})
-        assert proven.status_code == 302
-        assert console.post("/admin/accounts/user/", action).status_code == 302
+        wrong = console.post("/admin/accounts/user/", {**action, "method": "totp", "token": "000000"})
+        assert wrong.status_code == 200 and "That code is not right" in wrong.content.decode()
+        assert AccountEvent.objects.filter(subject=world.supervisor, type=AccountEventType.OTP_FAILED).count() == 1
+        world.worker.refresh_from_db()
+        assert world.worker.status == Status.ACTIVE
+
+        frozen.tick(timedelta(seconds=31))  # past django-otp's back-off after one wrong code
+        done = console.post(
+            "/admin/accounts/user/", {**action, "method": "totp", "token": _totp_code(world.supervisor)}, follow=True
+        )
+        assert "1 account suspended." in done.content.decode()
     world.worker.refresh_from_db()
     assert world.worker.status == Status.SUSPENDED
+    assert AccountEvent.objects.filter(subject=world.supervisor, type=AccountEventType.STEP_UP_SUCCEEDED).exists()
 
 
 @pytest.mark.django_db
@@ -165,3 +184,22 @@ def test_a_bulk_action_reports_per_row_in_one_message(world, client):
     assert "1 account reinstated; 1 refused: " in page
     assert "(asha): This account cannot be reinstated: it is active." in page
     assert page.count('class="warning"') == 1  # one message, a warning: some done, some refused
+
+
+@pytest.mark.django_db
+def test_a_list_action_refused_says_why_and_who_can(world, client):
+    """Issue 15 §2: "You may not reinstate this account." alone left the supervisor guessing."""
+    from accounts.models import SuspensionCause
+
+    user_suspend(user=world.worker, acting_user=world.state_admin, reason="canary opened", cause=SuspensionCause.CANARY)
+    console = _console_client(client, world.supervisor)
+    refused = console.post(
+        "/admin/accounts/user/",
+        {"action": "reinstate", "_selected_action": [world.worker.pk], "apply": "1", "reason": "she explained it"},
+        follow=True,
+    )
+    page = refused.content.decode()
+    assert "1 refused: " in page and "which only a state administrator lifts" in page
+    assert f"{world.state_admin.get_full_name()} (State administrator) can." in page
+    world.worker.refresh_from_db()
+    assert world.worker.status == Status.SUSPENDED

@@ -353,6 +353,10 @@ SAMPLE_CONTEXT = {
     "count": 12,
     "names": "asha.kumari.lko.1234, ravi.verma.lko.2, meena.shukla.lko …",  # as the digest cuts it
     "date": "2026-09-30",  # the longest month name in both languages
+    "until": "2026-09-30T14:52:00+00:00",  # 30 Sep 2026, 20:22 in Asia/Kolkata
+    "locks": 3,
+    "name": "Ramesh Chandra Vishwakarma-Srivastava",  # longer than a notice keeps (CONTACT_NAME_MAX_CHARS)
+    "mobile": "+919876543210",
 }
 KIND_CONTEXT = {
     # An enrolment link is longer than a reset link (a 43-character token): it must fit too.
@@ -436,3 +440,24 @@ def test_a_row_locked_by_another_worker_is_skipped_not_sent_twice(hindi_worker, 
         thread.join(30)
     assert sms_outbox == []
     assert notification_send(notification_id=row.pk) is True
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en", ["Try again after 30 Sep 2026, 20:22", "call Ramesh Chandra, +919876543210."]),
+        ("hi", ["30 सितंबर 2026, 20:22 के बाद फिर कोशिश करें", "या Ramesh Chandra, +919876543210 को फ़ोन करें"]),
+    ],
+)
+def test_a_lock_notice_tells_its_owner_when_to_try_again_and_whom_to_call(language, words):
+    text = render("account_locked", SAMPLE_CONTEXT, language)[1]
+    for expected in words:
+        assert expected in text
+
+
+def test_a_lock_notice_without_a_governor_to_name_says_to_call_the_supervisor():
+    alone = {"until": "2026-09-30T14:52:00+00:00", "name": "", "mobile": ""}
+    assert render("account_locked", alone, "en")[1].endswith("or call your supervisor.")
+    assert "अपने पर्यवेक्षक को फ़ोन करें" in render("account_locked", alone, "hi")[1]
+    named = render("account_held", {"locks": 3, "hours": 24, "name": "Ramesh Verma", "mobile": ""}, "en")[1]
+    assert "Only your supervisor can unlock it now: call Ramesh Verma." in named

@@ -271,8 +271,10 @@ def test_who_may_approve(world, enrolled, settings):
     with pytest.raises(NotPermitted):
         onboarding_approve(user=enrolled, acting_user=enrolled, reason="myself")
     settings.PRAHARI_APPROVER_DIFFERS_FROM_INVITER = True
-    with pytest.raises(NotPermitted, match="Another supervisor"):
+    with pytest.raises(NotPermitted, match="another supervisor must") as refused:
         onboarding_approve(user=enrolled, acting_user=world.supervisor, reason="I invited her")
+    assert world.peer_supervisor.get_full_name() in str(refused.value)  # who can, never the inviter
+    assert f"{world.supervisor.get_full_name()} (" not in str(refused.value)
     onboarding_approve(user=enrolled, acting_user=world.peer_supervisor, reason="four eyes")
     with pytest.raises(IllegalTransition):
         onboarding_approve(user=enrolled, acting_user=world.peer_supervisor, reason="twice")

@@ -186,3 +186,32 @@ def test_a_refusal_speaks_hindi(world):
         message = _refused(user_deactivate, user=world.worker, acting_user=world.far_supervisor)
     assert message.startswith("आपको यह खाता बंद करने की अनुमति नहीं है: यह आपके अधिकार-क्षेत्र से बाहर है।")
     assert message.endswith("यह कर सकते हैं।")
+
+
+def _invite(world, acting_user, facility):
+    from accounts.services.onboarding import invitation_create
+
+    fields = {
+        "first_name": "Sunita",
+        "last_name": "Devi",
+        "mobile": "98765 43210",
+        "base_url": "https://prahari.example",
+    }
+    return invitation_create(acting_user=acting_user, facility=facility, **fields)
+
+
+def test_an_invitation_refused_outside_the_jurisdiction_names_who_may_invite_there(world):
+    with pytest.raises(NotPermitted) as refused:
+        _invite(world, world.supervisor, world.far_facility)
+    message = str(refused.value)
+    assert message.startswith("You may invite workers only to facilities in your jurisdiction.")
+    assert message.endswith(f"{_named(world.far_supervisor)} or {_named(world.state_admin)} can.")
+
+
+def test_an_invitation_managed_from_outside_says_why_and_names_its_governors(world):
+    from accounts.services.onboarding import invitation_revoke
+
+    sent = _invite(world, world.supervisor, world.facility)
+    message = _refused(invitation_revoke, user=sent.user, acting_user=world.far_supervisor)
+    assert message.startswith("You may not manage this account's invitation: it is outside your jurisdiction.")
+    assert _named(world.supervisor) in message and _named(world.far_supervisor) not in message

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from importlib import import_module
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -26,7 +27,9 @@ from accounts.login.session import AUTH_AT_KEY, STEP_UP_AT_KEY
 from accounts.models import Alert, RegisteredDevice, Status
 from accounts.services.devices import device_token_hash, device_token_new
 from tests.browser.test_login_device_approval import fresh_totp, log_in, watch_csp
+from tests.governance.test_alert_timeline import device, read
 from tests.governance.test_anomalies import NIGHT, log, run, times
+from tests.records.conftest import records  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -151,4 +154,48 @@ def test_supervisor_triages_an_alert_confirms_it_and_suspends_the_worker(world, 
     page.reload()
     expect(page.locator(".triage")).to_contain_text("साक्ष्य")
     shoot(page, "alert-triage-phone-hi")
+    assert violations == []
+
+
+SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+def test_a_burst_alert_shows_its_timeline_and_figures_on_a_desktop_and_a_phone(world, records, live_server, page):  # noqa: F811
+    """63 views of one record in four minutes: the page draws them, says "one record" in words, and fits."""
+    read(world.worker, times(63, gaps=(3, 4, 5)), record=records.own, devices=[device(world.worker, "ASHAPHON")])
+    run()
+    alert = Alert.objects.get(rule="volume_burst")
+    base = live_server.url
+    violations: list[str] = []
+    watch_csp(page, violations)
+    supervisor_totp = TOTPDevice.objects.create(user=world.supervisor, name="app", confirmed=True)
+    approved_browser(page.context, base, world.supervisor)
+    assert log_in(page, base, world.supervisor.username, supervisor_totp).status == 200
+    words = {
+        "en": ("The window at a glance", "All 63 records read in this window were of one record, 10000000000001."),
+        "hi": ("अवधि एक नज़र में", "इस अवधि में पढ़े गए सभी 63 रिकॉर्ड एक ही रिकॉर्ड, 10000000000001, के थे।"),
+    }
+    for language, (heading, one_record) in words.items():
+        page.context.add_cookies(
+            [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "domain": urlparse(base).hostname, "path": "/"}]
+        )
+        for size, viewport in SIZES.items():
+            page.set_viewport_size(viewport)
+            page.goto(f"{base}/admin/accounts/alert/{alert.pk}/change/")
+            chart = page.locator("svg.timeline-chart")
+            expect(chart).to_be_visible()
+            expect(page.get_by_role("heading", name=heading)).to_be_visible()
+            expect(page.locator(".window-sentences")).to_contain_text(one_record)  # said, not only drawn
+            assert chart.locator("rect.bar").count() == 17 and chart.locator("line.bound").count() == 2
+            box = chart.bounding_box()
+            assert box["width"] > 200 and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+            assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], (language, size)
+            labels = chart.locator("text.label").all()
+            assert len(labels) == 3 and all(label.is_visible() for label in labels)
+            edges = [label.bounding_box() for label in labels]
+            assert all(a["x"] + a["width"] <= b["x"] for a, b in pairwise(edges))  # no overlap
+            expect(page.locator("table.access-events")).to_have_count(1)  # the rows once
+            shoot(page, f"alert-timeline-{size}-{language}")
+            page.evaluate("document.querySelector('.window-figures').scrollIntoView({block: 'end'})")
+            page.screenshot(path=str(RESULTS / f"alert-timeline-{size}-{language}-view.png"))  # the screen, as seen
     assert violations == []

@@ -1,11 +1,11 @@
-"""Supervisor journeys through the console in real Chromium (issue 7): reinstating a worker after a fresh
+"""Supervisor journeys through the console in real Chromium (issue 7): reinstating a worker with a fresh
 one-time code, then reading who did it and why in her history; switching the console to Hindi for good;
-approving a worker's device after a fresh code, then reading the device's history.
+approving a worker's device with a fresh code, then reading the device's history.
 
 The supervisor's session is the one a login creates (tests.conftest.sign_in, copied into Chromium as
 cookies; his login is tested in test_login_device_approval.py), signed in ten minutes ago so that the
-console asks for a fresh code before acting on another account. The code itself is typed into the
-real step-up page, from the authenticator the session was opened with.
+console asks for a fresh code before acting on another account. The code is typed on the action's own
+page beside the reason (issue 15), from the authenticator the session was opened with.
 """
 
 from __future__ import annotations
@@ -63,12 +63,11 @@ def run_action(console, *, row_text: str, action: str) -> None:
     console.locator("button[name=index]").click()
 
 
-def step_up(console, user) -> None:
-    """On the step-up page: a fresh code from the authenticator app."""
-    expect(console.get_by_role("heading", name="Confirm it is you")).to_be_visible()
+def type_code(console, user) -> None:
+    """On the action's page: a fresh code from the authenticator app, beside the reason."""
+    expect(console.locator("fieldset.step-up-code")).to_contain_text("Confirm it is you")
     console.select_option("select[name=method]", "totp")
     console.fill("input[name=token]", fresh_totp(TOTPDevice.objects.get(user=user, confirmed=True)))
-    console.get_by_role("button", name="Verify").click()
 
 
 def named_supervisor(world):
@@ -85,18 +84,13 @@ def test_reinstate_after_a_fresh_code_then_read_who_and_why(world, live_server, 
     console = console_signed_in_earlier(new_context, base, supervisor)
     watch_csp(console, violations)
 
-    # 1. The action asks for a fresh code first, then comes back to the list.
+    # 1-2. The action asks for the reason and a fresh code on one page, the selection kept, then reinstates.
     console.goto(f"{base}/admin/accounts/user/?status__exact=suspended")
     run_action(console, row_text=world.worker.username, action="reinstate")
-    assert "/accounts/step-up/" in console.url
-    step_up(console, supervisor)
-    expect(console.locator("ul.messagelist")).to_have_count(0)
-    assert urlparse(console.url).path == "/admin/accounts/user/"
-
-    # 2. Repeated, it asks for the reason, then reinstates.
-    run_action(console, row_text=world.worker.username, action="reinstate")
     expect(console.get_by_role("heading", name="Reinstate selected accounts")).to_be_visible()
+    expect(console.locator("#content")).to_contain_text(world.worker.username)
     console.fill("textarea[name=reason]", "Phone found; she signed the device register again")
+    type_code(console, supervisor)
     console.locator("input[name=apply]").click()
     expect(console.locator("ul.messagelist li.success")).to_contain_text("1 account reinstated.")
     world.worker.refresh_from_db()
@@ -167,10 +161,9 @@ def test_approve_a_device_after_a_fresh_code_then_read_its_history(world, live_s
     console.goto(f"{base}/admin/")
     console.locator("section.dashboard .tile", has_text="devices waiting for approval").click()
     run_action(console, row_text=pending.code, action="approve_device")
-    step_up(console, supervisor)
-    run_action(console, row_text=pending.code, action="approve_device")
     expect(console.get_by_role("heading", name="Approve selected devices")).to_be_visible()
     console.fill("textarea[name=reason]", "Asha read the code on the phone; her own handset")
+    type_code(console, supervisor)
     console.locator("input[name=apply]").click()
     expect(console.locator("ul.messagelist li.success")).to_have_text("1 device approved.")
     pending.refresh_from_db()

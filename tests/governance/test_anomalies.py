@@ -37,7 +37,9 @@ def times(n: int, *, start: datetime = T0, gaps=IRREGULAR, scale: float = 1.0) -
     return [start + timedelta(seconds=s) for s in accumulate(steps)]
 
 
-def log(actor, instants, *, action="view", outcome="allowed", ip="10.0.0.7", ips=None) -> list[AccessEvent]:
+def log(
+    actor, instants, *, action="view", outcome="allowed", ip="10.0.0.7", ips=None, beneficiary=None
+) -> list[AccessEvent]:
     """Append one access event per instant, the clock frozen at each (so the hash chain covers the time)."""
     events = []
     with freeze_time(instants[0]) as clock:
@@ -50,6 +52,7 @@ def log(actor, instants, *, action="view", outcome="allowed", ip="10.0.0.7", ips
                     outcome=outcome,
                     purpose=Purpose.DUE_DOSE,
                     ip_address=ips[n] if ips else ip,
+                    beneficiary=beneficiary,
                 )
             )
     return events

@@ -182,3 +182,28 @@ def test_the_read_path_asks_the_same_rules(world, people, django_assert_num_quer
     assert found is not None and found[0] == Kind.APPOINTMENT
     assert explanation_for(worker=world.worker, beneficiary=other, purpose=Purpose.DUE_DOSE, at=at) is None
     assert explanation_for(worker=world.worker, beneficiary=own, purpose=Purpose.ADVERSE_EVENT, at=at) is None
+
+
+def test_a_slow_extractor_is_flagged_on_the_first_day_and_an_honest_worker_is_not(world):
+    """250 records a day at a human pace in working hours stay under every other rule; only the
+    unexplained look-ups give them away. A colleague reading the due list of the same day does not."""
+    from accounts.models import Alert
+    from tests.governance.test_anomalies import log, times
+
+    people = [make_record(f"4{n:013d}", world.facility) for n in range(250)]
+    due = people[:40]
+    for record in due:
+        appointment(record, world.facility, LOCAL)
+    start = T0 - timedelta(hours=0, minutes=30)  # 09:30 local
+    for n, at in enumerate(times(250, start=start, gaps=(60, 150, 90, 200, 75))):  # ~8 hours, irregular
+        log(world.worker, [at], beneficiary=people[n])
+    for n, at in enumerate(times(40, start=start, gaps=(400, 700, 650))):
+        log(world.colleague, [at], beneficiary=due[n])
+    with freeze_time(T0 + timedelta(hours=10)):
+        summary = job_run("anomalies", now=T0 + timedelta(hours=10))
+    assert set(summary["alerts"]) == {"unexplained_views", "unexplained_views_week"}, summary
+    day, week = Alert.objects.get(rule="unexplained_views"), Alert.objects.get(rule="unexplained_views_week")
+    assert day.subject_id == week.subject_id == world.worker.pk
+    assert day.evidence["count"] == week.evidence["count"] == 210  # 40 of the 250 were due that day
+    assert summary["suspended"] == 1  # the week's limit is passed on the first day: suspended at once
+    assert AccessExplanation.objects.filter(actor=world.colleague).count() == 40

@@ -21,6 +21,7 @@ from governance.rules.registry import BY_NAME, RULES, SCORED
 from records.models import AccessEvent, AnomalyWatermark
 from tests.governance.test_alert_triage import budget, canary_read_path
 from tests.governance.test_anomalies import NIGHT, T0, failures, history, log, times
+from tests.records.conftest import make_record
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +75,18 @@ def failed_logins(world):
     failures(world.worker, times(5, gaps=(100, 130)))
 
 
+def unexplained_day(world):
+    record = make_record("30000000000001", world.facility)
+    log(world.worker, times(21, gaps=(70, 130, 95)), beneficiary=record)
+
+
+def unexplained_week(world):
+    """102 unexplained in six days, 17 a day: past the week's limit, never the day's."""
+    record = make_record("30000000000001", world.facility)
+    for day in range(6):
+        log(world.worker, times(17, start=T0 - timedelta(days=5 - day), gaps=(70, 130, 95)), beneficiary=record)
+
+
 FIRING = {
     "volume_burst": burst,
     "baseline_spike": spike,
@@ -82,6 +95,8 @@ FIRING = {
     "cadence": cadence,
     "many_ips": many_ips,
     "failed_logins": failed_logins,
+    "unexplained_views": unexplained_day,
+    "unexplained_views_week": unexplained_week,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -11,6 +12,7 @@ from django.db import DatabaseError, connection
 
 from records.models import AccessEvent, Beneficiary, Dose
 from records.services import Viewer
+from tests.accounts.test_login_sms_and_backup import outbox  # noqa: F401 (a fixture: the SMS sent, newest last)
 from tests.factories import DistrictFactory, FacilityFactory
 
 
@@ -76,3 +78,9 @@ def access_log_broken():
 
 def viewer(user, device_id=None) -> Viewer:
     return Viewer(user=user, ip="10.1.2.3", device_id=device_id)
+
+
+def sent_code(messages) -> str:
+    """The code in the newest SMS of `messages` (the `outbox` fixture)."""
+    _to, text = messages[-1]
+    return re.search(r"\b(\d{6})\b", text).group(1)

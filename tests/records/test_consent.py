@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -10,25 +9,12 @@ from django.db import connection
 from django.utils import timezone
 from freezegun import freeze_time
 
-from accounts import sms
 from accounts.exceptions import DomainError
 from records.consent import consent_confirm, consent_holds, consent_request
 from records.models import Consent
+from tests.records.conftest import sent_code
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def outbox(settings):
-    settings.SMS_BACKEND = "locmem"
-    sms.outbox.clear()
-    yield sms.outbox
-    sms.outbox.clear()
-
-
-def sent_code(outbox) -> str:
-    _to, text = outbox[-1]
-    return re.search(r"\b(\d{6})\b", text).group(1)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("outbox")]
 
 
 def wrong(code: str) -> str:

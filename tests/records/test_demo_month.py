@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import datetime, time, timedelta
 from io import StringIO
 from itertools import pairwise
+from statistics import median
 
 import pytest
 from django.core.management import call_command
@@ -156,27 +157,35 @@ def test_honest_look_ups_are_the_months_work_and_mostly_explained(seeded):
     for worker in honest:  # each one, not only all together
         views, explained = explained_share([worker])
         assert views > 20 and explained >= 0.9 * views
-    assert not Alert.objects.exists()  # honest work and the slow extractor alike stay under every rule
+    assert not Alert.objects.filter(subject__in=honest).exists()  # honest work stays under every rule
 
 
 def test_an_honest_look_up_asked_in_person_has_the_beneficiarys_consent_of_that_day(seeded):
     asked = AccessEvent.objects.filter(actor__in=honest_workers(), action="view", purpose="beneficiary_request")
-    assert asked.count() >= 10
-    for event in asked:
+    opened = asked.filter(outcome="allowed")
+    assert opened.count() >= 10 and opened.count() == asked.filter(outcome="consent_asked").count()
+    for event in opened:
         at = event.created_at
         consent = Consent.objects.get(
             worker=event.actor, beneficiary=event.beneficiary, given_at__lte=at, valid_until__gt=at
+        )
+        assert event.detail == {"consent": "given"}
+        code_sent = asked.get(actor=event.actor, actor_seq=event.actor_seq - 1)  # as records/consent_gate.py logs
+        assert (code_sent.outcome, code_sent.detail, code_sent.created_at) == (
+            "consent_asked",
+            {"consent": "sent"},
+            consent.sent_at,
         )
         assert consent.code_hash == "" and consent.mobile == event.beneficiary.mobile
         assert timedelta(0) < at - consent.given_at < timedelta(minutes=5) and consent.sent_at < consent.given_at
         assert consent.valid_until == timezone.make_aware(
             datetime.combine(timezone.localdate(consent.given_at) + timedelta(days=1), time.min)
         )
-    assert Consent.objects.count() == asked.count()
+    assert Consent.objects.count() == opened.count()
     assert not Consent.objects.filter(worker__username=SLOW_EXTRACTOR).exists()
 
 
-def test_the_slow_extractor_reads_250_records_a_day_that_nothing_explains(seeded):
+def test_the_slow_extractor_reads_250_records_a_day_that_nothing_explains_and_is_caught(seeded):
     extractor = User.objects.get(username=SLOW_EXTRACTOR)
     assert seeded[SLOW_EXTRACTOR]["role_in_demo"] == "slow extractor"
     assert [e for e in seeded.values() if "role_in_demo" in e] == [seeded[SLOW_EXTRACTOR]]
@@ -195,10 +204,14 @@ def test_the_slow_extractor_reads_250_records_a_day_that_nothing_explains(seeded
     assert all(230 <= n <= 270 for n in per_day.values())
     assert time(9, 30) <= min(t.time() for t in times) and max(t.time() for t in times) < time(17, 0)
     gaps = [(b - a).total_seconds() for a, b in pairwise(times) if a.date() == b.date()]
-    assert min(gaps) >= 40 and max(gaps) <= 151  # a human pace, never a burst
+    assert min(gaps) >= 40 and 70 <= median(gaps) <= 120 and max(gaps) < 600  # a human pace, never a burst
     records = set(events.values_list("beneficiary", flat=True))
     own = Beneficiary.objects.filter(facility=extractor.facility, is_canary=False)
     assert records <= set(own.values_list("pk", flat=True)) and len(records) > 0.8 * own.count()
     views, explained = explained_share([extractor])
     assert views == len(times) and explained < 0.2 * views
-    assert extractor.status == Status.ACTIVE and not Alert.objects.filter(subject=extractor).exists()
+    # Under every older rule; the unexplained_views rules (the anomalies job, run by seed_demo) catch each day.
+    alerts = Alert.objects.filter(subject=extractor)
+    rules = Counter(alerts.values_list("rule", flat=True))
+    assert rules == {"unexplained_views": EXTRACTOR_DAYS, "unexplained_views_week": 1}
+    assert extractor.status == Status.SUSPENDED and seeded[SLOW_EXTRACTOR]["status"] == Status.SUSPENDED

@@ -2,8 +2,8 @@
 
 Besides places, accounts and records: a month of vaccination sessions with their due lists and doses
 (records.demo_month), 30 days of the active workers' look-ups (records.demo_lookups), then the `anomalies`
-job, which scores them and adds their views to the dashboard's tallies, and the `explain` job, which ties
-them to that work; and a short banner: who to sign in as, where the credentials are, records the demo
+job, which ties them to that work (the `explain` job's step), scores them and adds their views to the
+dashboard's tallies; and a short banner: who to sign in as, where the credentials are, records the demo
 worker may read (`--banner-out`, which `make run` prints once the web answers). The slow extractor is named
 in the credentials file only.
 """
@@ -90,15 +90,16 @@ class Command(BaseCommand):
             f"{records.canaries_created} canaries created; {CANARIES_PER_DISTRICT} canaries per district)."
         )
         self._month(month)
-        # The jobs the beat runs every few minutes, now: the anomalies job adds the new look-ups to the dashboard's
-        # tallies, the explain job ties them to the month's work.
+        # The job the beat runs every few minutes, now: it ties the new look-ups to the month's work (explain),
+        # scores them (the slow extractor's unexplained views raise alerts) and adds them to the dashboard.
         scored = job_run("anomalies")
-        explained = sum(job_run("explain").get("explained", {}).values())
+        alerts = ", ".join(f"{rule} {n}" for rule, n in scored.get("alerts", {}).items()) or "none"
         self.stdout.write(
-            f"Look-ups: {lookups} access events added (up to {LOOKUP_DAYS} days back); the anomalies job scored "
-            f"{scored.get('events_scored', 0)} and added their views to the dashboard; the explain job explained "
-            f"{explained} views."
+            f"Look-ups: {lookups} access events added (up to {LOOKUP_DAYS} days back); the anomalies job explained "
+            f"and scored {scored.get('events_scored', 0)} and added their views to the dashboard; alerts: {alerts}."
         )
+        if credentials_out and _statuses_refresh(result.credentials):
+            _credentials_write(credentials_out, result.credentials)  # an account the job suspended says so
         banner = _banner(result.accounts, credentials_out)
         self.stdout.write(banner)
         if banner_out:
@@ -154,6 +155,15 @@ def _banner(accounts: list[User], credentials_out: Path | None) -> str:
             f'  .venv/bin/python manage.py device approve --user {supervisor.username} --code CODE --reason "demo"'
         )
     return "\n".join(lines) + "\n"
+
+
+def _statuses_refresh(credentials: list[dict]) -> bool:
+    """Set each entry's `status` to the account's status now; whether any changed."""
+    now = dict(User.objects.filter(username__in=[e["username"] for e in credentials]).values_list("username", "status"))
+    changed = [entry for entry in credentials if entry["status"] != now.get(entry["username"], entry["status"])]
+    for entry in changed:
+        entry["status"] = now[entry["username"]]
+    return bool(changed)
 
 
 def _credentials_read(path: Path) -> dict[str, dict]:
