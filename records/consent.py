@@ -37,7 +37,7 @@ def _code_hash(consent: Consent, code: str) -> str:
     return salted_hmac("prahari.records.consent", message, algorithm="sha256").hexdigest()
 
 
-def _day_end(now: datetime) -> datetime:
+def consent_day_end(now: datetime) -> datetime:
     """The end of the local day of `now` (TIME_ZONE): midnight that follows it."""
     tomorrow = timezone.localtime(now).date() + timedelta(days=1)
     return datetime.combine(tomorrow, time.min, tzinfo=timezone.get_current_timezone())
@@ -69,7 +69,7 @@ def consent_request(*, worker: User, beneficiary: Beneficiary, now: datetime | N
         recent = Consent.objects.filter(beneficiary=beneficiary, sent_at__gt=now - timedelta(hours=1)).count()
         if recent >= settings.PRAHARI_CONSENT_SENDS_PER_BENEFICIARY_HOUR:
             raise ConsentLimited(_("This beneficiary was sent codes too often in the last hour: try again later."))
-        day_start = _day_end(now) - timedelta(days=1)
+        day_start = consent_day_end(now) - timedelta(days=1)
         today = Consent.objects.filter(worker=worker, sent_at__gte=day_start).count()
         if today >= settings.PRAHARI_CONSENT_SENDS_PER_WORKER_DAY:
             raise ConsentLimited(_("You have asked for as many consent codes as one day allows."))
@@ -105,7 +105,7 @@ def consent_confirm(*, worker: User, beneficiary: Beneficiary, code: str, now: d
             pending._history_user, pending._change_reason = worker, "wrong consent code"
             pending.save(update_fields=["tries"])
             return False
-        pending.given_at, pending.valid_until, pending.code_hash = now, _day_end(now), ""
+        pending.given_at, pending.valid_until, pending.code_hash = now, consent_day_end(now), ""
         pending._history_user, pending._change_reason = worker, "consent given with the code"
         pending.save(update_fields=["given_at", "valid_until", "code_hash"])
         return True

@@ -12,8 +12,8 @@ does not produce), and so would any fixed place for them. Canaries get their ref
 contents and row order from the same draws as every other record, so their place among their district's
 ids is uniformly random.
 
-`lookups_build` gives the demo's active workers 30 days of ordinary look-ups, written to the access log
-through its chain (records.audit), so the console's chart and busiest readers mean something at once.
+The month of work these records are due for is records/demo_month.py; the workers' look-ups of them,
+records/demo_lookups.py.
 """
 
 from __future__ import annotations
@@ -21,18 +21,14 @@ from __future__ import annotations
 import random
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from django.db import transaction
-from django.utils import timezone
 from faker import Faker
 from simple_history.utils import bulk_create_with_history
 
-from accounts.models import Facility, RegisteredDevice, Role, Status, User
-from accounts.services.demo import DEMO_BROWSER_LABEL
-from records.audit import access_events_append_past
-from records.keys import Purpose
-from records.models import AccessEvent, Beneficiary, Dose
+from accounts.models import Facility, User
+from records.models import Beneficiary, Dose
 
 CANARIES_PER_DISTRICT = 2
 BATCH = 2000
@@ -139,105 +135,6 @@ def beneficiaries_build(*, count: int, facilities: list[Facility], system: User)
     result.canaries_created = len(plans) - result.created
     result.total = existing.count()
     return result
-
-
-# --- Demo look-ups ----------------------------------------------------------------------------------------
-
-LOOKUP_DAYS = 30
-WORKDAY = (time(9, 30), time(17, 0))  # local time: nothing for the night-views rule
-LOOKUPS_PER_DAY = (3, 9)  # before each reader's own pace; at most MAX_LOOKUPS_PER_DAY
-MAX_LOOKUPS_PER_DAY = 18
-PACES = (1.6, 1.0, 0.6, 1.3, 0.8, 1.1)  # how busy each reader is, in turn: the busiest readers differ
-PURPOSES = (Purpose.DUE_DOSE,) * 4 + (Purpose.BENEFICIARY_REQUEST, Purpose.CERTIFICATE, Purpose.SESSION_PLANNING)
-
-
-@dataclass(frozen=True)
-class DemoReader:
-    user: User
-    device_id: int | None
-    ip: str
-    pace: float
-
-
-def demo_readers(accounts: list[User]) -> list[DemoReader]:
-    """The active workers among `accounts`, each with their demo browser, an address and a pace of work."""
-    workers = [u for u in accounts if u.role == Role.WORKER and u.status == Status.ACTIVE and u.facility_id]
-    browsers = dict(
-        RegisteredDevice.objects.filter(
-            user__in=workers, label=DEMO_BROWSER_LABEL, status=RegisteredDevice.Status.APPROVED
-        ).values_list("user_id", "pk")
-    )
-    return [
-        DemoReader(user, browsers.get(user.pk), f"10.20.{n // 200}.{n % 200 + 10}", PACES[n % len(PACES)])
-        for n, user in enumerate(workers)
-    ]
-
-
-def lookups_build(*, readers: list[DemoReader], days: int = LOOKUP_DAYS, now: datetime | None = None) -> int:
-    """Give each reader `days` days of ordinary look-ups of their own facility's records (a search by reference
-    id, then the record opened), appended to their access-log chain; return how many events were appended.
-
-    Only days that begin after the reader's latest event are added, so a second run the same day adds nothing;
-    today's look-ups stop at `now`. Monday to Saturday, 09:30–17:00 local time, a few to a dozen and a half a
-    day at human gaps, never a canary: nothing an anomaly rule flags.
-    """
-    now, total = now or timezone.now(), 0
-    rng = secrets.SystemRandom()
-    for reader in readers:
-        records = list(
-            Beneficiary.objects.filter(facility_id=reader.user.facility_id, is_canary=False).values_list(
-                "pk", flat=True
-            )
-        )
-        latest = (
-            AccessEvent.objects.filter(actor=reader.user).order_by("-actor_seq").values_list("created_at", flat=True)
-        )
-        latest = latest.first()
-        if not records:
-            continue
-        events = []
-        for day in (timezone.localdate(now) - timedelta(days=n) for n in range(days - 1, -1, -1)):
-            opens = timezone.make_aware(datetime.combine(day, WORKDAY[0]))
-            if day.weekday() == 6 or (latest is not None and opens <= latest):
-                continue
-            events += [e for e in _day_lookups(reader, opens, records, rng) if e[0] < now]
-        total += access_events_append_past(actor=reader.user, events=events)
-    return total
-
-
-def _day_lookups(reader: DemoReader, opens: datetime, records: list[int], rng) -> list[tuple[datetime, dict]]:
-    """One working day of `reader`: each look-up a search by reference id, then the record opened."""
-    wanted = min(round(rng.randint(*LOOKUPS_PER_DAY) * reader.pace), MAX_LOOKUPS_PER_DAY)
-    span = int((datetime.combine(opens.date(), WORKDAY[1]) - datetime.combine(opens.date(), WORKDAY[0])).seconds)
-    starts = sorted(rng.randrange(0, span - 120) for _ in range(wanted))
-    events, free_from = [], 0
-    where = {"ip_address": reader.ip, "device_id": reader.device_id}
-    for start in starts:
-        start = max(start, free_from)
-        record, purpose, read_for = rng.choice(records), rng.choice(PURPOSES), rng.randint(8, 45)
-        found = {"key": "reference_id", "results": 1, "out_of_scope": 0, "records": [record]}
-        at = opens + timedelta(seconds=start, microseconds=rng.randrange(10**6))
-        events.append(
-            (
-                at,
-                {
-                    "action": "search",
-                    "outcome": "allowed",
-                    "beneficiary_id": record,
-                    "purpose": purpose,
-                    "detail": found,
-                    **where,
-                },
-            )
-        )
-        events.append(
-            (
-                at + timedelta(seconds=read_for),
-                {"action": "view", "outcome": "allowed", "beneficiary_id": record, "purpose": purpose, **where},
-            )
-        )
-        free_from = start + read_for + rng.randint(60, 300)
-    return events
 
 
 def sample_reference_ids(user: User, count: int = 3) -> list[str]:

@@ -1,9 +1,11 @@
 """`manage.py seed_demo`: build the idempotent demo data of CONTRACT.md (development only).
 
-Besides places, accounts and records: 30 days of the active workers' look-ups (records.demo), then the
-`anomalies` job, which scores them and adds their views to the dashboard's tallies, and a short banner:
-who to sign in as, where the credentials are, records the demo worker may read (`--banner-out`, which
-`make run` prints once the web answers).
+Besides places, accounts and records: a month of vaccination sessions with their due lists and doses
+(records.demo_month), 30 days of the active workers' look-ups (records.demo_lookups), then the `anomalies`
+job, which ties them to that work (the `explain` job's step), scores them and adds their views to the
+dashboard's tallies; and a short banner: who to sign in as, where the credentials are, records the demo
+worker may read (`--banner-out`, which `make run` prints once the web answers). The slow extractor is named
+in the credentials file only.
 """
 
 from __future__ import annotations
@@ -21,16 +23,12 @@ from accounts.models import Facility, Role, Status, User
 from accounts.services.demo import DEFAULT_WORKERS, DISTRICTS, OPERATOR_USERNAME, STATE_NAME, DemoResult, demo_build
 from accounts.services.system import system_user
 from governance.jobs import job_run
-from records.demo import (
-    CANARIES_PER_DISTRICT,
-    LOOKUP_DAYS,
-    beneficiaries_build,
-    demo_readers,
-    lookups_build,
-    sample_reference_ids,
-)
+from records.demo import CANARIES_PER_DISTRICT, beneficiaries_build, sample_reference_ids
+from records.demo_lookups import LOOKUP_DAYS, SLOW_EXTRACTOR, SLOW_EXTRACTOR_ROLE, demo_readers, lookups_build
+from records.demo_month import MonthDemo, month_build
 
-DEFAULT_BENEFICIARIES = 300
+# Enough for each facility's due lists of a month and more (records.demo_month); the canaries come on top.
+DEFAULT_BENEFICIARIES = 1800
 DEMO_FACILITY_CODES = [f.code for d in DISTRICTS for f in d.facilities]
 
 
@@ -76,12 +74,13 @@ class Command(BaseCommand):
         known = _credentials_read(credentials_out) if credentials_out else {}
         with transaction.atomic():
             result = demo_build(workers=workers, collect_credentials=credentials_out is not None, known_passwords=known)
-            records = beneficiaries_build(
-                count=beneficiaries,
-                facilities=list(Facility.objects.filter(code__in=DEMO_FACILITY_CODES).order_by("code")),
-                system=system_user(),
-            )
+            facilities = list(Facility.objects.filter(code__in=DEMO_FACILITY_CODES).order_by("code"))
+            records = beneficiaries_build(count=beneficiaries, facilities=facilities, system=system_user())
+            month = month_build(facilities=facilities, system=system_user())
             lookups = lookups_build(readers=demo_readers(result.accounts))
+            for entry in result.credentials:
+                if entry["username"] == SLOW_EXTRACTOR:
+                    entry["role_in_demo"] = SLOW_EXTRACTOR_ROLE
             if credentials_out:
                 # Inside the transaction: if the file cannot be written, no password changes either.
                 _credentials_write(credentials_out, result.credentials)
@@ -90,17 +89,29 @@ class Command(BaseCommand):
             f"Beneficiaries: {records.total} in the demo facilities ({records.created} created, "
             f"{records.canaries_created} canaries created; {CANARIES_PER_DISTRICT} canaries per district)."
         )
-        # The job the beat runs every few minutes, now: it adds the new look-ups to the dashboard's tallies.
+        self._month(month)
+        # The job the beat runs every few minutes, now: it ties the new look-ups to the month's work (explain),
+        # scores them (the slow extractor's unexplained views raise alerts) and adds them to the dashboard.
         scored = job_run("anomalies")
+        alerts = ", ".join(f"{rule} {n}" for rule, n in scored.get("alerts", {}).items()) or "none"
         self.stdout.write(
-            f"Look-ups: {lookups} access events added (up to {LOOKUP_DAYS} days back); the anomalies job scored "
-            f"{scored.get('events_scored', 0)} and added their views to the dashboard."
+            f"Look-ups: {lookups} access events added (up to {LOOKUP_DAYS} days back); the anomalies job explained "
+            f"and scored {scored.get('events_scored', 0)} and added their views to the dashboard; alerts: {alerts}."
         )
+        if credentials_out and _statuses_refresh(result.credentials):
+            _credentials_write(credentials_out, result.credentials)  # an account the job suspended says so
         banner = _banner(result.accounts, credentials_out)
         self.stdout.write(banner)
         if banner_out:
             banner_out.parent.mkdir(parents=True, exist_ok=True)
             banner_out.write_text(banner, encoding="utf-8")
+
+    def _month(self, month: MonthDemo) -> None:
+        settled = ", ".join(f"{n} {status}" for status, n in sorted(month.settled.items())) or "none"
+        self.stdout.write(
+            f"Work: {month.sessions} sessions' due lists drawn, {month.booked} appointments booked; settled: "
+            f"{settled}; {month.doses} doses given by the workers."
+        )
 
     def _summarise(self, result: DemoResult, credentials_out: Path | None) -> None:
         facilities = sum(len(d.facilities) for d in DISTRICTS)
@@ -144,6 +155,15 @@ def _banner(accounts: list[User], credentials_out: Path | None) -> str:
             f'  .venv/bin/python manage.py device approve --user {supervisor.username} --code CODE --reason "demo"'
         )
     return "\n".join(lines) + "\n"
+
+
+def _statuses_refresh(credentials: list[dict]) -> bool:
+    """Set each entry's `status` to the account's status now; whether any changed."""
+    now = dict(User.objects.filter(username__in=[e["username"] for e in credentials]).values_list("username", "status"))
+    changed = [entry for entry in credentials if entry["status"] != now.get(entry["username"], entry["status"])]
+    for entry in changed:
+        entry["status"] = now[entry["username"]]
+    return bool(changed)
 
 
 def _credentials_read(path: Path) -> dict[str, dict]:
