@@ -1,16 +1,15 @@
 """SESSION_ENGINE: Django's database sessions, stored in UserSession with their owner's id."""
 
-import logging
 from datetime import datetime
+from functools import cache
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DBStore
-from django.core.exceptions import SuspiciousOperation
-from django.db import DatabaseError, IntegrityError, connections, router
+from django.db import IntegrityError, connections, router
 from django.utils import timezone
 
-from accounts.services.sessions import sessions_end
+from accounts.services.sessions import TABLE, sessions_end
 
 # Session keys under which the login flow leaves where the session came from.
 SESSION_IP_KEY = "_prahari_ip"
@@ -18,6 +17,7 @@ SESSION_UA_KEY = "_prahari_ua"
 # Every save rewrites the whole row, so the start time travels inside the session data.
 SESSION_CREATED_KEY = "_prahari_created"
 SESSION_DEVICE_KEY = "_prahari_device"  # the RegisteredDevice this session is bound to
+_LOAD = f"SELECT session_data FROM {TABLE} WHERE session_key = %s AND expire_date > %s LIMIT 1"  # noqa: S608
 
 
 class SessionStore(DBStore):
@@ -47,14 +47,15 @@ class SessionStore(DBStore):
     def load(self):
         """The session's data, or {} (and no key) when it has no row or has expired.
 
-        Django's load reads the whole row through `get()`; only the data column is read here.
+        Django's load reads the whole row through `get()`; only the data column is read here, in a
+        written-out statement (every request of a session makes it: the ORM took longer to build it
+        than the database to answer).
         """
-        try:
-            rows = self.model.objects.filter(session_key=self.session_key, expire_date__gt=timezone.now())
-            found = list(rows.values_list("session_data", flat=True)[:1])
-        except SuspiciousOperation as error:
-            logging.getLogger(f"django.security.{error.__class__.__name__}").warning(str(error))
-            found = []
+        found = None
+        if self.session_key:
+            with connections[router.db_for_read(self.model)].cursor() as cursor:
+                cursor.execute(_LOAD, [self.session_key, timezone.now()])
+                found = cursor.fetchone()
         if not found:
             self._session_key = None
             return {}
@@ -104,7 +105,7 @@ class SessionStore(DBStore):
         return ended.get(user_id, 0)
 
     def save(self, must_create=False):
-        """Write the session: INSERT a new key (after `cycle_key`), else UPDATE its row.
+        """Write the session: INSERT a new key (after `cycle_key`), else UPDATE its row (`_write`).
 
         A write that would repeat this store's last one (same data) is skipped: the login writes the
         new session inside its own transaction, and the session middleware's save after it has nothing
@@ -122,7 +123,7 @@ class SessionStore(DBStore):
         obj = self.create_model_instance(data)
         using = router.db_for_write(self.model, instance=obj)
         try:
-            obj.save(force_insert=insert, force_update=not insert, using=using)
+            _write(obj, insert=insert, using=using)
         except IntegrityError:
             if not insert or connections[using].in_atomic_block:
                 raise
@@ -130,10 +131,38 @@ class SessionStore(DBStore):
                 raise CreateError from None
             self._insert_on_save = False
             return self.create()  # the key cycle_key chose was taken meanwhile: another one
-        except DatabaseError:
-            if not insert:
-                raise UpdateError from None  # the row is gone (ended meanwhile): the middleware says so
-            raise
         self._insert_on_save = False
         self._written = self.serializer().dumps(data)
         return None
+
+
+@cache
+def _statements(model) -> tuple[list, str, str]:
+    """The session row's fields and the INSERT and UPDATE (by key) that write all of them, built once."""
+    fields = list(model._meta.concrete_fields)
+    table, key = model._meta.db_table, model._meta.pk.column
+    columns = [field.column for field in fields]
+    placeholders = ", ".join(["%s"] * len(columns))
+    insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608 (the model's names)
+    assignments = ", ".join(f"{column} = %s" for column in columns if column != key)
+    update = f"UPDATE {table} SET {assignments} WHERE {key} = %s"  # noqa: S608 (the model's own names)
+    return fields, insert, update
+
+
+def _write(obj, *, insert: bool, using: str) -> None:
+    """Write the row `obj` in one written-out statement, each value prepared as the ORM's save prepares
+    it (`auto_now` included); an UPDATE that finds no row raises UpdateError.
+
+    The ORM built the same INSERT or UPDATE anew at every save (twice per login).
+    """
+    connection = connections[using]
+    fields, insert_sql, update_sql = _statements(type(obj))
+    values = {field: field.get_db_prep_save(field.pre_save(obj, insert), connection) for field in fields}
+    with connection.cursor() as cursor:
+        if insert:
+            cursor.execute(insert_sql, list(values.values()))
+            return
+        key = obj._meta.pk
+        cursor.execute(update_sql, [value for field, value in values.items() if field is not key] + [values[key]])
+        if cursor.rowcount == 0:
+            raise UpdateError  # the row is gone (ended meanwhile): the middleware says so

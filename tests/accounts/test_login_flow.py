@@ -333,7 +333,7 @@ def test_a_rotated_session_is_written_once(world, client, approved, phone):
         assert post_password(client, world.worker.username).status_code == 302
         with CaptureQueriesContext(connection) as queries:
             assert post_code(client, totp_now(phone)).status_code == 302
-    writes = [q["sql"].split()[0] for q in queries.captured_queries if '"accounts_usersession"' in q["sql"]]
+    writes = [q["sql"].split()[0] for q in queries.captured_queries if "accounts_usersession" in q["sql"]]
     assert writes.count("INSERT") == 1 and "UPDATE" not in writes
 
 

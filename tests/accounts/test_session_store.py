@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
+from django.contrib.sessions.backends.base import UpdateError
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from freezegun import freeze_time
 
 from accounts.models import UserSession
-from accounts.session_store import SessionStore
+from accounts.services.sessions import sessions_end
+from accounts.session_store import SESSION_IP_KEY, SESSION_UA_KEY, SessionStore
 
 
 def stored(data: dict) -> SessionStore:
@@ -70,7 +74,34 @@ def test_a_load_reads_only_the_data_and_an_expired_session_is_empty():
     with CaptureQueriesContext(connection) as queries:
         assert SessionStore(session_key=session.session_key).load()["a"] == 1
     (query,) = queries.captured_queries
-    assert query["sql"].startswith('SELECT "accounts_usersession"."session_data" AS "session_data" FROM')
+    assert query["sql"].startswith("SELECT session_data FROM accounts_usersession WHERE")
     UserSession.objects.filter(session_key=session.session_key).update(expire_date=timezone.now())
     expired = SessionStore(session_key=session.session_key)
     assert expired.load() == {} and expired.session_key is None
+
+
+@pytest.mark.django_db
+def test_the_written_row_holds_what_the_session_says_and_an_update_stamps_it_seen():
+    started = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    with freeze_time(started):
+        session = stored({SESSION_IP_KEY: "10.9.8.7", SESSION_UA_KEY: "U" * 250})
+    row = UserSession.objects.get(session_key=session.session_key)
+    assert (row.user_id, row.device_id, row.ip_address, row.user_agent) == (None, None, "10.9.8.7", "U" * 200)
+    assert row.created_at == row.last_seen_at == started
+    assert row.expire_date == started + timedelta(seconds=session.get_expiry_age())
+    with freeze_time(started + timedelta(minutes=5)):
+        session["a"] = 1
+        session.save()
+    row.refresh_from_db()
+    assert row.created_at == started and row.last_seen_at == started + timedelta(minutes=5)
+    assert row.get_decoded()["a"] == 1
+
+
+@pytest.mark.django_db
+def test_an_update_of_a_session_ended_meanwhile_raises_update_error():
+    session = stored({"a": 1})
+    sessions_end(keys=[session.session_key])
+    session["a"] = 2
+    with pytest.raises(UpdateError):
+        session.save()
+    assert not UserSession.objects.exists()
