@@ -136,8 +136,17 @@ class SessionStore(DBStore):
         return None
 
 
+# An anonymous session's row (a visitor's language, a login waiting for its code) written in autocommit
+# commits without waiting for the disk: `set_config(…, true)` lasts the statement's own transaction, and the
+# RETURNING makes PostgreSQL evaluate it. A crash may lose the last such rows, and the person starts again
+# (the password step again: it fails closed). A signed-in session's row, and any row written inside a
+# caller's transaction (the login's), commit as everything else does.
+_RELAXED = "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS c) "
+_RELAXED_RETURNING = " RETURNING (SELECT c FROM relaxed)"
+
+
 @cache
-def _statements(model) -> tuple[list, str, str]:
+def _statements(model, *, relaxed: bool) -> tuple[list, str, str]:
     """The session row's fields and the INSERT and UPDATE (by key) that write all of them, built once."""
     fields = list(model._meta.concrete_fields)
     table, key = model._meta.db_table, model._meta.pk.column
@@ -146,17 +155,21 @@ def _statements(model) -> tuple[list, str, str]:
     insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608 (the model's names)
     assignments = ", ".join(f"{column} = %s" for column in columns if column != key)
     update = f"UPDATE {table} SET {assignments} WHERE {key} = %s"  # noqa: S608 (the model's own names)
+    if relaxed:
+        insert, update = (f"{_RELAXED}{sql}{_RELAXED_RETURNING}" for sql in (insert, update))
     return fields, insert, update
 
 
 def _write(obj, *, insert: bool, using: str) -> None:
     """Write the row `obj` in one written-out statement, each value prepared as the ORM's save prepares
-    it (`auto_now` included); an UPDATE that finds no row raises UpdateError.
+    it (`auto_now` included); an UPDATE that finds no row raises UpdateError. An anonymous row written
+    in autocommit does not wait for the disk (`_RELAXED`).
 
     The ORM built the same INSERT or UPDATE anew at every save (twice per login).
     """
     connection = connections[using]
-    fields, insert_sql, update_sql = _statements(type(obj))
+    relaxed = obj.user_id is None and not connection.in_atomic_block
+    fields, insert_sql, update_sql = _statements(type(obj), relaxed=relaxed)
     values = {field: field.get_db_prep_save(field.pre_save(obj, insert), connection) for field in fields}
     with connection.cursor() as cursor:
         if insert:

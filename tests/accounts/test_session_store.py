@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
+from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.base import UpdateError
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -30,7 +31,8 @@ def test_a_write_in_autocommit_is_one_statement_without_begin_or_commit():
     session["a"] = 1
     with CaptureQueriesContext(connection) as queries:
         session.save()
-    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT"]
+    (query,) = queries.captured_queries  # no BEGIN or COMMIT around it
+    assert "INSERT INTO accounts_usersession " in query["sql"]
     assert UserSession.objects.filter(session_key=session.session_key).exists()
 
 
@@ -105,3 +107,39 @@ def test_an_update_of_a_session_ended_meanwhile_raises_update_error():
     with pytest.raises(UpdateError):
         session.save()
     assert not UserSession.objects.exists()
+
+
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_anonymous_row_in_autocommit_alone_commits_without_waiting_for_the_disk(world):
+    """Only the statement that writes an anonymous session in autocommit relaxes its commit; a signed-in
+    session's row, and a row written in a caller's transaction (the login's), commit as everything else."""
+    assert synchronous_commit() == "on"
+    anonymous = SessionStore()
+    anonymous["a"] = 1
+    signed_in = SessionStore()
+    signed_in.update({SESSION_KEY: str(world.worker.pk)})
+    inside = SessionStore()
+    inside["a"] = 1
+    with CaptureQueriesContext(connection) as queries:
+        anonymous.save()
+        anonymous["a"] = 2
+        anonymous.save()
+        signed_in.save()
+        with transaction.atomic():
+            inside.save()
+            assert synchronous_commit() == "on"
+    relaxed = [
+        q["sql"].startswith("WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)")
+        for q in queries.captured_queries
+        if "accounts_usersession" in q["sql"]
+    ]
+    assert relaxed == [True, True, False, False]
+    assert synchronous_commit() == "on"  # only for the statement's own transaction
+    assert SessionStore(session_key=anonymous.session_key).load()["a"] == 2
+    assert UserSession.objects.get(session_key=signed_in.session_key).user == world.worker
