@@ -302,7 +302,7 @@ def test_suspension_ends_a_signed_in_session(world, client, approved, phone):
 @pytest.mark.django_db
 def test_a_full_login_stays_within_its_query_budget(world, client, approved, phone, django_assert_max_num_queries):
     """The gate's own cost beside the password hash is mostly queries (bench P1): keep their number down."""
-    with later(31), django_assert_max_num_queries(20):  # 18 here (a signed-out session is rotated first)
+    with later(31), django_assert_max_num_queries(15):  # 14 here (a signed-out session is rotated first)
         assert full_login(client, world.worker, phone).status_code == 302
 
 
