@@ -143,3 +143,9 @@ def test_an_anonymous_row_in_autocommit_alone_commits_without_waiting_for_the_di
     assert synchronous_commit() == "on"  # only for the statement's own transaction
     assert SessionStore(session_key=anonymous.session_key).load()["a"] == 2
     assert UserSession.objects.get(session_key=signed_in.session_key).user == world.worker
+
+
+def test_a_new_key_holds_168_random_bits_in_characters_safe_anywhere():
+    keys = {SessionStore()._get_new_session_key() for _ in range(1000)}
+    assert len(keys) == 1000
+    assert all(len(key) == 34 and set(key) <= set("abcdefghijklmnopqrstuvwxyz234567") for key in keys)
