@@ -12,6 +12,7 @@ from django.db import IntegrityError, connections, router
 from django.utils import timezone
 
 from accounts.services.sessions import TABLE, sessions_end
+from accounts.services.setsql import row_insert_sql, row_values
 
 # Session keys under which the login flow leaves where the session came from.
 SESSION_IP_KEY = "_prahari_ip"
@@ -149,13 +150,10 @@ _RELAXED_RETURNING = " RETURNING (SELECT c FROM relaxed)"
 @cache
 def _statements(model, *, relaxed: bool) -> tuple[list, str, str]:
     """The session row's fields and the INSERT and UPDATE (by key) that write all of them, built once."""
-    fields = list(model._meta.concrete_fields)
-    table, key = model._meta.db_table, model._meta.pk.column
-    columns = [field.column for field in fields]
-    placeholders = ", ".join(["%s"] * len(columns))
-    insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608 (the model's names)
-    assignments = ", ".join(f"{column} = %s" for column in columns if column != key)
-    update = f"UPDATE {table} SET {assignments} WHERE {key} = %s"  # noqa: S608 (the model's own names)
+    fields, insert = row_insert_sql(model)
+    key = model._meta.pk.column
+    assignments = ", ".join(f"{field.column} = %s" for field in fields if field.column != key)
+    update = f"UPDATE {model._meta.db_table} SET {assignments} WHERE {key} = %s"  # noqa: S608 (the model's names)
     if relaxed:
         insert, update = (f"{_RELAXED}{sql}{_RELAXED_RETURNING}" for sql in (insert, update))
     return fields, insert, update
@@ -171,12 +169,12 @@ def _write(obj, *, insert: bool, using: str) -> None:
     connection = connections[using]
     relaxed = obj.user_id is None and not connection.in_atomic_block
     fields, insert_sql, update_sql = _statements(type(obj), relaxed=relaxed)
-    values = {field: field.get_db_prep_save(field.pre_save(obj, insert), connection) for field in fields}
+    values = row_values(obj, fields, add=insert, using=using)
     with connection.cursor() as cursor:
         if insert:
-            cursor.execute(insert_sql, list(values.values()))
+            cursor.execute(insert_sql, values)
             return
-        key = obj._meta.pk
-        cursor.execute(update_sql, [value for field, value in values.items() if field is not key] + [values[key]])
+        key = next(i for i, field in enumerate(fields) if field.primary_key)
+        cursor.execute(update_sql, values[:key] + values[key + 1 :] + [values[key]])
         if cursor.rowcount == 0:
             raise UpdateError  # the row is gone (ended meanwhile): the middleware says so
