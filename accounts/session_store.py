@@ -1,16 +1,18 @@
 """SESSION_ENGINE: Django's database sessions, stored in UserSession with their owner's id."""
 
-import logging
+import base64
+import secrets
 from datetime import datetime
+from functools import cache
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DBStore
-from django.core.exceptions import SuspiciousOperation
-from django.db import DatabaseError, IntegrityError, connections, router
+from django.db import IntegrityError, connections, router
 from django.utils import timezone
 
-from accounts.services.sessions import sessions_end
+from accounts.services.sessions import TABLE, sessions_end
+from accounts.services.setsql import row_insert_sql, row_values
 
 # Session keys under which the login flow leaves where the session came from.
 SESSION_IP_KEY = "_prahari_ip"
@@ -18,6 +20,7 @@ SESSION_UA_KEY = "_prahari_ua"
 # Every save rewrites the whole row, so the start time travels inside the session data.
 SESSION_CREATED_KEY = "_prahari_created"
 SESSION_DEVICE_KEY = "_prahari_device"  # the RegisteredDevice this session is bound to
+_LOAD = f"SELECT session_data FROM {TABLE} WHERE session_key = %s AND expire_date > %s LIMIT 1"  # noqa: S608
 
 
 class SessionStore(DBStore):
@@ -47,25 +50,25 @@ class SessionStore(DBStore):
     def load(self):
         """The session's data, or {} (and no key) when it has no row or has expired.
 
-        Django's load reads the whole row through `get()`; only the data column is read here.
+        Django's load reads the whole row through `get()`; only the data column is read here, in a
+        written-out statement (every request of a session makes it: the ORM took longer to build it
+        than the database to answer).
         """
-        try:
-            rows = self.model.objects.filter(session_key=self.session_key, expire_date__gt=timezone.now())
-            found = list(rows.values_list("session_data", flat=True)[:1])
-        except SuspiciousOperation as error:
-            logging.getLogger(f"django.security.{error.__class__.__name__}").warning(str(error))
-            found = []
+        found = None
+        if self.session_key:
+            with connections[router.db_for_read(self.model)].cursor() as cursor:
+                cursor.execute(_LOAD, [self.session_key, timezone.now()])
+                found = cursor.fetchone()
         if not found:
             self._session_key = None
             return {}
         return self.decode(found[0])
 
     def _get_new_session_key(self):
-        # 32 random characters from 36: a collision is not worth a query per new session. If one ever
-        # happens, the INSERT fails and Django's create() retries with a new key.
-        from django.utils.crypto import get_random_string
-
-        return get_random_string(32, "abcdefghijklmnopqrstuvwxyz0123456789")
+        # 168 random bits from one read of the OS's generator, as 34 characters a-z and 2-7 (Django's
+        # 32 characters from 36, 165 bits, cost a read per character). A collision is not worth a query
+        # per new session: if one ever happens, the INSERT fails and Django's create() retries.
+        return base64.b32encode(secrets.token_bytes(21)).decode().rstrip("=").lower()
 
     def delete(self, session_key=None):
         # One DELETE (Django's default reads the row first, then deletes it).
@@ -104,7 +107,7 @@ class SessionStore(DBStore):
         return ended.get(user_id, 0)
 
     def save(self, must_create=False):
-        """Write the session: INSERT a new key (after `cycle_key`), else UPDATE its row.
+        """Write the session: INSERT a new key (after `cycle_key`), else UPDATE its row (`_write`).
 
         A write that would repeat this store's last one (same data) is skipped: the login writes the
         new session inside its own transaction, and the session middleware's save after it has nothing
@@ -122,7 +125,7 @@ class SessionStore(DBStore):
         obj = self.create_model_instance(data)
         using = router.db_for_write(self.model, instance=obj)
         try:
-            obj.save(force_insert=insert, force_update=not insert, using=using)
+            _write(obj, insert=insert, using=using)
         except IntegrityError:
             if not insert or connections[using].in_atomic_block:
                 raise
@@ -130,10 +133,48 @@ class SessionStore(DBStore):
                 raise CreateError from None
             self._insert_on_save = False
             return self.create()  # the key cycle_key chose was taken meanwhile: another one
-        except DatabaseError:
-            if not insert:
-                raise UpdateError from None  # the row is gone (ended meanwhile): the middleware says so
-            raise
         self._insert_on_save = False
         self._written = self.serializer().dumps(data)
         return None
+
+
+# An anonymous session's row (a visitor's language, a login waiting for its code) written in autocommit
+# commits without waiting for the disk: `set_config(…, true)` lasts the statement's own transaction, and the
+# RETURNING makes PostgreSQL evaluate it. A crash may lose the last such rows, and the person starts again
+# (the password step again: it fails closed). A signed-in session's row, and any row written inside a
+# caller's transaction (the login's), commit as everything else does.
+_RELAXED = "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS c) "
+_RELAXED_RETURNING = " RETURNING (SELECT c FROM relaxed)"
+
+
+@cache
+def _statements(model, *, relaxed: bool) -> tuple[list, str, str]:
+    """The session row's fields and the INSERT and UPDATE (by key) that write all of them, built once."""
+    fields, insert = row_insert_sql(model)
+    key = model._meta.pk.column
+    assignments = ", ".join(f"{field.column} = %s" for field in fields if field.column != key)
+    update = f"UPDATE {model._meta.db_table} SET {assignments} WHERE {key} = %s"  # noqa: S608 (the model's names)
+    if relaxed:
+        insert, update = (f"{_RELAXED}{sql}{_RELAXED_RETURNING}" for sql in (insert, update))
+    return fields, insert, update
+
+
+def _write(obj, *, insert: bool, using: str) -> None:
+    """Write the row `obj` in one written-out statement, each value prepared as the ORM's save prepares
+    it (`auto_now` included); an UPDATE that finds no row raises UpdateError. An anonymous row written
+    in autocommit does not wait for the disk (`_RELAXED`).
+
+    The ORM built the same INSERT or UPDATE anew at every save (twice per login).
+    """
+    connection = connections[using]
+    relaxed = obj.user_id is None and not connection.in_atomic_block
+    fields, insert_sql, update_sql = _statements(type(obj), relaxed=relaxed)
+    values = row_values(obj, fields, add=insert, using=using)
+    with connection.cursor() as cursor:
+        if insert:
+            cursor.execute(insert_sql, values)
+            return
+        key = next(i for i, field in enumerate(fields) if field.primary_key)
+        cursor.execute(update_sql, values[:key] + values[key + 1 :] + [values[key]])
+        if cursor.rowcount == 0:
+            raise UpdateError  # the row is gone (ended meanwhile): the middleware says so

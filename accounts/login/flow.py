@@ -16,21 +16,14 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.login.failures import failure_counted, login_is_barred
+from accounts.login.failures import door_read, failure_counted, login_is_barred
 from accounts.login.lockouts import failures_seen
 from accounts.login.session import session_start
 from accounts.models import AccountEventType, RegisteredDevice, Status, User
 from accounts.request_info import client_ip
 from accounts.services.devices import device_find_and_touch, device_register, device_token_new
 from accounts.services.events import event_record
-from accounts.services.lockouts import (
-    ip_is_blocked,
-    login_failure_record,
-    login_failures_reset,
-    login_is_held,
-    user_by_pk,
-    user_by_username,
-)
+from accounts.services.lockouts import login_failure_record, login_failures_reset, login_is_held
 from accounts.services.notifications import notify
 from accounts.services.otp import otp_verify
 
@@ -54,9 +47,10 @@ def _equalise_timing(password: str) -> None:
 def password_check(request, *, username: str, password: str) -> User | None:
     """Return the user when the password is right and nothing bars a login; None for every kind of failure."""
     ip = client_ip(request)
-    user = user_by_username(username)
+    door = door_read(request, username=username, ip=ip)  # with axes' count, which its lock check below takes
+    user = door.user
     category = None
-    if ip_is_blocked(ip):
+    if door.ip_blocked:
         category = "ip_blocked"
     elif login_is_held(user):
         category = "held"
@@ -103,7 +97,8 @@ def pending_get(request) -> Pending | None:
     if timezone.now() - started > timedelta(minutes=settings.PRAHARI_LOGIN_ATTEMPT_MINUTES):
         pending_clear(request)
         return None
-    user = user_by_pk(data.get("user"))
+    user = door_read(request, pk=data["user"]).user if data.get("user") is not None else None  # with axes'
+    # count of the name, which `pending_is_barred` takes
     return Pending(user=user, attempt_id=data["attempt"], next_url=data.get("next")) if user else None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from axes.attempts import get_cool_off_threshold
 from axes.conf import settings
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_parameters, get_client_str, get_client_username
@@ -11,6 +12,16 @@ from axes.models import AccessAttempt
 
 log = logging.getLogger("axes.handlers.database")  # where axes logs what it handles
 FAILURES_SEEN = "prahari_axes_failures"  # request attribute: (username, failures) of the last count axes made
+FAILURES_READ = "prahari_axes_failures_read"  # request attribute: (username, since, failures) read with the account
+
+
+def failures_read(request, *, username: str, since, failures: int) -> None:
+    """Leave the count of `username`'s failures since `since`, read with the account, for the next lock check.
+
+    That check takes it instead of counting again (once: it is gone after one lock check, or when a
+    failure is recorded, after which axes counts anew).
+    """
+    setattr(request, FAILURES_READ, (username, since, failures))
 
 
 def failures_seen(request, username: str) -> int | None:
@@ -45,7 +56,8 @@ class AxesHandler(AxesDatabaseHandler):
     sum reaches the limit; a reset deletes what each set matches. Only the widest sets are queried
     (`widest_parameter_sets`), which gives the same largest sum and deletes the same rows for any
     parameter list: with ours, username and (username, IP), one query per lock check instead of two.
-    At a login it skips the one query axes would make there with our settings (`user_logged_in`).
+    At a login it skips the one query axes would make there with our settings (`user_logged_in`), and
+    a lock check that follows the gate's read of the account takes the count read with it (`failures_read`).
     """
 
     def filter_user_attempts(self, request, credentials: dict | None = None) -> list:
@@ -54,17 +66,28 @@ class AxesHandler(AxesDatabaseHandler):
         return [AccessAttempt.objects.filter(**kwargs) for kwargs in widest_parameter_sets(sets)]
 
     def get_failures(self, request, credentials: dict | None = None) -> int:
-        """Axes' count, also left on the request (`failures_seen`) when it covers every attempt of the username.
+        """Axes' count (or the one `failures_read` left, when it is the same count), also left on the request
+        (`failures_seen`) when it covers every attempt of the username.
 
         A login whose lock check counted none needs no reset. Axes counts again after every failure it
         records, so the count left is never older than the last failure of the request.
         """
-        failures = super().get_failures(request, credentials)
         username = get_client_username(request, credentials)
         sets = get_client_parameters(username, request.axes_ip_address, request.axes_user_agent, request, credentials)
+        read = vars(request).pop(FAILURES_READ, None)
+        if read is not None and _read_answers(request, read, username, sets):
+            failures = read[2]
+        else:
+            failures = super().get_failures(request, credentials)
         if {"username": username} in sets:  # not only (username, IP): the count is the username's whole count
             setattr(request, FAILURES_SEEN, (username, failures))
         return failures
+
+    def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
+        """Axes' handling of a failure, after which a count read earlier in the request no longer holds."""
+        if request is not None:
+            vars(request).pop(FAILURES_READ, None)
+        return super().user_login_failed(sender, credentials, request=request, **kwargs)
 
     def user_logged_in(self, sender, request, user, **kwargs):
         """Log the login as axes does, without deleting expired attempts: a query that never changes a lock.
@@ -81,3 +104,13 @@ class AxesHandler(AxesDatabaseHandler):
         )
         log.info("AXES: Successful login by %s.", client)
         return None
+
+
+def _read_answers(request, read: tuple, username: str, sets: list[dict]) -> bool:
+    """Whether a count left by `failures_read` is the one axes would make now: the same username and
+    cool-off threshold, and the username alone the widest parameter set (what the read sums)."""
+    return (
+        read[0] == username
+        and widest_parameter_sets(sets) == [{"username": username}]
+        and read[1] == get_cool_off_threshold(request)
+    )

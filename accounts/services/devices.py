@@ -281,17 +281,34 @@ def devices_revoke_all(*, user: User, acting_user: User, reason: str, ip: str | 
     return len(devices)
 
 
-def device_find_and_touch(*, user: User, token: str | None) -> RegisteredDevice | None:
-    """`device_find`, and when the device is approved (a login on it goes ahead) stamp it as seen now.
+# Left on the account by `device_find_and_touch` when its statement stamped `last_login`: the stamp Django
+# makes at every login (`update_last_login`, through accounts/signals.py) is then already made.
+LAST_LOGIN_STAMPED = "_prahari_last_login_stamped"
 
-    One UPDATE … RETURNING instead of a read and then an update (the ORM's update() returns no rows);
-    a device of any other status is returned unchanged. No history: not a governed change.
+
+def device_find_and_touch(*, user: User, token: str | None) -> RegisteredDevice | None:
+    """`device_find`, and when the device is approved (a login on it goes ahead) stamp it as seen now and
+    the account's `last_login` (the last full login) with it.
+
+    One statement: an UPDATE … RETURNING instead of a read and then an update (the ORM's update()
+    returns no rows), and the account's UPDATE beside it instead of Django's own a moment later. A
+    device of any other status is returned unchanged, and the account is not stamped. No history:
+    neither is a governed change.
     """
     if not token:
         return None
+    now = timezone.now()
     found = RegisteredDevice.objects.raw(
-        "UPDATE accounts_registereddevice SET last_seen_at = CASE WHEN status = %s THEN %s ELSE last_seen_at END"
-        " WHERE user_id = %s AND token_hash = %s RETURNING *",
-        [Status.APPROVED, timezone.now(), user.pk, device_token_hash(token)],
+        "WITH device AS (UPDATE accounts_registereddevice"
+        " SET last_seen_at = CASE WHEN status = %s THEN %s ELSE last_seen_at END"
+        " WHERE user_id = %s AND token_hash = %s RETURNING *),"
+        " account AS (UPDATE accounts_user SET last_login = %s"
+        " WHERE id = %s AND EXISTS (SELECT 1 FROM device WHERE status = %s) RETURNING id)"
+        " SELECT device.*, EXISTS (SELECT 1 FROM account) AS account_stamped FROM device",
+        [Status.APPROVED, now, user.pk, device_token_hash(token), now, user.pk, Status.APPROVED],
     )
-    return next(iter(found), None)
+    device = next(iter(found), None)
+    if device is not None and device.account_stamped:
+        user.last_login = now
+        setattr(user, LAST_LOGIN_STAMPED, True)
+    return device

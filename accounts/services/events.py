@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from accounts.models import AccountEvent, AccountEventType, User
+from accounts.services.setsql import row_insert
 
 
 def event_record(
@@ -14,7 +15,11 @@ def event_record(
     ip: str | None = None,
     data: dict | None = None,
 ) -> AccountEvent:
-    """Append one AccountEvent. Call it inside the service's transaction so the event and change land together."""
-    return AccountEvent.objects.create(
-        type=type, actor=actor, subject=subject, reason=reason, ip_address=ip or None, data=data or {}
-    )
+    """Append one AccountEvent. Call it inside the service's transaction so the event and change land together.
+
+    Written by an INSERT built once (`row_insert`): the ORM built it anew for every event, and an event
+    has no save() of its own to run at an insert (AccountEvent.save only refuses a change).
+    """
+    event = AccountEvent(type=type, actor=actor, subject=subject, reason=reason, ip_address=ip or None, data=data or {})
+    row_insert(event)
+    return event

@@ -26,6 +26,7 @@ from accounts.exceptions import DomainError
 from accounts.models import AccountEvent, AccountEventType, SMSDevice, User
 from accounts.services.events import event_record
 from accounts.services.notifications import notify
+from accounts.services.setsql import queryset_sql
 from accounts.sms import SMSDeliveryError, send_sms
 
 logger = logging.getLogger(__name__)
@@ -34,17 +35,19 @@ BACKUP_DEVICE_NAME = "backup codes"
 TOTP_DEVICE_NAME = "authenticator app"
 
 
-def _login_otp_queryset(user: User, method: str | None):
+def _login_method_open(method: str | None) -> bool:
+    """Whether a login may use codes of `method` at all (e-mail codes only with PRAHARI_OTP_EMAIL_ENABLED)."""
+    return method in ("totp", "sms", "backup") or (method == "email" and settings.PRAHARI_OTP_EMAIL_ENABLED)
+
+
+def _login_otp_queryset(user: User | int, method: str | None):
     """The confirmed devices of `method` a login may use, the one to use first; None for no such method."""
-    if method == "totp":
-        return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk")
-    if method == "sms":
-        return SMSDevice.objects.filter(user=user, confirmed=True).order_by("pk")
-    if method == "email" and settings.PRAHARI_OTP_EMAIL_ENABLED:  # off by default: NIST 63B rev 4 forbids it
-        return EmailDevice.objects.filter(user=user, confirmed=True).order_by("pk")
+    if not _login_method_open(method):
+        return None  # no such method, or e-mail codes, off by default (NIST 63B rev 4 forbids them)
     if method == "backup":
         return StaticDevice.objects.filter(user=user, confirmed=True, name=BACKUP_DEVICE_NAME).order_by("pk")
-    return None
+    model = {"totp": TOTPDevice, "sms": SMSDevice, "email": EmailDevice}[method]
+    return model.objects.filter(user=user, confirmed=True).order_by("pk")
 
 
 def login_otp_device(user: User, method: str | None) -> Device | None:
@@ -87,15 +90,35 @@ def otp_verify(
         if method == "sms":
             return device if _sms_verify(device, token, attempt_id) else None
         queryset = type(device).objects.filter(pk=device.pk)
+    elif _login_method_open(method):
+        queryset = None  # its device is read once, locked, below (`_login_device_locked`)
     else:
-        queryset = _login_otp_queryset(user, method)  # its device is read once, locked, below
-        if queryset is None:
-            return None  # not a method a login may use
+        return None  # not a method a login may use
     if method == "backup":
         token = backup_code_hash(token)
     with transaction.atomic(savepoint=False):  # (inside the login's own transaction, no savepoint)
-        device = queryset.select_for_update().first()
+        device = _login_device_locked(user, method) if queryset is None else queryset.select_for_update().first()
         return device if device is not None and device.verify_token(token) else None
+
+
+_ANY_USER = -1  # no account's id: marks the place of the account's id in a statement compiled once
+_LOCKED_READS: dict[str, tuple] = {}  # method -> (model, SELECT … FOR UPDATE, its parameters, the id's place)
+
+
+def _login_device_locked(user: User, method: str) -> Device | None:
+    """The device `login_otp_device(user, method)` gives, read locked (`select_for_update`), from a statement the
+    ORM compiled once per method: it took the ORM longer to compile it at every login than to run it."""
+    if method not in _LOCKED_READS:
+        queryset = _login_otp_queryset(_ANY_USER, method).select_for_update()[:1]
+        sql, params = queryset_sql(queryset)
+        places = [i for i, param in enumerate(params) if param == _ANY_USER]
+        _LOCKED_READS[method] = (queryset.model, sql, params, places[0]) if len(places) == 1 else None
+    compiled = _LOCKED_READS[method]
+    if compiled is None:  # the account's id is not one parameter of it: compiled each time
+        return _login_otp_queryset(user, method).select_for_update().first()
+    model, sql, params, place = compiled
+    params = [user.pk if i == place else param for i, param in enumerate(params)]
+    return next(iter(model.objects.raw(sql, params)), None)
 
 
 def _sms_verify(device: SMSDevice, token: str, attempt_id: str) -> bool:

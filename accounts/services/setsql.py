@@ -9,8 +9,11 @@ outbox row's key), so that a value stored by a statement reads the same as one s
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.core.exceptions import EmptyResultSet, FullResultSet
-from django.db.models import QuerySet
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Model, QuerySet
 
 # Every character Python's str.strip() removes (str.isspace(); a test checks the list): btrim() with
 # this set strips exactly what it does.
@@ -58,3 +61,32 @@ def isoformat_sql(expression: str) -> str:
         f" || CASE WHEN to_char({utc}, 'US') = '000000' THEN '' ELSE to_char({utc}, '.US') END"
         " || '+00:00'"
     )
+
+
+@cache
+def row_insert_sql(model: type[Model]) -> tuple[list, str]:
+    """The fields of a `model` row and its INSERT, built once: every concrete field but a primary key the
+    database numbers, which the INSERT returns instead."""
+    pk = model._meta.pk
+    fields = [field for field in model._meta.concrete_fields if not (field is pk and pk.db_returning)]
+    columns = ", ".join(field.column for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    returning = f" RETURNING {pk.column}" if pk.db_returning else ""
+    return fields, f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({placeholders}){returning}"  # noqa: S608
+
+
+def row_values(obj: Model, fields: list, *, add: bool, using: str = DEFAULT_DB_ALIAS) -> list:
+    """The values of `fields` of `obj`, prepared as Model.save() prepares them (auto_now and auto_now_add too)."""
+    connection = connections[using]
+    return [field.get_db_prep_save(field.pre_save(obj, add), connection) for field in fields]
+
+
+def row_insert(obj: Model, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """INSERT `obj` as its save() would, in a statement built once (`row_insert_sql`), its number set from
+    the database. Neither save() nor the save signals run: only for rows that no override or receiver adds to."""
+    fields, sql = row_insert_sql(type(obj))
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, row_values(obj, fields, add=True, using=using))
+        if obj._meta.pk.db_returning:
+            obj.pk = cursor.fetchone()[0]
+    obj._state.adding, obj._state.db = False, using
