@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
+from accounts.admin import ReadOnlyConsole
 from accounts.admin_common import code_confirmed, reason_code_form
 from accounts.dates import written_moment
 from accounts.exceptions import DomainError
@@ -47,7 +48,7 @@ DECISIONS = {
 
 
 @admin.register(AccessExplanation)
-class UnexplainedQueueAdmin(admin.ModelAdmin):
+class UnexplainedQueueAdmin(ReadOnlyConsole, admin.ModelAdmin):
     """AccessExplanation's place in the console is the queue of what still lacks one; rows are never edited."""
 
     queue_template = "admin/records/unexplained_queue.html"
@@ -58,15 +59,6 @@ class UnexplainedQueueAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         accept = self.admin_site.admin_view(self.accept_view)
