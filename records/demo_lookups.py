@@ -32,7 +32,7 @@ from accounts.services.demo import DEMO_BROWSER_LABEL, DEMO_REASON
 from accounts.services.system import system_user
 from records.audit import access_events_append_past
 from records.consent import consent_day_end
-from records.consent_gate import GIVEN
+from records.consent_gate import GIVEN, STANDING
 from records.demo_month import demo_rng
 from records.explain import explanation_for
 from records.keys import Purpose
@@ -189,7 +189,7 @@ def _day_lookups(reader: DemoReader, opens: datetime, work: _Work, rng, consents
     wanted = min(round(rng.randint(*LOOKUPS_PER_DAY) * reader.pace), MAX_LOOKUPS_PER_DAY)
     span = int((datetime.combine(opens.date(), WORKDAY[1]) - datetime.combine(opens.date(), WORKDAY[0])).seconds)
     starts = sorted(rng.randrange(0, span - 180) for _ in range(wanted))
-    events, free_from = [], 0
+    events, free_from, consented = [], 0, set()
     for start in starts:
         start = max(start, free_from)
         (task, record), read_for = _task_pick(work, opens.date(), rng), rng.randint(8, 45)
@@ -198,7 +198,10 @@ def _day_lookups(reader: DemoReader, opens: datetime, work: _Work, rng, consents
         found = {"key": "reference_id", "results": 1, "out_of_scope": 0, "records": [record]}
         events.append((at, _event(reader, "search", record, purpose, detail=found)))
         opened = {}
-        if task == "asked":  # the code goes out as the record is asked for; it opens once the code is typed
+        if task == "asked" and record in consented:  # asked again the same day: the consent stands
+            opened = {"detail": {"consent": STANDING}}
+        elif task == "asked":  # the code goes out as the record is asked for; it opens once the code is typed
+            consented.add(record)
             read_for += 60
             consent = _consent(reader, record, work, given_at=at + timedelta(seconds=read_for - 5))
             consents.append(consent)

@@ -137,6 +137,12 @@ def _migration_data_after_flush(request):
         request.getfixturevalue("db")
     else:
         return
+    migration_data_restore()
+
+
+def migration_data_restore() -> None:
+    """Put back what the data migrations create (role groups, the system actor, beat schedules) when a
+    transactional test's flush erased it; nothing when it is there."""
     from django.contrib.auth.models import Group
 
     if Group.objects.filter(name="supervisor").exists():
