@@ -72,6 +72,11 @@ class UnexplainedQueueAdmin(ReadOnlyConsole, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):
             raise PermissionDenied
+        if request.GET:  # the queue declares no filter, search, ordering or page: any parameter is refused
+            problem = self.query_problem(request) or _("This list cannot be filtered by “%(name)s”.") % {
+                "name": "".join(c if c.isprintable() else "?" for c in next(iter(request.GET)))[:60]
+            }
+            return self.bad_query_response(request, problem)
         lines = review_queue(acting_user=request.user, now=timezone.now())
         context = {
             **self.admin_site.each_context(request),

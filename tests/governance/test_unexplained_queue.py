@@ -77,3 +77,9 @@ def test_raising_an_alert_from_the_queue(world, today):
     assert done.status_code == 302
     alert = Alert.objects.get(rule="unexplained_views", subject=world.worker)
     assert alert.evidence["count"] == 1 and alert.evidence["reason"] == "not on her due list"
+
+
+def test_the_queue_answers_no_query_string(world, today):
+    console = console_for(world.supervisor)
+    for query in ("?q=asha", "?o=1", "?event__exact=1", "?actor__username__startswith=a"):
+        assert console.get(QUEUE + query).status_code == 400, query
