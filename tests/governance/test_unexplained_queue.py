@@ -67,6 +67,9 @@ def test_a_look_up_outside_the_queue_is_404(world, today):
         assert console.post(accept_url(event), {"reason": "not mine"}).status_code == 404
     assert console.get(f"{QUEUE}{world.far_worker.pk + 10**6}/accept/").status_code == 404
     assert console.get(f"{QUEUE}worker/{world.far_worker.pk}/alert/").status_code == 404
+    for huge in ("9" * 19, "9" * 40):  # past PostgreSQL's bigint: a 404, never a 500
+        assert console.get(f"{QUEUE}{huge}/accept/").status_code == 404
+        assert console.get(f"{QUEUE}worker/{huge}/alert/").status_code == 404
 
 
 def test_raising_an_alert_from_the_queue(world, today):
