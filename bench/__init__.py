@@ -61,7 +61,9 @@ class Result:
             "size": self.size,
         }
         if self.extra:
-            entry["extra"] = {key: _round(value) if isinstance(value, float) else value for key, value in self.extra.items()}
+            entry["extra"] = {
+                key: _round(value) if isinstance(value, float) else value for key, value in self.extra.items()
+            }
         return entry
 
 
