@@ -7,8 +7,9 @@ has found it, in scope and not a canary) passes this gate:
   unexplained (the page says so);
 - a code was typed: right, the consent is given and the record opens; wrong, expired or past its tries,
   a refusal saying which;
-- else a code is sent to the mobile on the record (or, when one sent earlier can still be typed, the page
-  asks for that one again; `resend` sends a new one), within the send limits.
+- else, when one sent earlier can still be typed, the page asks for that one; a code is sent to the mobile on
+  the record only when the worker asks for it (`send`: a POST's button, never a link's GET, so another site
+  cannot make Prahari text a beneficiary), within the send limits.
 Every other purpose passes without a query. The gate decides and sends; the read path logs its answer
 (`Gate.outcome`, `Gate.detail`) as the look-up's one access event.
 """
@@ -53,11 +54,11 @@ GIVEN, STANDING, NO_MOBILE = "given", "standing", "no_mobile"
 
 
 def consent_gate(
-    *, worker: User, record: Beneficiary, purpose: str, code: str = "", resend: bool = False, ask: bool = True
+    *, worker: User, record: Beneficiary, purpose: str, code: str = "", send: bool = False, ask: bool = True
 ) -> Gate:
     """Decide whether `worker`'s look-up of `record` with `purpose` may open it; send a code when it needs one.
 
-    `code`: the code the worker typed; `resend`: send a new code; `ask`: False where no code may be sent (a
+    `code`: the code the worker typed; `send`: send a (new) code; `ask`: False where no code may be sent (a
     reveal), so a missing consent is refused. Commits a wrong try (records/consent.py); sends an SMS.
     """
     if purpose != Purpose.BENEFICIARY_REQUEST:
@@ -74,7 +75,7 @@ def consent_gate(
     if not ask:
         message = _("With this purpose the record opens only with the beneficiary's code: open the record first.")
         return _refused(message, mobile, "missing", status=403)
-    return _ask(worker, record, mobile, resend=resend)
+    return _ask(worker, record, mobile, send=send)
 
 
 def _refused(message: str, mobile: str, why: str, *, status: int) -> Gate:
@@ -94,12 +95,15 @@ def _code_refusal(worker: User, record: Beneficiary) -> str:
     return _("That is not the code the beneficiary received. Tries left: %(tries)s.") % {"tries": tries_left}
 
 
-def _ask(worker: User, record: Beneficiary, mobile: str, *, resend: bool) -> Gate:
-    """Send a code to the record's mobile, unless one sent before can still be typed and no new one is asked."""
-    pending = consent_pending(worker=worker, beneficiary=record)
-    if pending is not None and consent_code_usable(pending) and not resend:
-        message = _("A code sent to the beneficiary's mobile is still waiting. Ask them for it and type it below.")
-        return Gate(ConsentRequired(message, mobile=mobile), Outcome.CONSENT_ASKED, {"consent": "waiting"})
+def _ask(worker: User, record: Beneficiary, mobile: str, *, send: bool) -> Gate:
+    """Send a code to the record's mobile when `send`; else ask for the one sent before, or offer to send one."""
+    if not send:
+        pending = consent_pending(worker=worker, beneficiary=record)
+        if pending is not None and consent_code_usable(pending):
+            message = _("A code sent to the beneficiary's mobile is still waiting. Ask them for it and type it below.")
+            return Gate(ConsentRequired(message, mobile=mobile), Outcome.CONSENT_ASKED, {"consent": "waiting"})
+        message = _("With the beneficiary beside you, send a code to the mobile on their record.")
+        return Gate(ConsentRequired(message, mobile=mobile, waiting=False), Outcome.REFUSED, {"consent": "to_send"})
     try:
         consent_request(worker=worker, beneficiary=record)
     except ConsentLimited as error:

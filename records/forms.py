@@ -57,7 +57,7 @@ class RevealForm(PurposeForm):
 
 
 class ConsentCodeForm(PurposeForm):
-    """The code the beneficiary read out from their SMS (records/consent_gate.py), or a request for a new one."""
+    """The code the beneficiary read out from their SMS (records/consent_gate.py), or a request to send one."""
 
     code = CodeField(
         label=_("Code from the beneficiary's SMS"),
@@ -65,7 +65,7 @@ class ConsentCodeForm(PurposeForm):
         widget=CodeInput(attrs={"autofocus": True}),
         help_text=_("6 digits. Ask the beneficiary to read it out from the SMS on their phone."),
     )
-    resend = forms.BooleanField(required=False, widget=forms.HiddenInput())
+    send = forms.BooleanField(required=False, widget=forms.HiddenInput())
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -73,6 +73,6 @@ class ConsentCodeForm(PurposeForm):
 
     def clean(self):
         data = super().clean()
-        if not data.get("resend") and not data.get("code") and "code" not in self.errors:
+        if not data.get("send") and not data.get("code") and "code" not in self.errors:
             self.add_error("code", forms.ValidationError(_("Type the code the beneficiary received."), code="required"))
         return data

@@ -32,8 +32,8 @@ class AccessLogUnavailable(DomainError):
 
 class ConsentRequired(DomainError):
     """The record opens for this purpose only with the code sent to the beneficiary's mobile (`mobile`, masked);
-    `status`: the HTTP status of the page that asks for it."""
+    `status`: the HTTP status of the page that asks for it; `waiting`: a code was sent and can be typed now."""
 
-    def __init__(self, message: str, *, mobile: str, status: int = 200) -> None:
+    def __init__(self, message: str, *, mobile: str, status: int = 200, waiting: bool = True) -> None:
         super().__init__(message)
-        self.mobile, self.status = mobile, status
+        self.mobile, self.status, self.waiting = mobile, status, waiting

@@ -290,12 +290,12 @@ def record_search(*, viewer: Viewer, purpose: str, key: SearchKey) -> SearchResu
 
 
 def record_get_for_viewer(
-    *, viewer: Viewer, reference_id: str, purpose: str, consent_code: str = "", consent_resend: bool = False
+    *, viewer: Viewer, reference_id: str, purpose: str, consent_code: str = "", consent_send: bool = False
 ) -> RecordView:
     """Open one record, masked. One look-up (none when the consent step keeps it shut); one `view` event.
 
     A look-up because the beneficiary asked in person passes the consent step (records/consent_gate.py):
-    `consent_code` is the code the worker typed, `consent_resend` asks for a new one. Raises LookupRefused,
+    `consent_code` is the code the worker typed, `consent_send` asks for a (new) one. Raises LookupRefused,
     RecordUnavailable (missing or out of scope), BudgetExhausted, AccessInterrupted (canary: the account is
     now suspended), ConsentRequired (a code was sent, or the typed one is wrong) or AccessLogUnavailable.
     """
@@ -308,9 +308,7 @@ def record_get_for_viewer(
         refusal, record = _open(head, viewer, reference_id, action=Action.VIEW, purpose=purpose, detail={})
         if refusal is not None:
             return refusal, None
-        gate = consent_gate(
-            worker=viewer.user, record=record, purpose=purpose, code=consent_code, resend=consent_resend
-        )
+        gate = consent_gate(worker=viewer.user, record=record, purpose=purpose, code=consent_code, send=consent_send)
         if gate.refusal is not None:
             head.lookups -= 1  # nothing was opened: asking for consent spends no look-up
         outcome, detail = gate.outcome, gate.detail

@@ -72,6 +72,7 @@ def _consent_page(request, form: ConsentCodeForm, reference_id: str, *, error: C
         "message": str(error or ""),
         "alert": error is not None and error.status != 200,
         "mobile": getattr(error, "mobile", ""),
+        "waiting": getattr(error, "waiting", True),
         "reference_id": reference_id,
         "purpose": form["purpose"].value(),
         "minutes": settings.PRAHARI_CONSENT_CODE_MINUTES,
@@ -83,7 +84,8 @@ def _consent_page(request, form: ConsentCodeForm, reference_id: str, *, error: C
 @never_cache
 @require_http_methods(["GET", "POST"])
 def record(request, reference_id: str):
-    """GET opens a record; POST brings the beneficiary's code, or asks for a new one, through the same read path."""
+    """GET opens a record; POST brings the beneficiary's code, or sends one, through the same read path (a code is
+    sent only on a POST: a link cannot make Prahari text a beneficiary)."""
     posted = request.method == "POST"
     form = ConsentCodeForm(request.POST) if posted else PurposeForm(request.GET or None)
     if not form.is_bound or "purpose" in form.errors:
@@ -99,7 +101,7 @@ def record(request, reference_id: str):
             reference_id=reference_id,
             purpose=purpose,
             consent_code=answer.get("code", ""),
-            consent_resend=answer.get("resend", False),
+            consent_send=answer.get("send", False),
         )
     except ConsentRequired as error:
         return _consent_page(request, ConsentCodeForm(initial={"purpose": purpose}), reference_id, error=error)

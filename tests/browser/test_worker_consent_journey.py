@@ -1,7 +1,7 @@
 """A look-up because the beneficiary asked in person, in real Chromium at 1280×900 and 390×844, English and Hindi:
-the worker chooses that purpose, the code goes by SMS to the beneficiary (read here from the SMS outbox), a wrong
-code is refused with the tries left, the right one opens the record; a record without a mobile opens with the
-word that the look-up counts as unexplained.
+the worker chooses that purpose and presses "Send the code", the code goes by SMS to the beneficiary (read here
+from the SMS outbox), a wrong code is refused with the tries left, the right one opens the record; a record
+without a mobile opens with the word that the look-up counts as unexplained.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def test_the_beneficiary_gives_the_code_and_the_record_opens(
 
     search_and_open(page, record.reference_id)
     expect(page.locator("main dl.record")).to_contain_text("+91******0001")
+    assert not outbox and no_sideways_scroll(page, size)  # opening the record sends nothing by itself
+    shoot(page, f"consent-send-{size}-{language}")
+    page.locator("main form button[name=send]").click()
     code_field = page.locator("input[name=code]")
     expect(code_field).to_have_attribute("inputmode", "numeric")
     expect(code_field).to_have_attribute("autocomplete", "one-time-code")
@@ -69,7 +72,8 @@ def test_the_beneficiary_gives_the_code_and_the_record_opens(
     shoot(page, f"consent-record-{size}-{language}")
 
     outcomes = AccessEvent.objects.filter(actor=world.worker).order_by("actor_seq").values_list("outcome", flat=True)
-    assert list(outcomes) == ["allowed", "consent_asked", "refused", "allowed"]  # search, code sent, wrong, opened
+    # the search, the offer to send, the code sent, the wrong code, the record opened
+    assert list(outcomes) == ["allowed", "refused", "consent_asked", "refused", "allowed"]
 
     unreachable = make_record("10000000000002", world.facility, name="Ramesh Kumar", mobile="")
     page.goto(f"{live_server.url}/")

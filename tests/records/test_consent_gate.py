@@ -31,6 +31,11 @@ def refusal(user, record, **kwargs) -> ConsentRequired:
     return caught.value
 
 
+def send_code(user, record) -> ConsentRequired:
+    """The worker presses "Send the code" (a POST): the only way a code goes out."""
+    return refusal(user, record, consent_send=True)
+
+
 def last_event(user) -> AccessEvent:
     return AccessEvent.objects.filter(actor=user).latest("actor_seq")
 
@@ -43,9 +48,12 @@ def lookups(user) -> int:
     return AccessChainHead.objects.get(actor=user).lookups
 
 
-def test_the_purpose_sends_a_code_and_opens_nothing_yet(world, records, outbox):
-    asked = refusal(world.worker, records.own)
-    assert asked.status == 200 and asked.mobile == "+91******0001" and "sent a code" in str(asked)
+def test_the_purpose_offers_a_code_and_sends_one_only_when_asked(world, records, outbox):
+    offered = refusal(world.worker, records.own)  # opening the record, as a link's GET would: no SMS
+    assert offered.status == 200 and not offered.waiting and "send a code" in str(offered) and not outbox
+    assert consent_of(last_event(world.worker)) == ("view", "refused", "to_send") and not Consent.objects.exists()
+    asked = send_code(world.worker, records.own)
+    assert asked.status == 200 and asked.waiting and asked.mobile == "+91******0001" and "sent a code" in str(asked)
     assert [to for to, _text in outbox] == [records.own.mobile]
     event = last_event(world.worker)
     assert consent_of(event) == ("view", "consent_asked", "sent") and event.beneficiary == records.own
@@ -54,7 +62,7 @@ def test_the_purpose_sends_a_code_and_opens_nothing_yet(world, records, outbox):
 
 
 def test_the_right_code_opens_the_record(world, records, outbox):
-    refusal(world.worker, records.own)
+    send_code(world.worker, records.own)
     view = open_record(world.worker, records.own, consent_code=sent_code(outbox))
     assert view.name == "Sunita Yadav" and not view.no_mobile
     assert consent_of(last_event(world.worker)) == ("view", "allowed", "given")
@@ -63,12 +71,12 @@ def test_the_right_code_opens_the_record(world, records, outbox):
 
 
 def test_asking_again_waits_for_the_same_code_and_resend_sends_a_new_one(world, records, outbox):
-    refusal(world.worker, records.own)
+    send_code(world.worker, records.own)
     first = sent_code(outbox)
     again = refusal(world.worker, records.own)  # a reload sends nothing new
     assert len(outbox) == 1 and "still waiting" in str(again)
     assert consent_of(last_event(world.worker)) == ("view", "consent_asked", "waiting")
-    refusal(world.worker, records.own, consent_resend=True)
+    refusal(world.worker, records.own, consent_send=True)
     assert len(outbox) == 2 and consent_of(last_event(world.worker)) == ("view", "consent_asked", "sent")
     if sent_code(outbox) != first:  # only the latest code counts
         assert "not the code" in str(refusal(world.worker, records.own, consent_code=first))
@@ -76,7 +84,7 @@ def test_asking_again_waits_for_the_same_code_and_resend_sends_a_new_one(world, 
 
 
 def test_a_wrong_code_is_refused_counted_and_logged(world, records, outbox, settings):
-    refusal(world.worker, records.own)
+    send_code(world.worker, records.own)
     code = sent_code(outbox)
     wrong = "000000" if code != "000000" else "111111"
     first = refusal(world.worker, records.own, consent_code=wrong)
@@ -88,12 +96,12 @@ def test_a_wrong_code_is_refused_counted_and_logged(world, records, outbox, sett
     assert "Too many wrong codes" in str(last) and Consent.objects.get().tries == settings.PRAHARI_CONSENT_CODE_TRIES
     assert "Too many wrong codes" in str(refusal(world.worker, records.own, consent_code=code))  # burnt
     assert lookups(world.worker) == 0
-    refusal(world.worker, records.own)  # nothing usable waits: asking again sends a new code
+    send_code(world.worker, records.own)  # nothing usable waits: a new code goes out
     assert len(outbox) == 2
 
 
 def test_an_expired_code_is_refused(world, records, outbox, settings):
-    refusal(world.worker, records.own)
+    send_code(world.worker, records.own)
     later = timezone.now() + timedelta(minutes=settings.PRAHARI_CONSENT_CODE_MINUTES, seconds=1)
     with freeze_time(later):
         expired = refusal(world.worker, records.own, consent_code=sent_code(outbox))
@@ -103,7 +111,7 @@ def test_an_expired_code_is_refused(world, records, outbox, settings):
 
 def test_consent_holds_for_the_rest_of_the_local_day_and_a_replayed_code_opens_nothing_after(world, records, outbox):
     with freeze_time("2026-12-03 10:00:00+05:30"):
-        refusal(world.worker, records.own)
+        send_code(world.worker, records.own)
         code = sent_code(outbox)
         open_record(world.worker, records.own, consent_code=code)
     with freeze_time("2026-12-03 23:59:00+05:30"):
@@ -112,15 +120,15 @@ def test_consent_holds_for_the_rest_of_the_local_day_and_a_replayed_code_opens_n
     with freeze_time("2026-12-04 00:00:01+05:30"):
         replayed = refusal(world.worker, records.own, consent_code=code)
         assert "No code is waiting" in str(replayed) and len(outbox) == 1
-        refusal(world.worker, records.own)  # a new day asks the beneficiary again
+        send_code(world.worker, records.own)  # a new day asks the beneficiary again
         assert len(outbox) == 2
 
 
 def test_another_workers_code_does_not_open_the_record(world, records, outbox):
-    refusal(world.worker, records.own)
+    send_code(world.worker, records.own)
     code = sent_code(outbox)
     assert "No code is waiting" in str(refusal(world.colleague, records.own, consent_code=code))
-    refusal(world.colleague, records.own)  # the colleague's own code goes out
+    send_code(world.colleague, records.own)  # the colleague's own code goes out
     assert "not the code" in str(refusal(world.colleague, records.own, consent_code=code))  # one in a million: equal
     assert not Consent.objects.filter(given_at__isnull=False).exists()
     assert open_record(world.worker, records.own, consent_code=code).name == "Sunita Yadav"
@@ -172,13 +180,13 @@ def test_past_the_budget_no_code_is_sent(world, records, outbox, settings):
 
 def test_send_limits_and_a_failed_send_are_clear_refusals(world, records, outbox, settings):
     settings.PRAHARI_CONSENT_SENDS_PER_BENEFICIARY_HOUR = 1
-    refusal(world.worker, records.own)
-    limited = refusal(world.worker, records.own, consent_resend=True)
+    send_code(world.worker, records.own)
+    limited = refusal(world.worker, records.own, consent_send=True)
     assert limited.status == 429 and "too often" in str(limited) and len(outbox) == 1
     assert consent_of(last_event(world.worker)) == ("view", "refused", "limit")
     settings.PRAHARI_CONSENT_SENDS_PER_BENEFICIARY_HOUR = 3
     settings.SMS_BACKEND, settings.SMS_HTTP_URL, settings.SMS_HTTP_TOKEN = "http", "http://127.0.0.1:9/", "t"
-    unsent = refusal(world.colleague, records.own)
+    unsent = send_code(world.colleague, records.own)
     assert unsent.status == 503 and "could not be sent" in str(unsent)
     assert consent_of(last_event(world.colleague)) == ("view", "refused", "not_sent")
     assert lookups(world.worker) == lookups(world.colleague) == 0
@@ -200,7 +208,7 @@ def test_a_reveal_with_this_purpose_needs_the_consent_too(world, records, outbox
         reveal(world.worker, records.own)
     assert caught.value.status == 403 and not outbox  # a reveal sends no code
     assert consent_of(last_event(world.worker)) == ("reveal", "refused", "missing")
-    refusal(world.worker, records.own)
+    send_code(world.worker, records.own)
     open_record(world.worker, records.own, consent_code=sent_code(outbox))
     assert reveal(world.worker, records.own) == records.own.id_number
     assert consent_of(last_event(world.worker)) == ("reveal", "allowed", "standing")
@@ -219,7 +227,7 @@ def test_the_gate_costs_other_purposes_nothing_and_a_consented_look_up_one_query
     # find, which asks what explains the look-up (records/explain.py)
     naming = [sql for sql in other if Consent._meta.db_table in sql]
     assert len(other) <= 8 and len(naming) == 1 and "records_beneficiary" in naming[0]
-    refusal(world.worker, records.own)
+    send_code(world.worker, records.own)
     open_record(world.worker, records.own, consent_code=sent_code(outbox))
     consented = queries_of(lambda: open_record(world.worker, records.own))
     assert len(consented) == len(other) + 1, consented

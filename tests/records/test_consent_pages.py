@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from records.models import AccessEvent, Consent
@@ -30,13 +31,29 @@ def post_code(client, record, **fields):
     return client.post(record_url(record, purpose=None), {"purpose": ASKED, **fields})
 
 
+def send(client, record):
+    return post_code(client, record, send="1")
+
+
+def test_a_link_sends_nothing_the_button_sends_the_code(asha, records, outbox):
+    offer = asha.get(record_url(records.own, ASKED))  # what any site could make the worker's browser open
+    body = offer.content.decode()
+    assert offer.status_code == 200 and "Send the code" in body and 'name="code"' not in body and not outbox
+    assert "+91******0001" in body and "9876500001" not in body and "Sunita" not in body
+    assert problems(body) == []
+    forged = Client(enforce_csrf_checks=True)  # another site's form posts without the page's token
+    forged.cookies = asha.cookies
+    assert forged.post(record_url(records.own, purpose=None), {"purpose": ASKED, "send": "1"}).status_code == 403
+    assert not outbox and not Consent.objects.exists()
+
+
 def test_the_code_page_asks_for_the_code_sent_to_the_masked_mobile(asha, records, outbox):
-    page = asha.get(record_url(records.own, ASKED))
+    page = send(asha, records.own)
     body = page.content.decode()
-    assert page.status_code == 200 and "Ask the beneficiary for the code" in body
+    assert page.status_code == 200 and "Ask the beneficiary for the code" in body and len(outbox) == 1
     assert "+91******0001" in body and "9876500001" not in body and "Sunita" not in body
     assert 'inputmode="numeric"' in body and 'autocomplete="one-time-code"' in body
-    assert sent_code(outbox) not in body and 'name="resend"' in body
+    assert sent_code(outbox) not in body and 'name="send"' in body
     assert problems(body) == []  # every control labelled, every description tied
 
     opened = post_code(asha, records.own, code=sent_code(outbox))
@@ -49,7 +66,7 @@ def test_the_code_page_asks_for_the_code_sent_to_the_masked_mobile(asha, records
 
 
 def test_wrong_and_malformed_codes_get_clear_errors(asha, records, outbox):
-    asha.get(record_url(records.own, ASKED))
+    send(asha, records.own)
     code = sent_code(outbox)
     wrong = post_code(asha, records.own, code="000000" if code != "000000" else "111111")
     assert wrong.status_code == 400 and b"Tries left: 2." in wrong.content and b"Sunita" not in wrong.content
@@ -65,13 +82,13 @@ def test_wrong_and_malformed_codes_get_clear_errors(asha, records, outbox):
     assert post_code(asha, records.own, code=f" {code[:3]} {code[3:]} ").status_code == 200  # spaces are dropped
 
 
-def test_resend_sends_a_new_code_within_the_limits(asha, records, outbox, settings):
+def test_send_again_sends_a_new_code_within_the_limits(asha, records, outbox, settings):
     settings.PRAHARI_CONSENT_SENDS_PER_BENEFICIARY_HOUR = 2
-    asha.get(record_url(records.own, ASKED))
+    send(asha, records.own)
     assert asha.get(record_url(records.own, ASKED)).status_code == 200 and len(outbox) == 1  # a reload: no new SMS
-    resent = post_code(asha, records.own, resend="1")
+    resent = post_code(asha, records.own, send="1")
     assert resent.status_code == 200 and b"We sent a code" in resent.content and len(outbox) == 2
-    limited = post_code(asha, records.own, resend="1")
+    limited = post_code(asha, records.own, send="1")
     assert limited.status_code == 429 and b"too often in the last hour" in limited.content and len(outbox) == 2
     assert post_code(asha, records.own, code=sent_code(outbox)).status_code == 200  # the code still waiting works
 
@@ -112,6 +129,6 @@ def page_queries(client, url) -> int:
 def test_a_consented_record_page_costs_one_query_more_than_another_purpose(asha, records, outbox):
     asha.get(record_url(records.own, "due_dose"))
     other = page_queries(asha, record_url(records.own, "due_dose"))
-    asha.get(record_url(records.own, ASKED))
+    send(asha, records.own)
     post_code(asha, records.own, code=sent_code(outbox))
     assert page_queries(asha, record_url(records.own, ASKED)) == other + 1
