@@ -338,6 +338,7 @@ class AccessExplanation(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,  # indexed only where set (Meta): nearly every explanation is the job's, with no reviewer
         verbose_name=_("accepted by"),
     )
     reason = models.TextField(_("reason"), blank=True)
@@ -346,7 +347,12 @@ class AccessExplanation(models.Model):
     class Meta:
         verbose_name = _("access explanation")
         verbose_name_plural = _("access explanations")
-        indexes = [models.Index(fields=["actor", "event_at"], name="explanation_actor_time")]
+        indexes = [
+            models.Index(fields=["actor", "event_at"], name="explanation_actor_time"),
+            models.Index(
+                fields=["reviewed_by"], name="explanation_reviewer", condition=models.Q(reviewed_by__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.event_id} {self.kind}"

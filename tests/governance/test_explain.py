@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.db import connection, transaction
 from freezegun import freeze_time
 
 from governance.explain import judged_up_to
 from governance.jobs import job_run
 from records.audit import access_event_append
-from records.explain import explanation_for
+from records.explain import _EXPLAIN_EVENTS, _parameters, explanation_for
 from records.keys import Purpose
 from records.models import AccessEvent, AccessExplanation, Appointment, Consent, Dose
 from tests.records.conftest import make_record
@@ -207,3 +208,31 @@ def test_a_slow_extractor_is_flagged_on_the_first_day_and_an_honest_worker_is_no
     assert day.evidence["count"] == week.evidence["count"] == 210  # 40 of the 250 were due that day
     assert summary["suspended"] == 1  # the week's limit is passed on the first day: suspended at once
     assert AccessExplanation.objects.filter(actor=world.colleague).count() == 40
+
+
+def plan_nodes(node: dict):
+    yield node
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+def test_a_first_run_over_many_look_ups_never_rereads_the_table_it_fills(world, people):
+    """On a first run the explanations table is empty and planned as empty: asking each look-up whether it is
+    already explained would scan the rows the statement has written so far, once per look-up."""
+    own, other = people
+    appointment(own, world.facility, LOCAL)
+    for n in range(30):
+        look(world.worker, own if n % 2 else other, at=T0 + timedelta(minutes=n))
+    parameters = _parameters(lo=0, hi=AccessEvent.objects.latest("pk").pk, since=T0 - 7 * DAY, now=T0)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {AccessExplanation._meta.db_table}")
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {_EXPLAIN_EVENTS}", parameters)
+        plan = cursor.fetchone()[0][0]["Plan"]
+        transaction.set_rollback(True)
+    reads = [
+        node
+        for node in plan_nodes(plan)
+        if node.get("Relation Name") == AccessExplanation._meta.db_table and node["Node Type"] != "ModifyTable"
+    ]
+    assert plan["Actual Rows"] == 15  # the statement did its work: the look-ups of `own` are explained
+    assert all(node["Actual Loops"] <= 1 for node in reads), reads
