@@ -1,4 +1,4 @@
-"""bench's results file: provenance in every entry, failed or skipped figures removed."""
+"""bench's results file: provenance in every entry, failed or skipped figures removed, P6's query check."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 import bench
 from bench.__main__ import merge, run_figures
+from bench.console import same_queries
 
 
 def _result(value: float = 2.0, baseline: float = 1.0, unit: str = "s") -> bench.Result:
@@ -116,3 +117,13 @@ def test_goal_of_a_rate_is_a_floor():
     assert fig.goal_met(_result(3100, 4000, "appends/s")) is False  # under 0.85 of the baseline
     assert _figure("P1", None, goal=1.15).goal_met(_result(1.2, 1.0)) is False
     assert _figure("P7", None, goal=None).goal_met(_result()) is None
+
+
+def test_p6_fails_when_a_page_runs_other_queries_in_the_large_district():
+    same_queries({("small", "users_first"): {10}, ("large", "users_first"): {10}})
+    with pytest.raises(RuntimeError, match="large users_first: \\[11\\]"):
+        same_queries({("small", "users_first"): {10}, ("large", "users_first"): {11}})
+    with pytest.raises(RuntimeError, match="round after round"):
+        same_queries({("small", "log_deep"): {10, 11}, ("large", "log_deep"): {10, 11}})
+    with pytest.raises(RuntimeError):
+        same_queries({("small", "alerts_deep"): {11}})  # a page measured in one district only
