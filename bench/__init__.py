@@ -2,9 +2,16 @@
 
 A figure is a function registered with `@figure("P<n>", ...)` in any module of this package (or of a
 `bench/figures/` subpackage); `python -m bench` imports them all, runs them, prints each figure and
-merges the results into `bench/results/latest.json`:
+merges the results into `bench/results/latest.json`, one entry per figure id (`entry` below):
 
-    {"P1": {"value": …, "baseline": …, "ratio": …, "unit": "s", "queries": …, "size": "small"}, …}
+    {"P1": {"value": …, "baseline": …, "ratio": …, "unit": "s", "queries": …, "size": "small",
+            "engine": "PostgreSQL 15.10", "commit": "399b2d3c1a2b+dirty", "when": "2026-12-04T01:00:00+00:00",
+            "cores": 2, "title": …, "goal": "≤ 1.15x", "met": true}, …}
+
+`value` and `baseline` are both in `unit`: "s" is seconds per operation (a median), a unit ending in "/s"
+a rate (operations per second, more is better). A figure that fails or is skipped is removed from the
+file, never left stale. `python -m bench --readme` writes the README's figures from the file
+(bench/_readme.py); bench/README.md says what each figure and its baseline measure.
 
 Figures run against real settings (`portal.settings.base`, DEBUG off, Argon2 passwords) on a throwaway
 `<name>_bench` database created on the server of DATABASE_URL, or of the embedded PostgreSQL under var/ without
@@ -15,16 +22,20 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import math
 import os
 import pkgutil
 import secrets
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 SIZES = ("small", "full")
+ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LATEST = RESULTS_DIR / "latest.json"
 
@@ -35,7 +46,7 @@ class Skip(Exception):
 
 @dataclass(frozen=True)
 class Result:
-    """What one figure measured: `value` and `baseline` in `unit` per operation (medians)."""
+    """What one figure measured: `value` and `baseline` in `unit` (seconds per operation, or a rate "…/s")."""
 
     value: float
     baseline: float
@@ -50,8 +61,22 @@ class Result:
     def ratio(self) -> float:
         return self.value / self.baseline if self.baseline else float("inf")
 
+    @property
+    def is_rate(self) -> bool:
+        """A rate ("appends/s"): more is better, so its goals are floors, not ceilings."""
+        return self.unit.endswith("/s")
+
     def as_json(self) -> dict:
-        """The entry CONTRACT.md fixes for bench/results/latest.json, with `extra` when a figure has one."""
+        """The measured part of the entry CONTRACT.md fixes for bench/results/latest.json (`entry` adds the rest).
+
+        Raises ValueError for a result no honest entry can be made of (a baseline of zero, a value that is
+        not a number), so that the figure counts as failed and leaves no entry behind.
+        """
+        numbers = (self.value, self.baseline)
+        if not all(isinstance(n, int | float) and math.isfinite(n) and n > 0 for n in numbers):
+            raise ValueError(f"value {self.value!r} and baseline {self.baseline!r} must be positive numbers")
+        if not self.unit:
+            raise ValueError("a result needs its unit")
         entry = {
             "value": _round(self.value),
             "baseline": _round(self.baseline),
@@ -75,23 +100,44 @@ def _round(number: float) -> float:
 class Figure:
     id: str
     title: str
-    goal: float | None  # the ratio the issue asks for (value / baseline ≤ goal), if any
+    # The ratio the issue asks for: value / baseline ≤ goal, or for a rate (a unit "…/s") ≥ goal.
+    goal: float | None
     run: Callable[[str], Result]
+    floor: float | None = None  # for a rate: the value itself must reach this many per second
 
     def goal_met(self, result: Result) -> bool | None:
-        return None if self.goal is None else result.ratio <= self.goal
+        if self.goal is None and self.floor is None:
+            return None
+        met = True
+        if self.goal is not None:
+            met = result.ratio >= self.goal if result.is_rate else result.ratio <= self.goal
+        if self.floor is not None:
+            met = met and result.value >= self.floor
+        return met
+
+    def goal_text(self, unit: str) -> str:
+        """The goal in a few characters: "≤ 1.15x", "≥ 3,000/s and ≥ 0.85x" ("" without a goal)."""
+        rate = unit.endswith("/s")
+        parts = [] if self.floor is None else [f"≥ {self.floor:,.0f}/s"]
+        if self.goal is not None:
+            parts.append(f"{'≥' if rate else '≤'} {self.goal:g}x")
+        return " and ".join(parts)
 
 
 FIGURES: dict[str, Figure] = {}
 
 
-def figure(figure_id: str, title: str, *, goal: float | None = None):
-    """Register `run(size) -> Result` as figure `figure_id` (P1 … P6, as the issues name them)."""
+def figure(figure_id: str, title: str, *, goal: float | None = None, floor: float | None = None):
+    """Register `run(size) -> Result` as figure `figure_id` (P1 … P8, as the issues name them).
+
+    `goal`: the ratio to the baseline the issue asks for (a ceiling, or a floor for a rate); `floor`: for a
+    rate, the value it must reach. The title is the figure's line in the README: keep it short.
+    """
 
     def register(run: Callable[[str], Result]) -> Callable[[str], Result]:
         if figure_id in FIGURES and FIGURES[figure_id].run is not run:
             raise ValueError(f"figure {figure_id} is registered twice")
-        FIGURES[figure_id] = Figure(figure_id, title, goal, run)
+        FIGURES[figure_id] = Figure(figure_id, title, goal, run, floor)
         return run
 
     return register
@@ -112,12 +158,68 @@ def discover() -> dict[str, Figure]:
         if last.startswith("_"):
             continue  # __main__ and private helpers
         importlib.import_module(module.name)
-    return dict(sorted(FIGURES.items(), key=lambda item: _figure_sort_key(item[0])))
+    return dict(sorted(FIGURES.items(), key=lambda item: figure_sort_key(item[0])))
 
 
-def _figure_sort_key(figure_id: str):
+def figure_sort_key(figure_id: str):
     digits = figure_id.lstrip("P")
     return (0, int(digits), figure_id) if digits.isdigit() else (1, 0, figure_id)
+
+
+# --- Provenance: where and when a figure was measured ----------------------------------------------
+
+
+def engine() -> str:
+    """The database of the bench connection and its version, e.g. "PostgreSQL 15.10"."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+            version = cursor.fetchone()[0].split()[0]  # "15.10 (Debian 15.10-0+deb12u1)": the number only
+        else:
+            version = str(getattr(connection.Database, "sqlite_version", "") or "unknown")
+    return f"{connection.display_name} {version}"
+
+
+def commit(root: Path = ROOT) -> str:
+    """The checked-out commit (12 hex digits), "+dirty" when the tree differs from it (new files included);
+    "unknown" outside a git checkout."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)  # noqa: S603, S607
+        if done.returncode:
+            raise OSError(done.stderr.strip())
+        return done.stdout
+
+    try:
+        head = git("rev-parse", "--short=12", "HEAD").strip()
+        dirty = bool(git("status", "--porcelain").strip())
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def now_iso() -> str:
+    """This moment in ISO 8601, UTC, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def provenance() -> dict:
+    """Where a figure was measured: engine, commit, when (ISO 8601, UTC; `python -m bench` sets it again as
+    each figure ends), the machine's cores."""
+    return {"engine": engine(), "commit": commit(), "when": now_iso(), "cores": os.cpu_count()}
+
+
+def entry(fig: Figure, result: Result, run: dict) -> dict:
+    """The latest.json entry of `fig`: what it measured, the run's provenance, its title and goal."""
+    return {
+        **result.as_json(),
+        **run,
+        "title": fig.title,
+        "goal": fig.goal_text(result.unit),
+        "met": fig.goal_met(result),
+    }
 
 
 # --- Django, configured once for every figure ----------------------------------------------------
