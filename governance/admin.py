@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from accounts.admin import ReadOnlyConsole, UserAdmin, reasoned_action
+from accounts.admin_common import CappedPaginator
 from accounts.admin_history import GovernedHistoryAdmin
 from accounts.models import Alert, User
 from accounts.scoping import governable_users
@@ -71,6 +72,8 @@ class AlertAdmin(AlertTriageConsole, ReadOnlyConsole, GovernedHistoryAdmin):
 
     list_display = ("created_at", "severity", "rule_name", "subject", "status", "decided_by")
     list_filter = ("status", "severity", RuleFilter, SubjectDistrictFilter)
+    show_full_result_count = False  # a state's alerts over the years: no count of them all on every page
+    paginator = CappedPaginator  # nor of all the matching ones
     actions = [confirm_alert_action, dismiss_alert_action]
     readonly_fields = (
         "rule",

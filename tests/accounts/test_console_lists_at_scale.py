@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.admin_common import CappedPaginator
+from accounts.models import Alert
 from records.audit import access_event_append
 from tests.conftest import sign_in
 from tests.factories import WorkerFactory
@@ -48,3 +49,16 @@ def test_past_the_cap_the_list_says_more_than_and_counts_no_further(client, worl
     WorkerFactory(facility=world.facility, username="pragya.unique")
     searched = client.get("/admin/accounts/user/?q=pragya.unique").content.decode()
     assert "1 account" in searched and "More than" not in searched
+
+
+def test_the_alert_list_counts_no_further_than_the_cap_and_its_queries_stay(client, world, monkeypatch):
+    monkeypatch.setattr(CappedPaginator, "CAP", 8)
+    sign_in(client, world.supervisor)
+    counts = []
+    for n in (3, 30):
+        for _ in range(n):
+            Alert.objects.create(rule="night_views", severity=Alert.Severity.MEDIUM, subject=world.worker, evidence={})
+        counts.append(_queries(client, "/admin/accounts/alert/"))
+    assert counts[0] == counts[1], counts
+    page = client.get("/admin/accounts/alert/").content.decode()
+    assert "More than 8 alerts: narrow the list with search or filters." in page and "33 alerts" not in page
