@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from accounts.admin_common import CappedPaginator, actions_report, code_confirmed, reason_code_form
+from accounts.admin_dates import CalendarDates
 from accounts.admin_guard import DeclaredLookupsOnly
 from accounts.admin_history import GovernedHistoryAdmin
 from accounts.admin_locks import LockedNowFilter, LockStatusColumn
@@ -298,7 +299,7 @@ class LoginHoldAdmin(ReadOnlyConsole, admin.ModelAdmin):
 
 
 @admin.register(AccountEvent)
-class AccountEventAdmin(ReadOnlyConsole, admin.ModelAdmin):
+class AccountEventAdmin(ReadOnlyConsole, CalendarDates, admin.ModelAdmin):
     list_display = ("created_at", "type", "subject", "actor", "reason", "ip_address")
     list_filter = ("type",)
     search_fields = ("subject__username", "actor__username", "reason")

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyConsole
 from accounts.admin_common import CappedPaginator
+from accounts.admin_dates import CalendarDates
 from accounts.admin_history import GovernedHistoryAdmin
 from accounts.scoping import governable_users
 from records.changes import HISTORY_HIDDEN, HISTORY_MASKS, record_changes_for_viewer
@@ -18,7 +19,7 @@ from records.models import AccessEvent, Beneficiary
 
 
 @admin.register(AccessEvent)
-class AccessEventAdmin(ReadOnlyConsole, admin.ModelAdmin):
+class AccessEventAdmin(ReadOnlyConsole, CalendarDates, admin.ModelAdmin):
     # The device by its code and the purpose by its label: the device's full name repeats the actor's, and the
     # stored purpose is a code; the event's page shows both in full.
     list_display = (
