@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-requirements
 CHROMIUM ?= /usr/bin/chromium
+PGBOUNCER ?= /usr/sbin/pgbouncer
 SIZE ?= full
 PYTEST_ARGS ?=
 
@@ -42,14 +43,17 @@ run: install
 test: install chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Debian's chromium, a Devanagari font so Hindi pages render in screenshots, and gettext (the test
-# that the Hindi catalogue holds every marked string runs makemessages on a copy of the sources).
+# Debian's chromium, a Devanagari font so Hindi pages render in screenshots, gettext (the test
+# that the Hindi catalogue holds every marked string runs makemessages on a copy of the sources), and
+# pgbouncer (tests/integration/test_pgbouncer.py starts its own on a free port; the package's service is
+# not used).
 chromium:
-	@if [ ! -x "$(CHROMIUM)" ] || [ ! -d /usr/share/fonts/truetype/noto ] || ! command -v xgettext >/dev/null; then \
-	  echo "Installing Debian's chromium, fonts-noto-core and gettext for the tests…"; \
+	@if [ ! -x "$(CHROMIUM)" ] || [ ! -d /usr/share/fonts/truetype/noto ] || ! command -v xgettext >/dev/null \
+	    || [ ! -x "$(PGBOUNCER)" ]; then \
+	  echo "Installing Debian's chromium, fonts-noto-core, gettext and pgbouncer for the tests…"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-core gettext >/dev/null \
-	    || { echo "Could not install chromium, fonts-noto-core and gettext: the tests need them." >&2; exit 1; }; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-core gettext pgbouncer >/dev/null \
+	    || { echo "Could not install chromium, fonts-noto-core, gettext and pgbouncer: the tests need them." >&2; exit 1; }; \
 	fi
 
 bench: install

@@ -1,4 +1,5 @@
-"""The access log's append statements and their plumbing: SQL prepared once per connection.
+"""The access log's append statements and their plumbing: SQL prepared once per connection (unless the
+connection's DATABASES entry says PREPARED_STATEMENTS False: a transaction-mode pooler in front, docs/database.md).
 
 The append path (records/audit.py) is plain SQL through Django's connection: it runs on every record
 look-up, and the ORM's per-statement work was most of its cost (bench P5). Values are adapted as the
@@ -79,18 +80,29 @@ def statements_for(connection) -> dict[str, str]:
     return _STATEMENTS
 
 
+def prepares(connection) -> bool:
+    """Whether the append statements are prepared on `connection`: yes, unless its DATABASES entry sets
+    PREPARED_STATEMENTS to False (PRAHARI_DB_POOLER=transaction does: a prepared statement lives in one server
+    session, and a transaction-mode pooler runs the next statement in whichever session is free)."""
+    return bool(connection.settings_dict.get("PREPARED_STATEMENTS", True))
+
+
 @functools.cache
-def _prepared_cursor_class():
+def _server_binding_cursor_class(prepare: bool):
     from django.db.backends.postgresql.base import ServerBindingCursor
 
-    class PreparedCursor(ServerBindingCursor):
-        """Parameters bound on the server and every statement prepared: parsed and planned once per
-        connection, then only executed. (Django binds on the client and prepares nothing by default.)"""
+    class AppendCursor(ServerBindingCursor):
+        """Parameters bound on the server (the statements' casts are written for that) and every statement
+        prepared: parsed and planned once per connection, then only executed. With `prepare` False none is:
+        each is sent as an unnamed statement, parsed and planned with its values in the same round trip.
+        (Django binds on the client and prepares nothing by default.)"""
+
+        prepared = prepare
 
         def execute(self, query, params=None, *, prepare=None, binary=None):
-            return super().execute(query, params, prepare=True, binary=binary)
+            return super().execute(query, params, prepare=self.prepared, binary=binary)
 
-    return PreparedCursor
+    return AppendCursor
 
 
 class _PreparedDebugWrapper(CursorDebugWrapper):
@@ -103,19 +115,20 @@ class _PreparedDebugWrapper(CursorDebugWrapper):
 
 
 def prepared_cursor(connection):
-    """A cursor for the append path's statements: a prepared-statement cursor, still wrapped by Django: query
-    logging, execute wrappers and error translation (DatabaseError) apply as to any other."""
+    """A cursor for the append path's statements: a prepared-statement cursor (see `prepares`), still wrapped by
+    Django: query logging, execute wrappers and error translation (DatabaseError) apply as to any other."""
     connection.validate_thread_sharing()
     connection.validate_no_broken_transaction()
     connection.close_if_health_check_failed()  # as connection.cursor() does (CONN_HEALTH_CHECKS)
     connection.ensure_connection()
     raw_connection = connection.connection
-    if raw_connection.prepare_threshold is None:
+    prepare = prepares(connection)
+    if prepare and raw_connection.prepare_threshold is None:
         # Django turns psycopg's automatic preparing off (prepare_threshold None), which also ignores an
         # explicit prepare. A threshold no statement reaches keeps everything else unprepared, as before.
         raw_connection.prepare_threshold = sys.maxsize
     with connection.wrap_database_errors:
-        raw = _prepared_cursor_class()(raw_connection)
+        raw = _server_binding_cursor_class(prepare)(raw_connection)
     return _PreparedDebugWrapper(raw, connection) if connection.queries_logged else connection.make_cursor(raw)
 
 

@@ -12,7 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from portal.settings.env import env_bool, env_int, env_list, env_networks, env_str
+from portal.settings.env import env_bool, env_choice, env_int, env_list, env_networks, env_str
 from portal.settings.governance import *  # noqa: F403  (the PRAHARI_* numbers of SECURITY.md)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -108,6 +108,16 @@ TEMPLATES = [
 ]
 
 # --- Database: PostgreSQL only, from DATABASE_URL or else the embedded one under var/ (docs/database.md) ------
+# What DATABASE_URL points at: PostgreSQL itself (or a pooler in session mode), or a pooler in transaction mode
+# (PgBouncer's pool_mode = transaction), which hands each transaction to any of its server connections. Through
+# the latter, nothing may outlive a transaction on the server: no prepared statements (the access log's append
+# statements then run unprepared, records/statements.py) and no server-side cursors (Django's iterator() fetches
+# in chunks from a cursor held across transactions otherwise). docs/database.md says what was tried.
+DATABASE_POOLER_OPTIONS = {
+    "none": {"DISABLE_SERVER_SIDE_CURSORS": False, "PREPARED_STATEMENTS": True},
+    "transaction": {"DISABLE_SERVER_SIDE_CURSORS": True, "PREPARED_STATEMENTS": False},
+}
+PRAHARI_DB_POOLER = env_choice("PRAHARI_DB_POOLER", tuple(DATABASE_POOLER_OPTIONS), default="none")
 DATABASE_URL = env_str("DATABASE_URL")
 if not DATABASE_URL:
     from portal.embedded_postgres import embedded_database_url
@@ -118,6 +128,7 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://…): Prahari needs PostgreSQL.")
 # A later error in a request must never roll back a logged read (STYLE.md, PITFALLS.md).
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"].update(DATABASE_POOLER_OPTIONS[PRAHARI_DB_POOLER])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker and cache, nothing more -----------------------------------------------------

@@ -87,6 +87,28 @@ def test_base_settings_put_argon2id_first_and_keep_requests_non_atomic(tmp_path)
     ]
 
 
+@pytest.mark.parametrize(
+    ("pooler", "expected"),
+    [(None, "none False True"), ("transaction", "transaction True False"), (" Transaction ", "transaction True False")],
+)
+def test_a_transaction_pooler_turns_prepared_statements_and_server_side_cursors_off(tmp_path, pooler, expected):
+    code = (
+        "from django.conf import settings as s; d = s.DATABASES['default'];"
+        "print(s.PRAHARI_DB_POOLER, d['DISABLE_SERVER_SIDE_CURSORS'], d['PREPARED_STATEMENTS'])"
+    )
+    env = {"PRAHARI_DB_POOLER": pooler} if pooler is not None else {}
+    result = _manage("shell", "--no-imports", "-c", code, DJANGO_DEBUG="1", PRAHARI_VAR_DIR=str(tmp_path), **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_an_unknown_pooler_stops_start_up(tmp_path):
+    result = _manage("check", DJANGO_DEBUG="1", PRAHARI_DB_POOLER="pgbouncer", PRAHARI_VAR_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "PRAHARI_DB_POOLER='pgbouncer' is not one of: none, transaction." in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_argon2_hasher_is_argon2id():
     from django.contrib.auth.hashers import Argon2PasswordHasher
 

@@ -258,3 +258,24 @@ def test_the_append_statements_are_prepared_once_per_connection(world, record):
     assert sum(sql.startswith("WITH head AS (UPDATE") for sql in prepared) == 1  # the one-statement append
     assert sum(sql.startswith("SELECT h.seq, h.hash") for sql in prepared) == 1  # the head lock (first append)
     assert not any("django_session" in sql or "accounts_user" in sql for sql in prepared)  # nothing else
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_a_transaction_pooler_the_append_statements_are_not_prepared(world, record, settings):
+    """PRAHARI_DB_POOLER=transaction's DATABASES entry: the appends run unprepared (tests/integration/
+    test_pgbouncer.py runs them through PgBouncer)."""
+    db = connection.settings_dict
+    saved = {key: db[key] for key in settings.DATABASE_POOLER_OPTIONS["transaction"]}
+    connection.close()
+    db.update(settings.DATABASE_POOLER_OPTIONS["transaction"])
+    try:
+        for _ in range(3):
+            append(world.worker, record)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            assert cursor.fetchone()[0] == 0
+    finally:
+        connection.close()
+        db.update(saved)
+    assert list(AccessEvent.objects.order_by("actor_seq").values_list("actor_seq", flat=True)) == [1, 2, 3]
+    assert verify().problem is None
