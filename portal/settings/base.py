@@ -198,8 +198,18 @@ USE_TZ = True
 TIME_ZONE = "Asia/Kolkata"
 FORMAT_MODULE_PATH = ["portal.formats"]  # one way to write a date in each language (portal/formats/)
 
+# --- Static files: `collectstatic` copies them to var/static (make serve does) --------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+if not DEBUG:
+    # Each web process serves var/static itself (whitenoise): names carry a hash of the content, so browsers
+    # may cache them for ever, and each text file has a gzip twin for clients that accept it. A template
+    # naming a file collectstatic did not collect fails loudly rather than linking to nothing.
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")  # right after SecurityMiddleware
 
 # --- E-mail ------------------------------------------------------------------------------------
 EMAIL_URL = env_str("EMAIL_URL")
