@@ -8,7 +8,7 @@ PGBOUNCER ?= /usr/sbin/pgbouncer
 SIZE ?= full
 PYTEST_ARGS ?=
 
-.PHONY: run test bench install chromium lint format messages clean
+.PHONY: run serve test bench install chromium lint format messages clean
 
 $(BIN)/python:
 	@echo "==> Creating the virtual environment $(VENV)"
@@ -36,6 +36,13 @@ run: install
 	$(BIN)/python manage.py seed_demo --credentials-out var/demo-credentials.json --banner-out var/demo-banner.txt && \
 	echo "==> Starting web, worker and beat; a banner follows when the web answers" && \
 	exec $(BIN)/honcho start -f Procfile
+
+# The production profile, in the foreground: DEBUG off, the PostgreSQL of DATABASE_URL and the Redis of REDIS_URL
+# (both required, as is DJANGO_SECRET_KEY); migrates, collects static files into var/static, runs
+# `check --deploy`, then Procfile.production through honcho: gunicorn (WEB_CONCURRENCY workers, default 2, on
+# PRAHARI_BIND, default 127.0.0.1:8000, behind a TLS proxy), a Celery worker per queue and one beat.
+serve: install
+	@exec $(BIN)/python -m portal.serve
 
 # Installs what tests need (Debian's chromium for browser tests) and runs the whole suite.
 # PostgreSQL and Redis are used when DATABASE_URL / REDIS_URL are set (.ci/run sets both); without DATABASE_URL,

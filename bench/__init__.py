@@ -233,7 +233,7 @@ def django_setup() -> None:
     DEBUG is off and the password hasher is Argon2, as in production. A `<name>_bench` database is created on
     the server of DATABASE_URL, or without it on the embedded PostgreSQL of var/ (started or joined here, as
     `make run` does), and dropped at exit, so no real data is touched. Everything else settings keep under
-    PRAHARI_VAR_DIR (broker, checkpoints) goes to a temporary directory.
+    PRAHARI_VAR_DIR (broker, checkpoints, the collected static files) goes to a temporary directory.
     """
     global _django_ready
     if _django_ready:
@@ -256,7 +256,11 @@ def django_setup() -> None:
     django.setup()
 
     from django.conf import settings
+    from django.core.management import call_command
     from django.db import connection
+
+    # DEBUG off names static files by their hashes from collectstatic's manifest, as `make serve` serves them.
+    call_command("collectstatic", interactive=False, verbosity=0)
 
     if "testserver" not in settings.ALLOWED_HOSTS:  # django.test.Client's host, as the test runner adds it
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]

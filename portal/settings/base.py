@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.settings.env import env_bool, env_choice, env_int, env_list, env_networks, env_str
 from portal.settings.governance import *  # noqa: F403  (the PRAHARI_* numbers of SECURITY.md)
+from portal.settings.queues import celery_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("PRAHARI_VAR_DIR", str(BASE_DIR / "var")))
@@ -209,8 +210,18 @@ USE_TZ = True
 TIME_ZONE = "Asia/Kolkata"
 FORMAT_MODULE_PATH = ["portal.formats"]  # one way to write a date in each language (portal/formats/)
 
+# --- Static files: `collectstatic` copies them to var/static (make serve does) --------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+if not DEBUG:
+    # Each web process serves var/static itself (whitenoise): names carry a hash of the content, so browsers
+    # may cache them for ever, and each text file has a gzip twin for clients that accept it. A template
+    # naming a file collectstatic did not collect fails loudly rather than linking to nothing.
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")  # right after SecurityMiddleware
 
 # --- E-mail ------------------------------------------------------------------------------------
 EMAIL_URL = env_str("EMAIL_URL")
@@ -254,31 +265,20 @@ AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "token", "co
 SIMPLE_HISTORY_REVERT_DISABLED = True
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
-# --- Celery: Redis with REDIS_URL, otherwise an embedded filesystem broker -----------------------
-CELERY_BROKER_DIR = VAR_DIR / "broker"
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-else:
-    CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
-        "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
-        "control_folder": str(CELERY_BROKER_DIR / "control"),
-        "processed_folder": str(CELERY_BROKER_DIR / "processed"),
-        "store_processed": False,
-    }
-    for _folder in ("queue", "control", "processed"):
-        (CELERY_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
-CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "prahari")
-CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SERIALIZER = "json"
-CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TIMEZONE = "UTC"
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# --- Celery: Redis with REDIS_URL, otherwise an embedded filesystem broker; two queues (queues.py) ----------
+# The soft time limit of every task, so the longest a governance job may run; the broker's visibility timeout
+# and the hard limit derive from it.
+PRAHARI_JOB_TIME_LIMIT_MINUTES = env_int("PRAHARI_JOB_TIME_LIMIT_MINUTES", 60)
+PRAHARI_QUEUE_PREFIX = env_str("CELERY_QUEUE", "prahari")
+globals().update(
+    celery_settings(
+        prefix=PRAHARI_QUEUE_PREFIX, redis_url=REDIS_URL, var_dir=VAR_DIR, job_minutes=PRAHARI_JOB_TIME_LIMIT_MINUTES
+    )
+)
+# The beat lock (portal/beat.py) is a session-level advisory lock: it needs a connection that stays one
+# PostgreSQL session, so through PgBouncer only in session mode; by default the database of DATABASE_URL.
+_beat_lock_url = env_str("PRAHARI_BEAT_LOCK_DATABASE_URL")
+PRAHARI_BEAT_LOCK_DATABASE = dj_database_url.parse(_beat_lock_url) if _beat_lock_url else None
 
 LOGGING = {
     "version": 1,

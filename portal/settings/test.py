@@ -1,6 +1,7 @@
 """Test runs: production-like settings (DEBUG off) with a per-run random secret and plain-HTTP test client.
 
-Only environment defaults are set here; every setting still comes from `portal.settings.base`.
+Environment defaults are set here before `portal.settings.base` loads; only the password hashers and static
+files differ from it afterwards.
 """
 
 import os
@@ -15,3 +16,11 @@ from portal.settings.base import *  # noqa: F403
 
 # Argon2 at full cost makes every factory-built account slow; tests check behaviour, not the hash.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405
+
+# Tests collect no static files: plain names under STATIC_URL, no manifest, and no whitenoise looking for
+# var/static (the production profile's smoke test, tests/portal/test_serve.py, collects and serves them).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MIDDLEWARE = [name for name in MIDDLEWARE if name != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405

@@ -167,12 +167,13 @@ def start_celery_worker(tmp_path: Path, worker_database_url: str) -> Iterator[St
 
 @pytest.fixture
 def start_celery_beat(tmp_path: Path, worker_database_url: str) -> Iterator[Callable[..., WorkerProcess]]:
-    """Start `celery -A portal beat` with django-celery-beat's database scheduler on the test database."""
+    """Start `celery -A portal beat` with the configured scheduler (portal.beat.SingleBeatScheduler: the
+    database schedule, sent only while holding the beat lock) on the test database."""
     beats: list[WorkerProcess] = []
 
     def start(*, env: Mapping[str, str | None] | None = None) -> WorkerProcess:
         n = len(beats)
-        arguments = ["beat", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--max-interval", "1"]
+        arguments = ["beat", "--max-interval", "1"]
         arguments += ["--pidfile", str(tmp_path / f"beat-{n}.pid"), "--loglevel", "INFO"]
         log_path = tmp_path / f"beat-{n}.log"
         beat = _celery_process(arguments, database_url=worker_database_url, env=env, log_path=log_path, queue="beat")
