@@ -58,3 +58,14 @@ def env_networks(name: str) -> tuple:
         except ValueError:
             raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or network.") from None
     return tuple(networks)
+
+
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """Return the variable (lower-cased) when it is one of `choices`, `default` when unset; refuse anything else."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={raw!r}: use one of {', '.join(choices)}.")
+    return value
