@@ -34,6 +34,12 @@ def _trusted(address) -> bool:
     return any(address in network for network in settings.TRUSTED_PROXIES)
 
 
+def from_trusted_proxy(request) -> bool:
+    """Whether the peer that sent `request` is one of TRUSTED_PROXIES (whose headers are believed)."""
+    peer = parse_address(request.META.get("REMOTE_ADDR"))
+    return peer is not None and _trusted(peer)
+
+
 def client_ip(request) -> str | None:
     """The client's IP address (short form), or None when the request names none that can be read."""
     if request is None:

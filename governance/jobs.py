@@ -33,6 +33,7 @@ from accounts.services.system import system_user
 from governance.anomalies import anomalies
 from governance.digests import digest_send_for_ids
 from governance.explain import explain
+from governance.metrics import job_observed, jobs_exported
 from governance.reviews import review_reminders_send, reviews_overdue_suspend_ids
 from governance.tallies import view_tallies_prune
 from records.checkpoints import checkpoints
@@ -58,11 +59,13 @@ def job_run(name: str, *, dry_run: bool = False, now: datetime | None = None) ->
     if name not in JOBS:
         raise KeyError(f"unknown job {name!r}; jobs: {', '.join((*JOB_ORDER, 'all'))}")
     now = now or timezone.now()
-    with job_lock(name) as held:
+    with job_observed(name) as run, job_lock(name) as held:  # counted and timed for /metrics (governance/metrics.py)
         if not held:
+            run.outcome = "skipped"
             return {"job": name, "skipped": "another run of this job holds its lock"}
         summary = JOBS[name](now=now, dry_run=dry_run)
         if dry_run:
+            run.outcome = "dry_run"
             transaction.set_rollback(True)  # a dry run reports what it would do and keeps nothing
     return {"job": name, "dry_run": dry_run, **summary}
 
@@ -150,3 +153,4 @@ JOBS: dict[str, JobFunction] = {
     "checkpoints": checkpoints,
 }
 JOB_ORDER = tuple(JOBS)
+jobs_exported(JOB_ORDER)

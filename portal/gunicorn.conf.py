@@ -18,6 +18,7 @@ forwarded_allow_ips = ",".join(
 )
 timeout = 30
 graceful_timeout = 20
-accesslog = "-"
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+# No access log of gunicorn's own: a path can hold a secret (a reset link's token), and Django logs one JSON line
+# per request with its route name instead (portal/logs.py).
+accesslog = None
 control_socket_disable = True  # gunicornc is not used; its default path in $HOME would be shared by every instance

@@ -9,7 +9,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts.views.home import review_due_days
 from records.forms import SearchForm
-from records.services import access_history
+from records.history import access_history
 
 HOME_ACCESS_ROWS = 10
 

@@ -11,6 +11,7 @@ until Ctrl-C or SIGTERM stops them all.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -55,6 +56,13 @@ def main() -> int:
     if "DJANGO_ALLOWED_HOSTS" not in os.environ:
         os.environ["DJANGO_ALLOWED_HOSTS"] = LOCAL_HOSTS
         _step(f"DJANGO_ALLOWED_HOSTS is not set: answering only for {LOCAL_HOSTS}")
+    # Every process of this host writes its metrics into one directory that /metrics sums (portal/metrics.py);
+    # counts of an earlier run must not be summed in, so it starts empty.
+    var_dir = Path(os.environ.get("PRAHARI_VAR_DIR") or ROOT / "var")
+    metrics_dir = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or var_dir / "metrics")
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     bin_dir = str(Path(sys.executable).parent)  # Procfile.production names gunicorn and celery of this venv
     os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
 

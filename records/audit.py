@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from records.metrics import lookup_counted
 from records.models import AccessChainHead, AccessEvent
 from records.statements import HEAD_COUNTS, event_loaded, event_row, prepared_cursor, statements_for, values_prepared
 
@@ -207,9 +208,12 @@ def chain_head_lock(actor_id: int) -> AccessChainHead:
 def chain_append(head: AccessChainHead, **fields) -> AccessEvent:
     """Append one event after `head` (locked by chain_head_lock in this transaction) and save the head.
 
-    The head's daily counts, changed by the caller beforehand, are saved in the same statement.
+    The head's daily counts, changed by the caller beforehand, are saved in the same statement. The
+    look-up is counted for /metrics by action and outcome once the transaction commits (records/metrics.py).
     """
-    return _append_locked(transaction.get_connection(), head, event_content(fields))
+    event = _append_locked(transaction.get_connection(), head, event_content(fields))
+    lookup_counted(action=event.action, outcome=event.outcome)
+    return event
 
 
 def _append_locked(connection, head: AccessChainHead, content: dict, created_at=None) -> AccessEvent:

@@ -47,6 +47,7 @@ from records.changes import mask_id_number
 from records.consent_gate import GIVEN, NO_MOBILE, consent_gate
 from records.explain import CONSENT, record_explained
 from records.keys import REFERENCE_ID, LookupRefused, SearchKey, logged_id, purpose_clean
+from records.metrics import lookup_unlogged
 from records.models import AccessChainHead, AccessEvent, Beneficiary
 from records.refusals import (
     AccessInterrupted,
@@ -180,8 +181,9 @@ def _trip_canary(head, viewer: Viewer, record: Beneficiary, *, action: str, purp
     )
 
 
-def _governed(work):
-    """Run `work()` in one transaction; a failure to write the log becomes AccessLogUnavailable.
+def _governed(work, *, action: str):
+    """Run `work()` in one transaction; a failure to write the log becomes AccessLogUnavailable (counted for
+    /metrics as a look-up of `action` whose log was unavailable).
 
     `work` returns (refusal or None, value): a refusal is raised only after the transaction
     committed, so the events and suspensions behind it are kept.
@@ -190,6 +192,7 @@ def _governed(work):
         with transaction.atomic():
             refusal, value = work()
     except DatabaseError as error:
+        lookup_unlogged(action=action)
         raise AccessLogUnavailable(
             _("Records cannot be shown right now: the access log could not be written. Nothing was shown.")
         ) from error
@@ -286,7 +289,7 @@ def record_search(*, viewer: Viewer, purpose: str, key: SearchKey) -> SearchResu
         )
         return None, SearchResult([RecordSummary(**_summary(r)) for r in visible[:cap]], more=len(visible) > cap)
 
-    return _governed(work)
+    return _governed(work, action=Action.SEARCH)
 
 
 def record_get_for_viewer(
@@ -329,7 +332,7 @@ def record_get_for_viewer(
             explained_by=record.explained_by or (CONSENT if gate.detail.get("consent") == GIVEN else None),
         )
 
-    return _governed(work)
+    return _governed(work, action=Action.VIEW)
 
 
 def record_reveal(
@@ -386,13 +389,4 @@ def record_reveal(
         )
         return None, getattr(record, field_name)
 
-    return _governed(work)
-
-
-def access_history(user: User, *, limit: int = 20) -> list[AccessEvent]:
-    """The most recent access events of `user`, newest first (their own page, a supervisor's view)."""
-    return list(
-        AccessEvent.objects.filter(actor=user)
-        .select_related("beneficiary")
-        .order_by("-created_at", "-actor_seq")[:limit]
-    )
+    return _governed(work, action=Action.REVEAL)

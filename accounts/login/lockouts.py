@@ -30,6 +30,14 @@ def failures_seen(request, username: str) -> int | None:
     return seen[1] if seen is not None and seen[0] == username else None
 
 
+def client_str(username, ip_address, user_agent, path_info, request) -> str:
+    """AXES_CLIENT_STR_CALLABLE: how axes names a client in its log lines. Its own names the path, which on
+    some pages holds a token (a reset link); this names the route. Username and address are masked anyway
+    (AXES_SENSITIVE_PARAMETERS); the account event of each failure says who and from where."""
+    match = getattr(request, "resolver_match", None)
+    return f'{{route: "{match.view_name if match is not None else "unmatched"}"}}'
+
+
 def lockout_response(request, original_response=None, credentials=None):
     """AXES_LOCKOUT_CALLABLE: keep the login view's own (generic) response, so a lock is not an oracle."""
     return original_response

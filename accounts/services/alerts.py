@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
 from accounts.exceptions import IllegalTransition
+from accounts.metrics import alerts_counted
 from accounts.models import Alert, User
 from accounts.permissions import ensure_may
 from accounts.services.reasons import clean_reason
@@ -33,7 +34,8 @@ def alert_raise(*, rule: str, severity: Alert.Severity, subject: User, evidence:
 @transaction.atomic
 def alert_raise_many(alerts: Iterable[dict], *, raised_by: User) -> list[Alert]:
     """`alert_raise` for many alerts (dicts of its arguments, `subject` or `subject_id`) in two statements
-    (the alerts, their history rows) whatever their number, for the governance jobs."""
+    (the alerts, their history rows) whatever their number, for the governance jobs. Counted for /metrics
+    by rule and severity once the transaction commits."""
     rows = []
     for fields in alerts:
         alert = Alert(**fields)
@@ -42,7 +44,9 @@ def alert_raise_many(alerts: Iterable[dict], *, raised_by: User) -> list[Alert]:
         rows.append(alert)
     if not rows:
         return []
-    return bulk_create_with_history(rows, Alert, batch_size=None, default_user=raised_by)
+    created = bulk_create_with_history(rows, Alert, batch_size=None, default_user=raised_by)
+    alerts_counted(created)
+    return created
 
 
 def _decide(alert: Alert, *, status: str, acting_user: User, reason: str) -> Alert:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from accounts.metrics import account_event_counted
 from accounts.models import AccountEvent, AccountEventType, User
 from accounts.services.setsql import row_insert
 
@@ -18,8 +19,10 @@ def event_record(
     """Append one AccountEvent. Call it inside the service's transaction so the event and change land together.
 
     Written by an INSERT built once (`row_insert`): the ORM built it anew for every event, and an event
-    has no save() of its own to run at an insert (AccountEvent.save only refuses a change).
+    has no save() of its own to run at an insert (AccountEvent.save only refuses a change). Sign-ins,
+    locks and holds are counted for /metrics once the transaction commits (accounts/metrics.py).
     """
     event = AccountEvent(type=type, actor=actor, subject=subject, reason=reason, ip_address=ip or None, data=data or {})
     row_insert(event)
+    account_event_counted(type=type, data=event.data)
     return event

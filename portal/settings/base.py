@@ -14,6 +14,12 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.settings.env import env_bool, env_choice, env_int, env_list, env_networks, env_str
 from portal.settings.governance import *  # noqa: F403  (the PRAHARI_* numbers of SECURITY.md)
+from portal.settings.observability import (
+    PRAHARI_METRICS_ALLOWED_IPS,  # noqa: F401  (read by portal/metrics.py)
+    PRAHARI_METRICS_MULTIPROC_DIR,  # noqa: F401
+    PRAHARI_METRICS_TOKEN,  # noqa: F401
+    logging_settings,
+)
 from portal.settings.queues import celery_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -71,6 +77,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.middleware.RequestObservationMiddleware",  # first: the request id, one log line, the latency
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -125,6 +132,9 @@ if not DATABASE_URL:
 
     DATABASE_URL = embedded_database_url(VAR_DIR)
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+# A database that does not answer fails a new connection (and /readyz) in seconds, not minutes; a
+# `?connect_timeout=N` in DATABASE_URL wins.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://…): Prahari needs PostgreSQL.")
 # A later error in a request must never roll back a logged read (STYLE.md, PITFALLS.md).
@@ -185,7 +195,8 @@ SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_PROXY") else None
 # The proxies whose X-Forwarded-For is believed (accounts/request_info.py: client_ip); none by default.
 TRUSTED_PROXIES = env_networks("DJANGO_TRUSTED_PROXIES")
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Load balancers probe over plain HTTP. /metrics is not exempt: over plain HTTP it answers as any path does.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
@@ -221,7 +232,10 @@ if not DEBUG:
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
     }
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")  # right after SecurityMiddleware
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
 
 # --- E-mail ------------------------------------------------------------------------------------
 EMAIL_URL = env_str("EMAIL_URL")
@@ -257,6 +271,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = False  # a full login resets instead (lockouts.login_failures_reset: one DELETE)
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "accounts.login.lockouts.lockout_response"  # the same page as any other failure
+AXES_CLIENT_STR_CALLABLE = "accounts.login.lockouts.client_str"  # its log lines name the route, never the path
 AXES_DISABLE_ACCESS_LOG = True  # successes are AccountEvents; axes' own success log would grow without bound
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # one row per failure: the per-IP throttle counts these
 AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT = 200
@@ -280,12 +295,5 @@ globals().update(
 _beat_lock_url = env_str("PRAHARI_BEAT_LOCK_DATABASE_URL")
 PRAHARI_BEAT_LOCK_DATABASE = dj_database_url.parse(_beat_lock_url) if _beat_lock_url else None
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
-    # pgserver logs each start, join and stop of the embedded PostgreSQL at INFO.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
-}
+# --- Metrics and logs (portal/settings/observability.py, docs/operations.md) --------------------------
+PRAHARI_LOG_FORMAT, LOGGING = logging_settings(debug=DEBUG)

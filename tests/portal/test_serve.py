@@ -89,7 +89,7 @@ def test_check_deploy_is_clean_under_the_production_profile(tmp_path):
 
     code = (
         "from django.conf import settings as s;"
-        "print(s.DEBUG, s.STORAGES['staticfiles']['BACKEND'], s.MIDDLEWARE[:2], s.SECURE_SSL_REDIRECT,"
+        "print(s.DEBUG, s.STORAGES['staticfiles']['BACKEND'], s.MIDDLEWARE[:3], s.SECURE_SSL_REDIRECT,"
         " s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER)"
     )
     shown = subprocess.run(
@@ -98,7 +98,8 @@ def test_check_deploy_is_clean_under_the_production_profile(tmp_path):
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == (
         "False whitenoise.storage.CompressedManifestStaticFilesStorage "
-        "['django.middleware.security.SecurityMiddleware', 'whitenoise.middleware.WhiteNoiseMiddleware'] "
+        "['portal.middleware.RequestObservationMiddleware', 'django.middleware.security.SecurityMiddleware', "
+        "'whitenoise.middleware.WhiteNoiseMiddleware'] "
         "True True True 31536000 ('HTTP_X_FORWARDED_PROTO', 'https')"
     )
 
@@ -197,8 +198,12 @@ def test_make_serve_runs_the_production_profile_for_real(tmp_path, fresh_databas
         DJANGO_BEHIND_PROXY="1",  # this test is the TLS proxy: it says https with X-Forwarded-Proto
         PRAHARI_VAR_DIR=str(tmp_path / "var"),
         PRAHARI_BIND=f"127.0.0.1:{port}",
+        PRAHARI_METRICS_TOKEN=(token := secrets.token_urlsafe(32)),
         WEB_CONCURRENCY="2",
     )
+    stale = tmp_path / "var" / "metrics" / "counter_0.db"  # an earlier run's counts: make serve starts afresh
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"stale")
     serving = Serving(env, tmp_path / "serve.log")
     try:
         serving.wait_for(lambda: _answers(port), what="/healthz answering")
@@ -223,6 +228,12 @@ def test_make_serve_runs_the_production_profile_for_real(tmp_path, fresh_databas
         assert (status, headers.get("content-encoding"), body) == (200, None, original)
         status, headers, _ = get(port, f"/static/{hashed}")  # plain HTTP, not through the proxy: to HTTPS
         assert status == 301 and headers["location"].startswith("https://")
+
+        # /metrics sums both web processes' counts, from a directory make serve emptied first.
+        assert not stale.exists()
+        status, _, metrics = get(port, "/metrics", {**PROXY, "Authorization": f"Bearer {token}"})
+        login_count = rb'prahari_http_request_duration_seconds_count\{[^}]*route="accounts:login"[^}]*\} [1-9]'
+        assert status == 200 and re.search(login_count, metrics), metrics.decode()[-2000:]
 
         # A worker per queue, each receiving what the routes send it, and one beat holding the beat lock.
         serving.wait_for(lambda: "this beat holds the beat lock" in serving.output(), what="beat holding the lock")
