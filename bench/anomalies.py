@@ -3,7 +3,7 @@
 Data (bench/_p3_data.py, set-based SQL): small is 1,000 workers, full 100,000, each with 30 days of history
 (logins, 7 to 14 requests a working day, some nights) and a scored day of 100 requests at a human pace
 from four addresses, so the job scores about 100 events per worker (10,000,000 at full size) and its rules
-look back over the month (about 2.6 times as many older events). About 2% of the accounts trip each rule
+look back over the month (about 2.5 times as many older events). About 2% of the accounts trip each rule
 (burst, cadence, night, addresses, out of scope, baseline spike, unexplained views by day and by week,
 failed logins, canary); others sit just on either side of a threshold or mix old and new events in one
 window. The watermarks are left where the history ends, as if an earlier run had scored it; the explain
