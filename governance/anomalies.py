@@ -3,11 +3,11 @@
 Each run (governance.jobs.job_run: one transaction, one run at a time):
 1. reads where the last run stopped (AnomalyWatermark, one row per log) and where the logs end now
    (their largest ids, read once);
-2. explains the look-ups up to that end (governance/explain.py), so the unexplained_views rules count
-   judged look-ups only; then runs every scored rule of the registry (governance/rules/) over the new
-   events: one statement over the access events, which reads them once, and one over the account
-   events; the access statement also adds their allowed views to the console's tallies
-   (governance/tallies.py);
+2. explains the new look-ups up to that end (governance/explain.py; the explain job's own runs look
+   again at older unexplained ones), so the unexplained_views rules count judged look-ups only; then
+   runs every scored rule of the registry (governance/rules/) over the new events: one statement over
+   the access events, which reads them once, and one over the account events; the access statement
+   also adds their allowed views to the console's tallies (governance/tallies.py);
 3. merges overlapping windows of one account and rule into one hit, drops hits an earlier alert
    already covers (same rule, account and an overlapping window: re-runs and overlapping windows never
    alert twice), and raises one Alert per hit as the system actor, with evidence a supervisor can read,
@@ -66,7 +66,7 @@ def anomalies(*, now: datetime, dry_run: bool = False) -> dict:
     hi, account_hi, read_at = log_ends()
     if not older_writers_gone(read_at):
         return {"held_back": _("a transaction older than this run is still writing the logs"), "events_scored": 0}
-    explained_through(hi=hi, now=now)  # every look-up scored is judged: unexplained_views counts on it
+    explained_through(hi=hi, now=now, recheck=False)  # every look-up scored is judged: unexplained_views counts on it
     scan = _scan(marks, hi, account_hi, now)
     hits = statements.hits(scan)  # the statements run even on nothing new: a fixed count
     merged = _unseen(_merge(hits), since=now - timedelta(days=3))

@@ -29,11 +29,13 @@ def explain(*, now: datetime, dry_run: bool = False) -> dict:
     return explained_through(hi=hi, now=now)
 
 
-def explained_through(*, hi: int, now: datetime) -> dict:
+def explained_through(*, hi: int, now: datetime, recheck: bool = True) -> dict:
     """Explain the look-ups up to id `hi` (the caller waited for older writers) and move the watermark there;
-    the anomalies job calls it first, so that every look-up it scores is judged."""
+    the anomalies job calls it first, so that every look-up it scores is judged. `recheck`: also look again
+    at the still unexplained look-ups of the last days; the anomalies job leaves that to this job's own runs
+    (every look-up it scores is judged either way, and a late explanation lands within one run of this job)."""
     lo = watermarks_lock((STREAM,))[STREAM]
-    since = now - timedelta(days=settings.PRAHARI_EXPLAIN_APPOINTMENT_DAYS)
+    since = now - timedelta(days=settings.PRAHARI_EXPLAIN_APPOINTMENT_DAYS) if recheck else now
     explained = explanations_write(lo=lo, hi=hi, since=since, now=now)
     watermarks_move({STREAM: max(lo, hi)})
     return {"judged_up_to": max(lo, hi), "explained": explained}

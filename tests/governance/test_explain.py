@@ -156,6 +156,19 @@ def test_an_appointment_booked_after_the_look_up_explains_it_at_a_later_run(worl
     assert explained(event) == Kind.APPOINTMENT
 
 
+def test_the_anomalies_job_judges_new_look_ups_and_leaves_the_second_look_to_this_job(world, people):
+    own, _ = people
+    first = look(world.worker, own)
+    run()  # judged: unexplained
+    appointment(own, world.facility, LOCAL + timedelta(days=2))
+    later = look(world.worker, own, at=T0 + 2 * DAY)
+    with freeze_time(T0 + 2 * DAY + timedelta(hours=1)):
+        job_run("anomalies", now=T0 + 2 * DAY + timedelta(hours=1))
+    assert (explained(first), explained(later)) == (None, Kind.APPOINTMENT)  # the new one only
+    assert run(T0 + 2 * DAY + timedelta(hours=2))["explained"] == {Kind.APPOINTMENT: 1}
+    assert explained(first) == Kind.APPOINTMENT
+
+
 def test_runs_are_idempotent_and_a_fixed_number_of_statements(world, people, django_assert_max_num_queries):
     own, other = people
     run(T0 - DAY)  # the first run creates the job's watermark
