@@ -37,6 +37,7 @@ from governance.metrics import job_observed, jobs_exported
 from governance.reviews import review_reminders_send, reviews_overdue_suspend_ids
 from governance.tallies import view_tallies_prune
 from records.checkpoints import checkpoints
+from records.partitions import partitions
 
 JobFunction = Callable[..., dict]
 
@@ -126,8 +127,8 @@ def retention(*, now: datetime, dry_run: bool = False) -> dict:
     than 30 days (their texts are already erased), history rows past PRAHARI_HISTORY_RETENTION_DAYS,
     the console's view tallies older than it shows (governance/tallies.py).
 
-    Never an access event (README: whole months will be dropped once the table is partitioned, with
-    a signed checkpoint) and never a history row inside its retention period.
+    Never an access event (the `partitions` job drops whole months of them, each after its signed cut:
+    records/partitions.py) and never a history row inside its retention period.
     """
 
     outbox, _ = Notification.objects.filter(
@@ -151,6 +152,7 @@ JOBS: dict[str, JobFunction] = {
     "anomalies": anomalies,
     "retention": retention,
     "checkpoints": checkpoints,
+    "partitions": partitions,
 }
 JOB_ORDER = tuple(JOBS)
 jobs_exported(JOB_ORDER)

@@ -8,7 +8,8 @@ chain: an edited row breaks its hash, a deleted or inserted row breaks the seque
 link, a deleted last row leaves the head ahead of the chain. The key (PRAHARI_AUDIT_KEY, or one
 derived from DJANGO_SECRET_KEY) keeps someone with only database access from re-forging a chain.
 Deleting the latest events and winding the head back leaves a valid chain: the signed checkpoints
-kept outside the database (records/checkpoints.py) are what `verify` catches that with.
+kept outside the database (records/checkpoints.py) are what `verify` catches that with. Once old months
+are dropped (records/partitions.py), a chain starts from its signed cut instead of its genesis.
 
 Two ways to append (bench P5). A record look-up locks the head (SELECT … FOR UPDATE), reads its
 sequence, hash and daily counts, and writes the event and the head in one statement, all in the
@@ -296,13 +297,18 @@ def access_events_append_past(*, actor, events: Iterable[tuple[datetime, dict]])
     return appended
 
 
-def _problems(events: Iterator[AccessEvent], heads: dict[int, AccessChainHead]) -> Iterator[tuple[int, str]]:
+def _problems(
+    events: Iterator[AccessEvent], heads: dict[int, AccessChainHead], cuts: dict, starts: dict
+) -> Iterator[tuple[int, str]]:
     actor, expected_seq, prev = None, 0, ""
     for event in events:
         if event.actor_id != actor:
             if actor is not None:
                 yield from _head_problems(actor, expected_seq, prev, heads)
             actor, expected_seq, prev = event.actor_id, 0, genesis(event.actor_id)
+            cut = cuts.get(actor, {}).get(event.actor_seq - 1)
+            if cut is not None:  # its older months were dropped: the chain goes on from their last event
+                expected_seq, prev = starts[actor] = (event.actor_seq - 1, cut)
         expected_seq += 1
         if event.actor_seq != expected_seq:
             yield event.pk, f"event {event.pk}: actor {actor} sequence {event.actor_seq}, expected {expected_seq}"
@@ -327,20 +333,37 @@ def _head_problems(actor, last_seq, last_hash, heads) -> Iterator[tuple[int, str
 
 
 def chains_verify(actor_ids: Iterable[int] | None = None) -> tuple[int, str | None]:
+    """Check every chain (or only those of `actor_ids`) link by link and against its head, each from its
+    genesis; return how many events were checked and the first problem (None when every chain is whole)."""
+    checked, problem, _starts = chains_walk(actor_ids)
+    return checked, problem
+
+
+def chains_walk(
+    actor_ids: Iterable[int] | None = None, *, cuts: dict[int, dict[int, str]] | None = None
+) -> tuple[int, str | None, dict[int, tuple[int, str]]]:
     """Check every chain (or only those of `actor_ids`) link by link and against its head; return how many
-    events were checked and the first problem (None when every chain is whole). The signed checkpoints are
-    checked after it (records/verification.py)."""
+    events were checked, the first problem (None when every chain is whole) and the chains that start at a cut.
+
+    `cuts`: {actor: {seq: hash}}, the signed cuts the `partitions` job wrote before it dropped old months
+    (records/verification.py reads them). A chain whose oldest event left is not its first starts from the cut
+    of the event just before it, {actor: (seq, hash)} in the third value; without one it is missing events.
+    A head with no event left must be a cut. The signed checkpoints are checked after it
+    (records/verification.py)."""
+    cuts, starts = cuts or {}, {}
     heads, events = AccessChainHead.objects.all(), AccessEvent.objects.all()
     if actor_ids is not None:
         heads, events = heads.filter(actor_id__in=actor_ids), events.filter(actor_id__in=actor_ids)
     heads = {h.actor_id: h for h in heads}
     events = events.order_by("actor_id", "actor_seq").iterator(chunk_size=5000)
     checked = 0
-    for _event_id, problem in _problems(events, heads):
+    for _event_id, problem in _problems(events, heads, cuts, starts):
         if problem:
-            return checked, problem
+            return checked, problem, starts
         checked += 1
     for actor, head in heads.items():
-        if head.seq:
-            return checked, f"actor {actor}: its head records {head.seq} events but none are left"
-    return checked, None
+        if head.seq and cuts.get(actor, {}).get(head.seq) == head.hash:
+            starts[actor] = (head.seq, head.hash)  # every event of it was in the months dropped
+        elif head.seq:
+            return checked, f"actor {actor}: its head records {head.seq} events but none are left", starts
+    return checked, None, starts

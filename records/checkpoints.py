@@ -6,7 +6,8 @@ the `checkpoints` governance job writes every chain head that moved since its la
 sequence number, hash) to a new file, signed with the audit key, in PRAHARI_AUDIT_CHECKPOINT_DIR (an
 append-only directory), and sends the same lines to a syslog receiver when PRAHARI_AUDIT_CHECKPOINT_SYSLOG
 is set. `verify_audit` reads every file back and fails when a chain no longer holds an event a checkpoint
-recorded, exactly as recorded.
+recorded, exactly as recorded (records/verification.py). The same files, with a `cut` in their header, are
+what the `partitions` job writes before it drops a month of the log (records/partitions.py).
 
 File format (one file per run, JSON lines, UTF-8, each line ending in "\\n"):
     {"format": "prahari-audit-checkpoint/1", "at": <ISO time, UTC>, "run": <hex id>, "entries": N}
@@ -28,22 +29,17 @@ import logging
 import os
 import secrets
 import socket
-import stat
 import sys
-from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from logging.handlers import SysLogHandler
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Exists, OuterRef
 
-from accounts.models import User
 from records.audit import sign
-from records.models import AccessChainHead, AccessEvent, ChainCheckpoint
+from records.models import AccessChainHead, ChainCheckpoint
 
 FORMAT = "prahari-audit-checkpoint/1"
 SIGNATURE = "hmac_sha256"
@@ -66,15 +62,23 @@ def checkpoints(*, now: datetime, dry_run: bool = False) -> dict:
     moved = heads_moved()
     if dry_run:
         return {"entries": len(moved), "file": None, "syslog_messages": 0}
+    name, sent = checkpoint_write(entries=moved, at=now)
+    checkpoints_record(entries=moved, at=now)
+    return {"entries": len(moved), "file": name, "syslog_messages": sent}
+
+
+def checkpoint_write(*, entries: list[Entry], at: datetime, cut: datetime | None = None) -> tuple[str, int]:
+    """Write `entries` to a new signed file of PRAHARI_AUDIT_CHECKPOINT_DIR (a cut, records/partitions.py, when
+    `cut` is given), and send it to the syslog receiver when one is set; return the file's name and how many
+    messages were sent. Raises OSError when the file cannot be written or sent."""
     run = secrets.token_hex(6)
-    content = checkpoint_content(entries=moved, at=now, run=run)
-    name = f"{now.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}-{run}{SUFFIX}"  # names sort by time
+    content = checkpoint_content(entries=entries, at=at, run=run, cut=cut)
+    name = f"{at.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}-{run}{SUFFIX}"  # names sort by time
     path = checkpoint_file_write(directory=Path(settings.PRAHARI_AUDIT_CHECKPOINT_DIR), name=name, content=content)
     sent = 0
     if settings.PRAHARI_AUDIT_CHECKPOINT_SYSLOG:
         sent = checkpoint_syslog_send(address=settings.PRAHARI_AUDIT_CHECKPOINT_SYSLOG, name=path.name, content=content)
-    checkpoints_record(entries=moved, at=now)
-    return {"entries": len(moved), "file": path.name, "syslog_messages": sent}
+    return path.name, sent
 
 
 def heads_moved() -> list[Entry]:
@@ -102,9 +106,12 @@ def _line(value: dict) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=True) + "\n"
 
 
-def checkpoint_content(*, entries: list[Entry], at: datetime, run: str) -> bytes:
-    """A checkpoint file's exact bytes: header, one line per entry, and the signature of all of them."""
+def checkpoint_content(*, entries: list[Entry], at: datetime, run: str, cut: datetime | None = None) -> bytes:
+    """A checkpoint file's exact bytes: header, one line per entry, and the signature of all of them. A cut's
+    header also holds `cut`: the time before which the events were about to be dropped."""
     header = {"format": FORMAT, "at": at.astimezone(UTC).isoformat(), "run": run, "entries": len(entries)}
+    if cut is not None:
+        header["cut"] = cut.astimezone(UTC).isoformat()
     lines = [_line(header), *(_line({"actor": a, "seq": s, "hash": h}) for a, s, h in entries)]
     body = "".join(lines).encode()
     return body + _line({SIGNATURE: sign(body)}).encode()
@@ -142,6 +149,12 @@ def checkpoint_parse(content: bytes) -> list[Entry]:
 
     Raises CheckpointInvalid saying why the file cannot be trusted.
     """
+    return checkpoint_read(content)[1]
+
+
+def checkpoint_read(content: bytes) -> tuple[dict, list[Entry]]:
+    """The header and the entries of a checkpoint file's `content`, once its signature verifies (else
+    CheckpointInvalid, saying why)."""
     if not content.endswith(b"\n"):
         raise CheckpointInvalid("it stops mid-line, before its signature", unfinished=True)
     cut = content.rfind(b"\n", 0, len(content) - 1) + 1
@@ -159,9 +172,11 @@ def checkpoint_parse(content: bytes) -> list[Entry]:
         entries = [(line["actor"], line["seq"], line["hash"]) for line in lines]
         if not all(_entry_valid(entry) for entry in entries):
             raise ValueError("an entry is not an actor id, a sequence number and a hash")
+        if "cut" in header and not isinstance(header["cut"], str):
+            raise ValueError("the cut is not a time")
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise CheckpointInvalid(f"it cannot be read: {error}") from None
-    return entries
+    return header, entries
 
 
 def _entry_valid(entry: Entry) -> bool:
@@ -229,114 +244,3 @@ def checkpoint_syslog_send(*, address: str, name: str, content: bytes) -> int:
     finally:
         sender.close()
     return len(messages)
-
-
-# --- Verifying ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class CheckpointsVerdict:
-    directory: Path
-    files: int = 0  # signed files read
-    entries: int = 0  # their entries checked against the chains
-    unfinished: list[str] = field(default_factory=list)  # files a failed run left before their signature
-    problems: list[str] = field(default_factory=list)
-
-
-def checkpoints_verify(*, actor_ids: Collection[int] | None = None) -> CheckpointsVerdict:
-    """Check every checkpoint file's signature, then that the chains (or only those of `actor_ids`) still hold
-    each checkpointed event with exactly its hash. Reads one file at a time; one query per batch of entries.
-
-    Every entry is checked, not only each actor's latest: a chain cut back and then continued by new
-    appends reaches its latest checkpoint again, but no longer holds the events the earlier ones recorded.
-    Call after the chains' own links verify (records.verification.verify does): a missing event is then the tail.
-    """
-    directory = Path(settings.PRAHARI_AUDIT_CHECKPOINT_DIR)
-    verdict = CheckpointsVerdict(directory)
-    findings: dict[int, dict[str, tuple[int, str]]] = {}
-    batch: list[tuple[int, int, str, str]] = []
-    for path in checkpoint_files(directory):
-        try:
-            entries = checkpoint_parse(path.read_bytes())
-        except CheckpointInvalid as error:
-            if error.unfinished and path.stat().st_mode & stat.S_IWUSR:
-                verdict.unfinished.append(path.name)
-            else:
-                verdict.problems.append(f"checkpoint file {path.name}: {error}")
-            continue
-        except OSError as error:
-            verdict.problems.append(f"checkpoint file {path.name}: it cannot be read ({error.strerror})")
-            continue
-        verdict.files += 1
-        mine = [(a, seq, digest, path.name) for a, seq, digest in entries if actor_ids is None or a in actor_ids]
-        verdict.entries += len(mine)
-        batch.extend(mine)
-        if len(batch) >= _BATCH:
-            _find(batch, findings)
-            batch = []
-    _find(batch, findings)
-    verdict.problems.extend(_described(findings))
-    return verdict
-
-
-_BATCH = 1000  # entries per query
-
-
-def _find(batch: list[tuple[int, int, str, str]], findings: dict[int, dict[str, tuple[int, str]]]) -> None:
-    """Add to `findings` the entries of `batch` whose event is gone ("missing": the highest, with its file) or
-    holds another hash ("differs": the lowest)."""
-    for number, event_hash in _mismatches([(actor, seq, digest) for actor, seq, digest, _file in batch]):
-        actor, seq, _digest, name = batch[number]
-        found = findings.setdefault(actor, {})
-        kind = "differs" if event_hash else "missing"
-        best = found.get(kind)
-        if best is None or (seq > best[0] if kind == "missing" else seq < best[0]):
-            found[kind] = (seq, name)
-
-
-def _mismatches(entries: list[Entry]) -> Iterator[tuple[int, str | None]]:
-    """(index in `entries`, the event's hash or None when there is no such event) of each entry the chains do
-    not hold exactly: a join of the entries, sent as VALUES, with the log's (actor, sequence) index."""
-    size = min(_BATCH, (connection.features.max_query_params or 4 * _BATCH) // 4)
-    row = "(CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS VARCHAR(64)))"
-    events = AccessEvent._meta.db_table
-    with connection.cursor() as cursor:
-        for start in range(0, len(entries), size):
-            chunk = entries[start : start + size]
-            cursor.execute(
-                f"WITH c (n, actor_id, actor_seq, hash) AS (VALUES {', '.join([row] * len(chunk))}) "  # noqa: S608
-                f"SELECT c.n, e.hash FROM c LEFT JOIN {events} e "
-                "ON e.actor_id = c.actor_id AND e.actor_seq = c.actor_seq WHERE e.hash IS NULL OR e.hash <> c.hash",
-                [value for n, entry in enumerate(chunk, start) for value in (n, *entry)],
-            )
-            yield from cursor.fetchall()
-
-
-def _described(findings: dict[int, dict[str, tuple[int, str]]]) -> list[str]:
-    """One problem per actor, naming the actor, the checkpoint file and the events."""
-    if not findings:
-        return []
-    names = dict(User.objects.filter(pk__in=findings).values_list("pk", "username"))
-    ends = dict(
-        AccessEvent.objects.filter(actor_id__in=findings)
-        .order_by()
-        .values("actor_id")
-        .annotate(end=Max("actor_seq"))
-        .values_list("actor_id", "end")
-    )
-    problems = []
-    for actor in sorted(findings):
-        who, parts = f"actor {actor} ({names.get(actor, '?')})", []
-        if "missing" in findings[actor]:
-            seq, name = findings[actor]["missing"]
-            end = ends.get(actor, 0)
-            gone = f"event {seq}" if seq == end + 1 else f"events {end + 1}–{seq}"
-            parts.append(f"chain of {who} ends at seq {end} but checkpoint {name} holds seq {seq}: {gone} missing")
-        if "differs" in findings[actor]:
-            seq, name = findings[actor]["differs"]
-            parts.append(
-                f"event {seq} of {who} differs from its checkpoint {name} "
-                "(the chain was cut there and continued, or the audit key changed)"
-            )
-        problems.append("; ".join(parts))
-    return problems

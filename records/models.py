@@ -237,7 +237,10 @@ class AccessEvent(AppendOnlyModel):
     class Meta:
         verbose_name = _("access event")
         verbose_name_plural = _("access events")
-        constraints = [models.UniqueConstraint(fields=["actor", "actor_seq"], name="access_event_seq_per_actor")]
+        # Partitioned by month (migration 0018): a unique constraint holds created_at; the chain heads keep seq unique.
+        constraints = [
+            models.UniqueConstraint(fields=["actor", "actor_seq", "created_at"], name="access_event_seq_per_actor")
+        ]
         indexes = [
             models.Index(fields=["actor", "created_at"], name="access_event_actor_time"),
             models.Index(fields=["beneficiary", "created_at"], name="access_event_record_time"),
@@ -323,8 +326,13 @@ class AccessExplanation(models.Model):
         CONSENT = "consent", _("beneficiary's consent")
         REVIEW = "review", _("supervisor's review")
 
-    event = models.OneToOneField(
-        AccessEvent, on_delete=models.PROTECT, primary_key=True, related_name="explanation", verbose_name=_("look-up")
+    event = models.OneToOneField(  # no database constraint: none can point into the partitioned log by id alone
+        AccessEvent,
+        models.PROTECT,
+        primary_key=True,
+        related_name="explanation",
+        verbose_name=_("look-up"),
+        db_constraint=False,
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("worker")

@@ -45,12 +45,13 @@ def _statements(connection) -> dict[str, str]:
     # The optimistic append moves the head only from the (seq, hash) this process last wrote: the hash in
     # the condition, not only the number, so a head that was reset or rolled back is never linked to.
     swap = f"UPDATE {heads} SET seq = %s, hash = %s WHERE actor_id = %s AND seq = %s AND hash = %s"
-    # The lock also reads the times of the chain's latest requests (for the pace) and its newest sequence
-    # number, in the same statement: a look-up makes no extra round trip. The times come as whole
-    # microseconds (EXTRACT's numeric is exact).
-    times = f"""ARRAY(SELECT CAST(EXTRACT(EPOCH FROM e.created_at) * 1000000 AS BIGINT) FROM {events} e
-                WHERE e.actor_id = h.actor_id ORDER BY e.actor_seq DESC LIMIT %s)"""
-    newest = f"(SELECT MAX(e.actor_seq) FROM {events} e WHERE e.actor_id = h.actor_id)"
+    # The lock also reads the times of the chain's latest requests (for the pace), newest first, and its newest
+    # sequence number, in the same statement: a look-up makes no extra round trip. Both come from one read of
+    # the chain's latest events: the log is partitioned by month, and each read of it by actor and sequence
+    # looks into every partition. The times come as whole microseconds (EXTRACT's numeric is exact).
+    latest = f"""SELECT array_agg(l.t ORDER BY l.s DESC), MAX(l.s) FROM (
+                   SELECT CAST(EXTRACT(EPOCH FROM e.created_at) * 1000000 AS BIGINT) AS t, e.actor_seq AS s
+                   FROM {events} e WHERE e.actor_id = h.actor_id ORDER BY e.actor_seq DESC LIMIT %s) l"""
     # One statement, so one transaction in autocommit: the head moves and the event is inserted, or neither
     # (no row back: the remembered head was stale). Parameters in a SELECT list have no column to take their
     # type from, hence the casts (without a length: a value too long is refused by the column, as in the
@@ -58,8 +59,8 @@ def _statements(connection) -> dict[str, str]:
     fields = [AccessEvent._meta.get_field(c) for c in EVENT_COLUMNS]
     casts = ", ".join(f"CAST(%s AS {f.db_type(connection).split('(')[0]})" for f in fields)
     return {
-        "lock": f"SELECT h.seq, h.hash, h.day, h.lookups, h.reveals, {times}, {newest} FROM {heads} h "
-        "WHERE h.actor_id = %s FOR UPDATE",
+        "lock": f"SELECT h.seq, h.hash, h.day, h.lookups, h.reveals, r.times, r.newest FROM {heads} h "
+        f"CROSS JOIN LATERAL ({latest}) r (times, newest) WHERE h.actor_id = %s FOR UPDATE OF h",
         "latest": f"SELECT actor_seq, created_at FROM {events} WHERE actor_id = %s ORDER BY actor_seq DESC LIMIT %s",
         "create": f"INSERT INTO {heads} (actor_id, seq, hash, lookups, reveals) VALUES (%s, 0, %s, 0, 0) "
         "ON CONFLICT (actor_id) DO NOTHING",

@@ -71,7 +71,10 @@ PRAHARI_AUDIT_KEY = env_str("PRAHARI_AUDIT_KEY")
 PRAHARI_AUDIT_CHECKPOINT_SYSLOG = env_str("PRAHARI_AUDIT_CHECKPOINT_SYSLOG") or None
 
 # Retention
+# Whole months of the access log older than this are dropped, each after its signed cut (records/partitions.py);
+# SECURITY.md asks for at least 400 days online. The `partitions` job keeps this many months made ahead.
 PRAHARI_ACCESS_LOG_RETENTION_DAYS = env_int("PRAHARI_ACCESS_LOG_RETENTION_DAYS", 400)
+PRAHARI_ACCESS_LOG_PARTITIONS_AHEAD = env_int("PRAHARI_ACCESS_LOG_PARTITIONS_AHEAD", 3)
 PRAHARI_HISTORY_RETENTION_DAYS = env_int("PRAHARI_HISTORY_RETENTION_DAYS", 6 * 365)
 
 # The beneficiary's consent to a look-up ("asked in person"), a code to the record's mobile: records/consent.py.

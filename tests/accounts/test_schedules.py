@@ -23,7 +23,7 @@ def test_outbox_drain_and_session_cleanup_are_scheduled_to_real_tasks():
 def test_governance_jobs_are_scheduled_to_real_tasks():
     app.loader.import_default_modules()
     scheduled = {p.task: p for p in PeriodicTask.objects.filter(enabled=True)}
-    daily = {"dormancy": "1", "reverification": "1", "retention": "3"}  # hour of the day, Asia/Kolkata
+    daily = {"dormancy": "1", "reverification": "1", "retention": "3", "partitions": "2"}  # hour, Asia/Kolkata
     for job, hour in daily.items():
         task = scheduled[f"governance.{job}"]
         assert f"governance.{job}" in app.tasks

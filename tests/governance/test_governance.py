@@ -128,6 +128,7 @@ def test_the_command_prints_one_line_of_json(world):
         "anomalies",
         "retention",
         "checkpoints",
+        "partitions",
     ]
 
 

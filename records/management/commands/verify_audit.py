@@ -23,6 +23,11 @@ class Command(BaseCommand):
                 f"Access log fails its checkpoints ({verdict.checked} events verified as chains): {verdict.problem}"
             )
         self.stdout.write(f"Access log intact: {verdict.checked} events verified.")
+        if found.cut_chains:
+            self.stdout.write(
+                f"{found.cut_chains} chains start at their signed cut: their older months were dropped by retention "
+                f"({found.before_cut} checkpoint entries name dropped events)."
+            )
         if found.files:
             self.stdout.write(
                 f"Checkpoints intact: {found.entries} entries in {found.files} signed files of {found.directory}, "
