@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('records', '0017_transparency_requests'),
+        ('records', '0019_partitions_schedule'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
