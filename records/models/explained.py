@@ -33,8 +33,13 @@ class AccessExplanation(models.Model):
         verbose_name=_("look-up"),
         db_constraint=False,
     )
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("worker")
+    actor = models.ForeignKey(  # the event's actor, whose own key is checked: not again for every explanation
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("worker"),
     )
     event_at = models.DateTimeField(_("look-up time"))  # the event's, for a worker's share over a period
     kind = models.CharField(_("explained by"), max_length=12, choices=Kind.choices)
