@@ -121,6 +121,7 @@ _MIGRATION_DATA = (
     "records.migrations.0007_beneficiary_history_view_permission",
     "records.migrations.0012_checkpoint_schedule",
     "records.migrations.0015_access_explanations",
+    "records.migrations.0019_partitions_schedule",
 )
 
 

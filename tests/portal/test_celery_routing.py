@@ -30,6 +30,7 @@ EXPECTED = {
     "governance.anomalies": "governance",
     "governance.retention": "governance",
     "governance.checkpoints": "governance",
+    "governance.partitions": "governance",
 }
 
 

@@ -168,14 +168,23 @@ def test_database_and_broker_reachability_are_read_at_the_scrape(scraper, monkey
 
 
 def url_names(resolver=None, namespace="") -> set[str]:
-    """Every named route of the URLconf, with its namespaces ("records:record")."""
+    """Every route of the URLconf by its name with its namespaces ("records:record"), or for a route without a
+    name by its view's dotted path, as Django's resolver names a match: a fixed set, never a path."""
     names = set()
     for pattern in (resolver or get_resolver()).url_patterns:
         if hasattr(pattern, "url_patterns"):
             names |= url_names(pattern, namespace + (f"{pattern.namespace}:" if pattern.namespace else ""))
-        elif pattern.name:
-            names.add(namespace + pattern.name)
+        else:
+            names.add(namespace + (pattern.name or view_path(pattern.callback)))
     return names
+
+
+def view_path(view) -> str:
+    """A view's dotted path as Django's ResolverMatch gives it (`view_name` of a route without a name)."""
+    view = getattr(view, "view_class", view)
+    if not hasattr(view, "__name__"):
+        return f"{view.__class__.__module__}.{view.__class__.__name__}"
+    return f"{view.__module__}.{view.__name__}"
 
 
 def test_request_latency_is_labelled_by_route_never_by_path(world, client, scraper):
