@@ -15,9 +15,9 @@
 
 Every process it started is stopped (also on Ctrl-C, SIGTERM or a failure), its queues are emptied and its
 database dropped. Settings (environment, or the options of `python -m bench._load --help`): LOAD_SECONDS
-(60), LOAD_ROUNDS (2), LOAD_USERS (12), LOAD_SUPERVISORS (2 of them), LOAD_LOOKUPS (10 per worker
+(60), LOAD_ROUNDS (4), LOAD_USERS (12), LOAD_SUPERVISORS (2 of them), LOAD_LOOKUPS (10 per worker
 session), LOAD_PAGES (10 per supervisor session), LOAD_WARMUP (5 s), LOAD_BENEFICIARIES (1,800),
-WEB_CONCURRENCY (2), LOAD_OUTPUT.
+WEB_CONCURRENCY (2), LOAD_ACCOUNTS_PER_USER (40), LOAD_OUTPUT.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def config_parse(argv: list[str] | None = None, env=os.environ) -> Config:
         return int(value)
 
     parser.add_argument("--seconds", type=int, default=number("LOAD_SECONDS", 60), help="per mix, all rounds")
-    parser.add_argument("--rounds", type=int, default=number("LOAD_ROUNDS", 2))
+    parser.add_argument("--rounds", type=int, default=number("LOAD_ROUNDS", 4))
     parser.add_argument("--users", type=int, default=number("LOAD_USERS", 12), help="simulated people at once")
     parser.add_argument("--supervisors", type=int, default=number("LOAD_SUPERVISORS", 2), help="of the users")
     parser.add_argument("--lookups", type=int, default=number("LOAD_LOOKUPS", 10), help="per worker session")
@@ -77,7 +77,7 @@ def config_parse(argv: list[str] | None = None, env=os.environ) -> Config:
     parser.add_argument("--warmup", type=int, default=number("LOAD_WARMUP", 5), help="seconds, not measured")
     parser.add_argument("--beneficiaries", type=int, default=number("LOAD_BENEFICIARIES", 1800))
     parser.add_argument("--web-concurrency", type=int, default=number("WEB_CONCURRENCY", 2))
-    parser.add_argument("--accounts-per-user", type=int, default=number("LOAD_ACCOUNTS_PER_USER", 20))
+    parser.add_argument("--accounts-per-user", type=int, default=number("LOAD_ACCOUNTS_PER_USER", 40))
     parser.add_argument("--output", type=Path, default=Path(env.get("LOAD_OUTPUT") or OUTPUT))
     parser.add_argument("--governed-only", action="store_true", help="no baseline mix (P7)")
     args = parser.parse_args(argv)
@@ -145,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     config.output.parent.mkdir(parents=True, exist_ok=True)
     config.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(summary(result, config.output))
+    if result.get("account_wait_s"):
+        print(
+            f"make load: sessions waited {result['account_wait_s']} s for a free account (each signs in once per "
+            "30-second code): fewer people were at work than --users says; raise LOAD_ACCOUNTS_PER_USER",
+            file=sys.stderr,
+        )
     if result["errors"] or result.get("baseline", {}).get("errors"):
         print("make load: FAILED: some requests failed (see above and `by_kind`)", file=sys.stderr)
         return 1

@@ -217,6 +217,8 @@ class LoadRun:
         if code or not stats_file.exists():
             raise LoadError(f"locust ({name}) exited {code}:\n{_tail(log)}")
         entries = json.loads(stats_file.read_text())
+        if not sum(e["num_requests"] for e in entries):
+            raise LoadError(f"locust ({name}) saw no answer in {seconds} s:\n{_tail(log)}\n{_tail(self.serve_log)}")
         if sum(e["num_failures"] for e in entries):
             shown = [line for line in log.read_text(errors="replace").splitlines() if "FAILURE" in line]
             print(f"Failures of {name}:\n" + "\n".join(shown or [_tail(log, 30)]), file=sys.stderr)

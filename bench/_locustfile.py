@@ -209,7 +209,7 @@ class Supervisor(Person):
     def console(self, account: dict) -> None:
         for n in range(PAGES):
             kind, path = CONSOLE[n % len(CONSOLE)]
-            if self.get(account, path, kind, "</html>") is None:
+            if self.get(account, path, kind, account["username"]) is None:  # the console's header names them
                 return
 
 
