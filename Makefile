@@ -8,7 +8,7 @@ PGBOUNCER ?= /usr/sbin/pgbouncer
 SIZE ?= full
 PYTEST_ARGS ?=
 
-.PHONY: run serve test bench install chromium lint format messages clean
+.PHONY: run serve load test bench install chromium lint format messages clean
 
 $(BIN)/python:
 	@echo "==> Creating the virtual environment $(VENV)"
@@ -43,6 +43,14 @@ run: install
 # PRAHARI_BIND, default 127.0.0.1:8000, behind a TLS proxy), a Celery worker per queue and one beat.
 serve: install
 	@exec $(BIN)/python -m portal.serve
+
+# The load test (docs/operations.md, "Load test"): the production profile on a fresh database of its own
+# (`<name>_load` on DATABASE_URL's server, dropped afterwards) and REDIS_URL, driven by locust (headless) with
+# workers and supervisors signing in for real, the governed mix against the ungoverned baseline in interleaved
+# rounds; writes bench/results/load.json and fails when any request failed. LOAD_SECONDS (per mix, default 60),
+# LOAD_USERS (12), WEB_CONCURRENCY (2) and the rest: `python -m bench._load --help`.
+load: install
+	$(BIN)/python -m bench._load
 
 # Installs what tests need (Debian's chromium for browser tests) and runs the whole suite.
 # PostgreSQL and Redis are used when DATABASE_URL / REDIS_URL are set (.ci/run sets both); without DATABASE_URL,

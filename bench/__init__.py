@@ -9,9 +9,10 @@ merges the results into `bench/results/latest.json`, one entry per figure id (`e
             "cores": 2, "title": …, "goal": "≤ 1.15x", "met": true}, …}
 
 `value` and `baseline` are both in `unit`: "s" is seconds per operation (a median), a unit ending in "/s"
-a rate (operations per second, more is better). A figure that fails or is skipped is removed from the
-file, never left stale. `python -m bench --readme` writes the README's figures from the file
-(bench/_readme.py); bench/README.md says what each figure and its baseline measure.
+a rate (operations per second, more is better), "MB" an amount of memory (less is better). A figure that
+fails or is skipped is removed from the file, never left stale. `python -m bench --readme` writes the
+README's figures from the file (bench/_readme.py); bench/README.md says what each figure and its baseline
+measure.
 
 Figures run against real settings (`portal.settings.base`, DEBUG off, Argon2 passwords) on a throwaway
 `<name>_bench` database created on the server of DATABASE_URL, or of the embedded PostgreSQL under var/ without
@@ -104,21 +105,26 @@ class Figure:
     goal: float | None
     run: Callable[[str], Result]
     floor: float | None = None  # for a rate: the value itself must reach this many per second
+    ceiling: float | None = None  # for an amount (e.g. MB): the value itself must stay at or below it
 
     def goal_met(self, result: Result) -> bool | None:
-        if self.goal is None and self.floor is None:
+        if self.goal is None and self.floor is None and self.ceiling is None:
             return None
         met = True
         if self.goal is not None:
             met = result.ratio >= self.goal if result.is_rate else result.ratio <= self.goal
         if self.floor is not None:
             met = met and result.value >= self.floor
+        if self.ceiling is not None:
+            met = met and result.value <= self.ceiling
         return met
 
     def goal_text(self, unit: str) -> str:
-        """The goal in a few characters: "≤ 1.15x", "≥ 3,000/s and ≥ 0.85x" ("" without a goal)."""
+        """The goal in a few characters: "≤ 1.15x", "≥ 3,000/s and ≥ 0.85x", "≤ 250 MB" ("" without a goal)."""
         rate = unit.endswith("/s")
         parts = [] if self.floor is None else [f"≥ {self.floor:,.0f}/s"]
+        if self.ceiling is not None:
+            parts.append(f"≤ {self.ceiling:,.0f} {unit}")
         if self.goal is not None:
             parts.append(f"{'≥' if rate else '≤'} {self.goal:g}x")
         return " and ".join(parts)
@@ -127,17 +133,25 @@ class Figure:
 FIGURES: dict[str, Figure] = {}
 
 
-def figure(figure_id: str, title: str, *, goal: float | None = None, floor: float | None = None):
+def figure(
+    figure_id: str,
+    title: str,
+    *,
+    goal: float | None = None,
+    floor: float | None = None,
+    ceiling: float | None = None,
+):
     """Register `run(size) -> Result` as figure `figure_id` (P1 … P8, as the issues name them).
 
     `goal`: the ratio to the baseline the issue asks for (a ceiling, or a floor for a rate); `floor`: for a
-    rate, the value it must reach. The title is the figure's line in the README: keep it short.
+    rate, the value it must reach; `ceiling`: for an amount with an absolute limit (memory in MB), the most
+    the value may be, whatever its baseline. The title is the figure's line in the README: keep it short.
     """
 
     def register(run: Callable[[str], Result]) -> Callable[[str], Result]:
         if figure_id in FIGURES and FIGURES[figure_id].run is not run:
             raise ValueError(f"figure {figure_id} is registered twice")
-        FIGURES[figure_id] = Figure(figure_id, title, goal, run, floor)
+        FIGURES[figure_id] = Figure(figure_id, title, goal, run, floor, ceiling)
         return run
 
     return register

@@ -119,6 +119,13 @@ def test_goal_of_a_rate_is_a_floor():
     assert _figure("P7", None, goal=None).goal_met(_result()) is None
 
 
+def test_goal_of_an_amount_is_a_ceiling_whatever_the_baseline():
+    fig = bench.Figure("P7", "memory", None, None, ceiling=250)
+    assert fig.goal_text("MB") == "≤ 250 MB"
+    assert fig.goal_met(_result(240, 80, "MB")) is True  # three times its idle size, under the ceiling
+    assert fig.goal_met(_result(251, 250, "MB")) is False  # barely above its baseline, over the ceiling
+
+
 def test_p6_fails_when_a_page_runs_other_queries_in_the_large_district():
     same_queries({("small", "users_first"): {10}, ("large", "users_first"): {10}})
     with pytest.raises(RuntimeError, match="large users_first: \\[11\\]"):
