@@ -31,7 +31,8 @@ def _amounts(value: float, baseline: float, unit: str) -> str:
 
 
 def figure_line(figure_id: str, entry: dict) -> str:
-    """One figure: id, what, goal, ratio and amounts, size, queries, met or missed, the command."""
+    """One figure: id, what, goal, ratio and amounts, size, queries, met or missed (the README says once how to
+    run one figure: `--only <id>`)."""
     title = entry.get("title") or ""
     goal = entry.get("goal") or ""
     parts = [f"- **{figure_id}** {title}".rstrip()]
@@ -43,7 +44,7 @@ def figure_line(figure_id: str, entry: dict) -> str:
     met = entry.get("met")
     if met is not None:
         measured += ": met" if met else ": missed"
-    parts += [measured, f"`--only {figure_id}`"]
+    parts.append(measured)
     return " — ".join(parts)
 
 

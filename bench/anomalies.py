@@ -55,7 +55,7 @@ def _baseline_summary(rows: list[tuple]) -> dict:
     }
 
 
-@figure("P3", "anomalies job vs a plain-SQL baseline finding the same hits", goal=2.0)
+@figure("P3", "anomalies job vs plain SQL finding the same hits", goal=2.0)
 def anomaly_sweep(size: str) -> Result:
     rounds = repetitions(size, small=5, full=3)
     django_setup()

@@ -344,7 +344,7 @@ def _page(client, url: str, statements) -> tuple[float, int]:
     return elapsed, len(statements)
 
 
-@figure("P6", "console pages, 100,000 workers' district vs 1,000's (worst page)", goal=2.0)
+@figure("P6", "console pages, district of 100,000 vs 1,000 (worst page)", goal=2.0)
 def console_at_scale(size: str) -> Result:
     reps = repetitions(size, small=9, full=7)
     django_setup()

@@ -129,7 +129,7 @@ def _login_once(client, user, otp_device, clock) -> tuple[float, int, _HashTimer
     return elapsed, len(queries.captured_queries), hashing
 
 
-@figure("P1", "Full login (password + TOTP + approved device) vs one Argon2id check", goal=1.15)
+@figure("P1", "full login (password, code, device) vs one Argon2id check", goal=1.15)
 def login_vs_argon2(size: str) -> Result:
     django_setup()
     from django.conf import settings

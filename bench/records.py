@@ -170,7 +170,7 @@ def _timed(clock, call) -> tuple[float, object]:
     return clock() - started, result
 
 
-@figure("P2", "Governed record page vs the same page ungoverned (whole request)", goal=1.5)
+@figure("P2", "governed record page vs the same page ungoverned", goal=1.5)
 def governed_view(size: str) -> Result:
     django_setup()
     from django.conf import settings
@@ -242,7 +242,7 @@ def governed_view(size: str) -> Result:
 # --- P5 -------------------------------------------------------------------------------------------------
 
 
-@figure("P5", "Record reads per second on the read path, 16 writers", goal=P5_GOAL_RATIO, floor=P5_GOAL)
+@figure("P5", "record reads on the read path, 16 writers", goal=P5_GOAL_RATIO, floor=P5_GOAL)
 def reads_per_second(size: str) -> Result:
     django_setup()
     from django.conf import settings

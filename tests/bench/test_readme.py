@@ -42,17 +42,17 @@ SAMPLE = {
 README_TEXT = f"# Title\n\nIntro.\n\n{BEGIN}\n- **P1** old line — `--only P1`\n{END}\n\n## After\n"
 
 
-def test_each_figure_one_line_with_goal_ratio_size_verdict_and_command():
+def test_each_figure_one_line_with_goal_ratio_size_and_verdict():
     assert figure_line("P2", SAMPLE["P2"]) == (
         "- **P2** governed record page vs the same page ungoverned — goal ≤ 1.5x — "
-        "1.47x full (9.1 vs 6.2 ms), 8 queries: met — `--only P2`"
+        "1.47x full (9.1 vs 6.2 ms), 8 queries: met"
     )
     assert figure_line("P5", SAMPLE["P5"]) == (
         "- **P5** record reads per second, 16 writers — goal ≥ 3,000/s and ≥ 0.85x — "
-        "0.80x small (2,950 vs 3,702 appends/s): missed — `--only P5`"
+        "0.80x small (2,950 vs 3,702 appends/s): missed"
     )
     # An entry from before titles and goals were recorded still makes a line.
-    assert figure_line("P10", SAMPLE["P10"]) == "- **P10** — 1.59x full (1.92 vs 1.21 s), 31 queries — `--only P10`"
+    assert figure_line("P10", SAMPLE["P10"]) == "- **P10** — 1.59x full (1.92 vs 1.21 s), 31 queries"
 
 
 def test_only_the_lines_between_the_markers_change_in_id_order():
