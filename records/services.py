@@ -45,7 +45,8 @@ from accounts.sms import mask_mobile
 from records.audit import chain_append, chain_head_lock
 from records.changes import mask_id_number
 from records.consent_gate import GIVEN, NO_MOBILE, consent_gate
-from records.explain import CONSENT, record_explained
+from records.explain import CONSENT
+from records.finding import record_explained
 from records.keys import REFERENCE_ID, LookupRefused, SearchKey, logged_id, purpose_clean
 from records.models import AccessChainHead, AccessEvent, Beneficiary
 from records.refusals import (
@@ -217,7 +218,7 @@ def _interrupted() -> AccessInterrupted:
 
 
 def _find(reference_id: str, viewer: Viewer, purpose: str) -> Beneficiary | None:
-    """The record, with what would explain this look-up of it (`explained_by`, records/explain.py)."""
+    """The record, with what would explain this look-up of it (`explained_by`) and its doses (records/finding.py)."""
     if not REFERENCE_ID.fullmatch(reference_id or ""):
         return None  # malformed: answered and logged like an id nobody has, without a query
     return record_explained(reference_id, worker=viewer.user, purpose=purpose)
@@ -315,16 +316,12 @@ def record_get_for_viewer(
         _log(head, viewer, action=Action.VIEW, outcome=outcome, beneficiary=record, purpose=purpose, detail=detail)
         if gate.refusal is not None:
             return gate.refusal, None
-        doses = [
-            DoseRow(d.vaccine, d.dose_number, d.given_on, d.facility.name)
-            for d in record.doses.select_related("facility").order_by("given_on", "dose_number")
-        ]
         return None, RecordView(
             **_summary(record),
             id_type=record.get_id_type_display(),
             id_number_masked=mask_id_number(record.id_number),
             mobile_masked=mask_mobile(record.mobile),
-            doses=doses,
+            doses=[DoseRow(*dose) for dose in record.doses_read],  # read with the record (records/finding.py)
             no_mobile=gate.detail.get("consent") == NO_MOBILE,
             explained_by=record.explained_by or (CONSENT if gate.detail.get("consent") == GIVEN else None),
         )
