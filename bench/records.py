@@ -95,7 +95,7 @@ def ungoverned_record(request, reference_id):
     from records.changes import mask_id_number
     from records.forms import RevealForm
     from records.models import Beneficiary
-    from records.services import DoseRow, RecordView
+    from records.shown import DoseRow, RecordView
 
     record = Beneficiary.objects.select_related("facility").get(reference_id=reference_id)
     doses = [
