@@ -206,18 +206,25 @@ def chain_head_lock(actor_id: int) -> AccessChainHead:
     return head
 
 
-def chain_append(head: AccessChainHead, **fields) -> AccessEvent:
-    """Append one event after `head` (locked by chain_head_lock in this transaction) and save the head.
+def chain_append(head: AccessChainHead, **fields) -> int:
+    """Append one event after `head` (locked by chain_head_lock in this transaction), save the head and return
+    the event's id (a look-up needs no more of it: no model instance is built).
 
     The head's daily counts, changed by the caller beforehand, are saved in the same statement. The
     look-up is counted for /metrics by action and outcome once the transaction commits (records/metrics.py).
     """
-    event = _append_locked(transaction.get_connection(), head, event_content(fields))
-    lookup_counted(action=event.action, outcome=event.outcome)
-    return event
+    event_id = _append_head(transaction.get_connection(), head, event_content(fields))[0]
+    lookup_counted(action=fields["action"], outcome=fields["outcome"])
+    return event_id
 
 
 def _append_locked(connection, head: AccessChainHead, content: dict, created_at=None) -> AccessEvent:
+    return event_loaded(connection, *_append_head(connection, head, content, created_at))
+
+
+def _append_head(connection, head: AccessChainHead, content: dict, created_at=None) -> tuple:
+    """Append after the locked `head` and move it; the new event's (id, time, actor, seq, content, prev_hash, hash,
+    pace), as `event_loaded` takes them."""
     created_at, seq, prev_hash = created_at or timezone.now(), head.seq + 1, head.hash
     digest = _link(prev_hash, _canonical(head.actor_id, seq, created_at, content))
     recent, paced = pace(head.recent, created_at)
@@ -232,7 +239,7 @@ def _append_locked(connection, head: AccessChainHead, content: dict, created_at=
         raise DatabaseError(f"the chain head of actor {head.actor_id} is missing")
     head.seq, head.hash, head.recent = seq, digest, recent
     _remember(connection, head.actor_id, seq, digest, recent)  # kept even if this transaction rolls back: a guess
-    return event_loaded(connection, found[0], created_at, head.actor_id, seq, content, prev_hash, digest, paced)
+    return found[0], created_at, head.actor_id, seq, content, prev_hash, digest, paced
 
 
 def _append_swapped(

@@ -13,12 +13,10 @@ to the look-up it is about to make.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.models import User
@@ -101,7 +99,13 @@ _EXPLAIN_ONE = _FIRST_EXPLANATION.format(
 )
 
 
-def _parameters(**extra) -> dict:
+def first_explanation(*, purpose: str, beneficiary: str, worker: str, facility: str, at: str) -> str:
+    """The rules' SQL over one look-up's columns or parameters (each argument is SQL text, never input): its
+    row is (kind, source_id), none when nothing explains the look-up. Parameters: `explanation_parameters`."""
+    return _FIRST_EXPLANATION.format(purpose=purpose, beneficiary=beneficiary, worker=worker, facility=facility, at=at)
+
+
+def explanation_parameters(**extra) -> dict:
     return {
         "tz": settings.TIME_ZONE,
         "appointment_days": settings.PRAHARI_EXPLAIN_APPOINTMENT_DAYS,
@@ -118,7 +122,7 @@ def explanations_write(*, lo: int, hi: int, since: datetime, now: datetime) -> d
         # No JIT: compiling this statement's expressions costs far more than it saves (seconds on a first run
         # over 100,000 look-ups, measured by bench P8), as for the anomaly rules' statement.
         cursor.execute("SET LOCAL jit = off")
-        cursor.execute(_EXPLAIN_EVENTS, _parameters(lo=lo, hi=hi, since=since, now=now))
+        cursor.execute(_EXPLAIN_EVENTS, explanation_parameters(lo=lo, hi=hi, since=since, now=now))
         kinds = [row[0] for row in cursor.fetchall()]
     return {kind: kinds.count(kind) for kind in sorted(set(kinds))}
 
@@ -128,7 +132,7 @@ def explanation_for(
 ) -> tuple[str, int] | None:
     """The (kind, source id) that would explain `worker`'s look-up of `beneficiary` with `purpose` at `at`
     (now), or None: the look-up would count as unexplained. One query."""
-    parameters = _parameters(
+    parameters = explanation_parameters(
         purpose=purpose,
         beneficiary=beneficiary.pk,
         worker=worker.pk,
@@ -139,30 +143,3 @@ def explanation_for(
         cursor.execute(_EXPLAIN_ONE, parameters)
         row = cursor.fetchone()
     return (row[0], row[1]) if row else None
-
-
-def _positional(sql: str, parameters: dict) -> tuple[str, list]:
-    """`sql` with its %(name)s placeholders as %s and their values in order (for an ORM expression)."""
-    names = re.findall(r"%\((\w+)\)s", sql)
-    return re.sub(r"%\((\w+)\)s", "%s", sql), [parameters[name] for name in names]
-
-
-def record_explained(reference_id: str, *, worker: User, purpose: str, at: datetime | None = None):
-    """The record `reference_id` (facility and district loaded), or None, with `explained_by`: the kind that
-    explains `worker`'s look-up of it with `purpose` at `at` (now), or None. One query: the read path's
-    own find of the record, so telling the worker costs nothing more."""
-    one = _FIRST_EXPLANATION.format(
-        purpose="%(purpose)s",
-        beneficiary=f"{Beneficiary._meta.db_table}.id",
-        worker="%(worker)s",
-        facility="%(facility)s",
-        at="%(at)s",
-    )
-    parameters = _parameters(purpose=purpose, worker=worker.pk, facility=worker.facility_id, at=at or timezone.now())
-    sql, values = _positional(f"(SELECT first.kind FROM ({one}) first)", parameters)
-    return (
-        Beneficiary.objects.select_related("facility__district")
-        .annotate(explained_by=RawSQL(sql, values))  # noqa: S611 (SQL from the models; values are parameters)
-        .filter(reference_id=reference_id)
-        .first()
-    )

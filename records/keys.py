@@ -50,8 +50,12 @@ class SearchKey:
         return "reference_id" if self.reference_id else "mobile_name"
 
 
+# Taken once: `Purpose.values` builds its list (and every label) again on each use.
+_PURPOSES = tuple(Purpose.values)
+
+
 def purpose_clean(purpose: str | None) -> str:
-    if purpose not in Purpose.values:
+    if purpose not in _PURPOSES:
         raise LookupRefused(_("Choose the purpose of this look-up."))
     return purpose
 

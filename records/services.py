@@ -27,7 +27,6 @@ also makes the budget exact under concurrent requests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 
 from django.conf import settings
@@ -41,11 +40,10 @@ from accounts.services.alerts import alert_raise
 from accounts.services.lifecycle import user_suspend
 from accounts.services.reasons import clean_reason
 from accounts.services.system import system_user
-from accounts.sms import mask_mobile
 from records.audit import chain_append, chain_head_lock
-from records.changes import mask_id_number
 from records.consent_gate import GIVEN, NO_MOBILE, consent_gate
-from records.explain import CONSENT, record_explained
+from records.explain import CONSENT
+from records.finding import record_explained
 from records.keys import REFERENCE_ID, LookupRefused, SearchKey, logged_id, purpose_clean
 from records.metrics import lookup_unlogged
 from records.models import AccessChainHead, AccessEvent, Beneficiary
@@ -57,57 +55,11 @@ from records.refusals import (
     RevealRefused,
     StepUpRequired,
 )
+from records.shown import RecordView, SearchResult, Viewer, record_summary, record_view
 
 Action, Outcome = AccessEvent.Action, AccessEvent.Outcome
 
 REVEALABLE = ("id_number", "mobile")
-# --- What a viewer gets --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Viewer:
-    user: User
-    ip: str | None = None
-    device_id: int | None = None
-
-
-@dataclass(frozen=True)
-class DoseRow:
-    vaccine: str
-    dose_number: int
-    given_on: date
-    facility: str
-
-
-@dataclass(frozen=True)
-class RecordSummary:
-    """One search result: enough to recognise the person, identity numbers masked."""
-
-    reference_id: str
-    name: str
-    year_of_birth: int
-    gender: str
-    facility: str
-
-
-@dataclass(frozen=True)
-class RecordView(RecordSummary):
-    """A record as a viewer sees it: identity fields masked to their last 4 digits."""
-
-    id_type: str = ""
-    id_number_masked: str = ""
-    mobile_masked: str = ""
-    doses: list[DoseRow] = field(default_factory=list)
-    no_mobile: bool = False  # "the beneficiary asked in person", but nobody can be asked: no mobile on the record
-    explained_by: str | None = None  # what explains this look-up now (records/explain.py); None: unexplained
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    records: list[RecordSummary]
-    more: bool  # more records matched than are shown
-
-
 # --- Rules ----------------------------------------------------------------------------------------------
 
 
@@ -130,7 +82,8 @@ def _ledger(viewer: Viewer) -> AccessChainHead:
     return head
 
 
-def _log(head: AccessChainHead, viewer: Viewer, **fields) -> AccessEvent:
+def _log(head: AccessChainHead, viewer: Viewer, **fields) -> int:
+    """Append the look-up's event to the viewer's chain; its id."""
     return chain_append(head, ip_address=viewer.ip, device_id=viewer.device_id, **fields)
 
 
@@ -154,14 +107,14 @@ def _take_lookup(head: AccessChainHead, viewer: Viewer, *, action: str, purpose:
 
 def _trip_canary(head, viewer: Viewer, record: Beneficiary, *, action: str, purpose: str, detail: dict) -> None:
     """Log the canary access, suspend the account (sessions end) and raise a critical alert."""
-    event = _log(
+    event_id = _log(
         head, viewer, action=action, outcome=Outcome.CANARY, beneficiary=record, purpose=purpose, detail=detail
     )
     system = system_user()
     user_suspend(
         user=viewer.user,
         acting_user=system,
-        reason=f"canary record {record.reference_id} opened (access event {event.pk})",
+        reason=f"canary record {record.reference_id} opened (access event {event_id})",
         cause=SuspensionCause.CANARY,
         ip=viewer.ip,
     )
@@ -173,7 +126,7 @@ def _trip_canary(head, viewer: Viewer, record: Beneficiary, *, action: str, purp
             "record": record.reference_id,
             "facility": record.facility.code,
             "action": action,
-            "access_event": event.pk,
+            "access_event": event_id,
             "ip": viewer.ip,
             "device": viewer.device_id,
         },
@@ -220,20 +173,10 @@ def _interrupted() -> AccessInterrupted:
 
 
 def _find(reference_id: str, viewer: Viewer, purpose: str) -> Beneficiary | None:
-    """The record, with what would explain this look-up of it (`explained_by`, records/explain.py)."""
+    """The record, with what would explain this look-up of it (`explained_by`) and its doses (records/finding.py)."""
     if not REFERENCE_ID.fullmatch(reference_id or ""):
         return None  # malformed: answered and logged like an id nobody has, without a query
     return record_explained(reference_id, worker=viewer.user, purpose=purpose)
-
-
-def _summary(record: Beneficiary) -> dict:
-    return {
-        "reference_id": record.reference_id,
-        "name": record.name,
-        "year_of_birth": record.year_of_birth,
-        "gender": record.get_gender_display(),
-        "facility": record.facility.name,
-    }
 
 
 def _open(head, viewer: Viewer, reference_id: str, *, action: str, purpose: str, detail: dict):
@@ -287,7 +230,7 @@ def record_search(*, viewer: Viewer, purpose: str, key: SearchKey) -> SearchResu
             purpose=purpose,
             detail=detail,
         )
-        return None, SearchResult([RecordSummary(**_summary(r)) for r in visible[:cap]], more=len(visible) > cap)
+        return None, SearchResult([record_summary(r) for r in visible[:cap]], more=len(visible) > cap)
 
     return _governed(work, action=Action.SEARCH)
 
@@ -318,18 +261,11 @@ def record_get_for_viewer(
         _log(head, viewer, action=Action.VIEW, outcome=outcome, beneficiary=record, purpose=purpose, detail=detail)
         if gate.refusal is not None:
             return gate.refusal, None
-        doses = [
-            DoseRow(d.vaccine, d.dose_number, d.given_on, d.facility.name)
-            for d in record.doses.select_related("facility").order_by("given_on", "dose_number")
-        ]
-        return None, RecordView(
-            **_summary(record),
-            id_type=record.get_id_type_display(),
-            id_number_masked=mask_id_number(record.id_number),
-            mobile_masked=mask_mobile(record.mobile),
-            doses=doses,
-            no_mobile=gate.detail.get("consent") == NO_MOBILE,
-            explained_by=record.explained_by or (CONSENT if gate.detail.get("consent") == GIVEN else None),
+        consent = gate.detail.get("consent")
+        return None, record_view(
+            record,
+            no_mobile=consent == NO_MOBILE,
+            explained_by=record.explained_by or (CONSENT if consent == GIVEN else None),
         )
 
     return _governed(work, action=Action.VIEW)

@@ -12,7 +12,7 @@ from freezegun import freeze_time
 from governance.explain import judged_up_to
 from governance.jobs import job_run
 from records.audit import access_event_append
-from records.explain import _EXPLAIN_EVENTS, _parameters, explanation_for
+from records.explain import _EXPLAIN_EVENTS, explanation_for, explanation_parameters
 from records.keys import Purpose
 from records.models import AccessEvent, AccessExplanation, Appointment, Consent, Dose
 from tests.records.conftest import make_record
@@ -236,7 +236,7 @@ def test_a_first_run_over_many_look_ups_never_rereads_the_table_it_fills(world, 
     appointment(own, world.facility, LOCAL)
     for n in range(30):
         look(world.worker, own if n % 2 else other, at=T0 + timedelta(minutes=n))
-    parameters = _parameters(lo=0, hi=AccessEvent.objects.latest("pk").pk, since=T0 - 7 * DAY, now=T0)
+    parameters = explanation_parameters(lo=0, hi=AccessEvent.objects.latest("pk").pk, since=T0 - 7 * DAY, now=T0)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {AccessExplanation._meta.db_table}")
         cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {_EXPLAIN_EVENTS}", parameters)
