@@ -269,7 +269,7 @@ class LoadRun:
                 with contextlib.suppress(subprocess.TimeoutExpired):  # whatever survives is killed below
                     self.serving.wait(timeout=STOP_SECONDS)
             deadline = time.monotonic() + STOP_SECONDS
-            while (alive := [g for g in self.groups if _group_alive(g)]) and time.monotonic() < deadline:
+            while (alive := [g for g in self.groups if group_alive(g)]) and time.monotonic() < deadline:
                 time.sleep(0.2)
             for group in alive:
                 os.killpg(group, signal.SIGKILL)
@@ -300,7 +300,8 @@ def _session_leaders(pid: int) -> set[int]:
     return leaders
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the process group `pgid` is still running."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:

@@ -23,6 +23,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from bench._load_run import group_alive
 from tests.integration import reachable_redis_url
 from tests.integration.conftest import database_url_for
 
@@ -154,19 +155,11 @@ class Serving:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=STOP_SECONDS)
         deadline = time.monotonic() + STOP_SECONDS
-        while (survivors := [pid for pid in self.children() if _group_alive(pid)]) and time.monotonic() < deadline:
+        while (survivors := [pid for pid in self.children() if group_alive(pid)]) and time.monotonic() < deadline:
             time.sleep(0.2)  # a worker's pool processes may outlive their parent by a moment
         for pid in survivors:
             os.killpg(pid, signal.SIGKILL)
         return self.process.returncode if not survivors else None
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture
