@@ -83,7 +83,7 @@ def _data(size: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT MIN(id) FROM records_beneficiary WHERE reference_id BETWEEN '8' AND '9'")
         common["b0"] = cursor.fetchone()[0]
-    person = "%(b0)s + (s * 7919) %% %(p)s"
+    person = "%(b0)s + (s::bigint * 7919) %% %(p)s"  # bigint: s * 7919 passes 2^31 at full size
     insert_series(
         Appointment,
         people,
