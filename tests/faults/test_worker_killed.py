@@ -31,6 +31,7 @@ from governance.jobs import JOB_ORDER, job_run
 from records.partitions import month_after, month_of, partition_name
 from records.services import record_get_for_viewer
 from tests.faults.services import wait_until
+from tests.faults.snapshot import fingerprint
 from tests.integration.conftest import _celery_process, database_url_for
 from tests.records.conftest import records, viewer  # noqa: F401 (records: a fixture)
 
@@ -63,20 +64,8 @@ def _busy(world, records) -> None:  # noqa: F811
 
 
 def _fingerprint() -> dict[str, tuple]:
-    """Every table of the schema (partitions included): its rows' count and a digest of their text."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1"
-        )
-        tables = [name for (name,) in cursor.fetchall()]
-        result = {}
-        for table in tables:
-            cursor.execute(
-                f"SELECT COUNT(*), md5(COALESCE(string_agg(t::text, chr(10) ORDER BY t::text), '')) FROM \"{table}\" t"
-            )
-            result[table] = cursor.fetchone()
-    return result
+        return fingerprint(cursor)
 
 
 @contextmanager
