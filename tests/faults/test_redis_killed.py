@@ -27,7 +27,7 @@ from tests.faults.web import Web, web_start
 from tests.integration.conftest import _celery_process, database_url_for
 from tests.records.conftest import records  # noqa: F401 (a fixture)
 
-pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 class Browser:

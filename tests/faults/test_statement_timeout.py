@@ -47,27 +47,25 @@ def _lock_holder() -> psycopg.Connection:
     return holder
 
 
-@pytest.mark.parametrize(("language", "says"), [("en", "took too long"), ("hi", "बहुत समय लिया")])
-def test_a_statement_past_the_timeout_is_cut_with_the_503_page(world, short_web_timeout, language, says):
-    client = Client(raise_request_exception=False, headers={"accept-language": language})
-    sign_in(client, world.worker)
-    connection.close()  # the request opens a new connection, which the signal gives the timeout
-    holder = _lock_holder()
-    try:
-        response = client.get("/")
-        assert holder.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS, "the lock was let go early"
-    finally:
-        holder.rollback()
-        holder.close()
-    assert response.status_code == 503
-    assert response["Retry-After"] == "30"
-    assert says in response.content.decode()
+def test_a_statement_past_the_timeout_is_cut_with_the_503_page(world, short_web_timeout):
+    for language, says in (("en", "took too long"), ("hi", "बहुत समय लिया")):
+        client = Client(raise_request_exception=False, headers={"accept-language": language})
+        sign_in(client, world.worker)
+        connection.close()  # the request opens a new connection, which the signal gives the timeout
+        holder = _lock_holder()
+        try:
+            response = client.get("/")
+            assert holder.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS, "the lock went early"
+        finally:
+            holder.rollback()
+            holder.close()
+        assert response.status_code == 503
+        assert response["Retry-After"] == "30"
+        assert says in response.content.decode()
 
-    assert client.get("/").status_code == 200, "the next request, with the lock gone, is served"
+        assert client.get("/").status_code == 200, "the next request, with the lock gone, is served"
 
-
-def test_the_test_process_has_no_timeout_once_switched_off(short_web_timeout):
-    """The switch is per process and per new connection: switched off, a new connection has no limit."""
+    # The switch is per process and per new connection: switched off, a new connection has no limit.
     statement_timeout_disable()
     connection.close()
     with connection.cursor() as cursor:
