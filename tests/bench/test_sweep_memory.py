@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.db import connection
 
 import bench
 from bench._readme import figures_block
+from records.models import AnomalyWatermark
 from tests.integration.conftest import database_url_for
 
 ROOT = Path(settings.BASE_DIR)
@@ -49,3 +51,26 @@ def test_p7sweep_runs_the_sweep_in_its_own_process_and_writes_its_entry(tmp_path
     assert entry["extra"]["events_scored"] > 100_000  # 1,000 workers' scored day: the sweep did its work
     assert entry["extra"]["hits"] > 0
     assert "P7sweep  anomaly sweep peak RSS" in done.stdout
+
+
+@pytest.mark.django_db
+def test_p3_data_reuses_its_set_until_the_logs_grow_then_makes_another_beside_it(monkeypatch):
+    from accounts.models import AccountEvent, AccountEventType
+    from bench import _p3_data
+    from records.models import Beneficiary
+
+    monkeypatch.setattr(_p3_data, "_MADE", [])
+    first = _p3_data.p3_data(50, 10)
+    AnomalyWatermark.objects.update(last_id=0)  # as a figure's rolled-back run never leaves them, but moved
+
+    assert _p3_data.p3_data(50, 10) is first  # nothing logged since: the same set, its watermarks put back
+    assert AnomalyWatermark.objects.get(stream=AnomalyWatermark.Stream.ACCESS_EVENTS).last_id == first.wm
+
+    AccountEvent.objects.create(type=AccountEventType.LOGIN_FAILED, subject_id=first.workers[0], data={})
+    second = _p3_data.p3_data(50, 10)  # the account log grew: a run would score more, so a new set
+
+    assert second is not first and second.before >= first.hi  # on top of the first set's events
+    assert not set(second.workers) & set(first.workers)
+    canaries = Beneficiary.objects.filter(is_canary=True, reference_id__in=["79999999999999", "69999999999999"])
+    assert canaries.count() == 2  # each set its own records and canary (reference ids 7… and 6…)
+    assert second.scored == first.scored  # the same work: the same size of scored day
