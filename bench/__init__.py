@@ -142,7 +142,7 @@ def figure(
     floor: float | None = None,
     ceiling: float | None = None,
 ):
-    """Register `run(size) -> Result` as figure `figure_id` (P1 … P8, as the issues name them).
+    """Register `run(size) -> Result` as figure `figure_id` (P1 … P8 and P7sweep, as the issues name them).
 
     `goal`: the ratio to the baseline the issue asks for (a ceiling, or a floor for a rate); `floor`: for a
     rate, the value it must reach; `ceiling`: for an amount with an absolute limit (memory in MB), the most

@@ -34,7 +34,10 @@ def test_figure_ids_sort_by_number_then_suffix():
 def test_p7sweep_runs_the_sweep_in_its_own_process_and_writes_its_entry(tmp_path):
     output = tmp_path / "latest.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PRAHARI_", "CELERY_", "REDIS_"))}
-    env["DATABASE_URL"] = database_url_for(connection.settings_dict)
+    # A name of its own: the bench makes `<name>_bench` on that server, so a `make bench` there never clashes.
+    env["DATABASE_URL"] = database_url_for(
+        {**connection.settings_dict, "NAME": connection.settings_dict["NAME"] + "_p7s"}
+    )
     command = [sys.executable, "-m", "bench", "--size", "small", "--only", "P7sweep", "--output", str(output)]
 
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_SECONDS)
