@@ -10,7 +10,9 @@ bytes of the leaves holding rows, over the rows, is a row's cost (the empty mont
 Then, with REDIS_URL, `--messages` messages of the outbox's task (`accounts.send_notification`, one id, as
 the web sends it) go to a queue of their own: the queue's MEMORY USAGE and the server's used_memory growth,
 each over the messages; the queue is deleted after. And ten Argon2id password checks with the real hasher:
-wall and CPU seconds each (the CPU of all the hasher's threads). Prints one JSON object.
+wall and CPU seconds each (the CPU of all the hasher's threads). With `--wal-events N`, N access events
+appended after a CHECKPOINT and the WAL they wrote (only on a PostgreSQL server nothing else writes to).
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -111,10 +113,49 @@ def password_check(checks: int = 10) -> dict:
     }
 
 
+def wal_per_event(events: int) -> dict:
+    """WAL written per access event appended (`access_event_append`, one statement: the event and its chain head),
+    from a CHECKPOINT on, so each page's first change after it carries its full image as in production. The
+    WAL position is the server's: only meaningful on a server nothing else writes to."""
+    from django.db import connection
+
+    from accounts.models import Role, Status, User
+    from records.audit import access_event_append
+
+    actors = list(User.objects.filter(role=Role.WORKER, status=Status.ACTIVE).order_by("pk"))
+    with connection.cursor() as cursor:
+        cursor.execute("CHECKPOINT")
+        cursor.execute("SELECT pg_current_wal_lsn()")
+        start = cursor.fetchone()[0]
+    for n in range(events):
+        access_event_append(
+            actor=actors[n % len(actors)],
+            action="view",
+            outcome="allowed",
+            purpose="due_dose",
+            detail={},
+            ip_address=f"10.0.{n % 250}.{n % 7 + 1}",
+            device_id=None,
+            beneficiary_id=None,
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", [start])
+        written = int(cursor.fetchone()[0])
+    return {
+        "events": events,
+        "actors": len(actors),
+        "wal_bytes": written,
+        "wal_bytes_per_event": round(written / events),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench._sizes", description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000, help="messages queued to measure (default 10,000)")
     parser.add_argument("--workers", type=int, default=60, help="seed_demo's health workers (default 60)")
+    parser.add_argument(
+        "--wal-events", type=int, default=0, help="append this many events and measure the WAL (a server of its own)"
+    )
     args = parser.parse_args(argv)
     import bench
 
@@ -123,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
 
     call_command("seed_demo", "--force", "--workers", str(args.workers), verbosity=0)
     result = {"tables": table_sizes(), "password_check": password_check(), **bench.provenance()}
+    if args.wal_events:
+        result["wal"] = wal_per_event(args.wal_events)
     if os.environ.get("REDIS_URL"):
         result["redis"] = queue_sizes(args.messages)
     print(json.dumps(result, indent=2))
