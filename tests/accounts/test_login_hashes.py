@@ -38,16 +38,16 @@ def counting_hasher(settings):
     CountingMD5Hasher.hashed.clear()
 
 
-def _locked(world, settings):
+def _locked(world, client, settings):
     for _ in range(django_settings.AXES_FAILURE_LIMIT):
-        post_password_from(world, "asha", "not the password, sorry")
+        post_password_from(client, "asha", "not the password, sorry")
 
 
-def _held(world, settings):
+def _held(world, client, settings):
     LoginHold.objects.create(user=world.worker, lockouts=3)
 
 
-def _ip_refused(world, settings):
+def _ip_refused(world, client, settings):
     settings.PRAHARI_IP_FAILURES_PER_HOUR = 3
     for i in range(3):
         AccessFailureLog.objects.create(
@@ -55,21 +55,21 @@ def _ip_refused(world, settings):
         )
 
 
-def _inactive(world, settings):
+def _inactive(world, client, settings):
     user_deactivate(user=world.worker, acting_user=world.supervisor, reason="left the service")
     world.worker.refresh_from_db()
     assert world.worker.is_active is False
 
 
-def _invited(world, settings):
+def _invited(world, client, settings):
     # As onboarding's invitation leaves an account: invited, no usable password until enrolment sets one.
     world.worker.status = Status.INVITED
     world.worker.set_unusable_password()
     world.worker.save()
 
 
-def post_password_from(world, username, password):
-    return post_password(world.client, username, password, REMOTE_ADDR=IP)
+def post_password_from(client, username, password):
+    return post_password(client, username, password, REMOTE_ADDR=IP)
 
 
 SETUPS = {
@@ -85,11 +85,10 @@ CATEGORY = {"locked": "locked", "held": "held", "ip_refused": "ip_blocked", "ina
 @pytest.mark.parametrize("password", [PASSWORD, "not the password, sorry"], ids=["right", "wrong"])
 @pytest.mark.parametrize("path", list(SETUPS))
 def test_a_refused_attempt_hashes_the_password_exactly_once(world, client, settings, path, password):
-    world.client = client
-    SETUPS[path](world, settings)
+    SETUPS[path](world, client, settings)
     CountingMD5Hasher.hashed.clear()
 
-    response = post_password_from(world, "asha", password)
+    response = post_password_from(client, "asha", password)
 
     assert response.status_code == 200 and "Sign-in failed" in response.content.decode()  # refused, as any failure
     assert len(CountingMD5Hasher.hashed) == 1, f"{path}: {len(CountingMD5Hasher.hashed)} password hashes"
@@ -104,8 +103,7 @@ def test_a_refused_attempt_hashes_the_password_exactly_once(world, client, setti
     ids=["right", "wrong", "unknown"],
 )
 def test_the_ordinary_attempts_hash_once_too(world, client, username, password, goes_on):
-    world.client = client
     CountingMD5Hasher.hashed.clear()  # the accounts the fixture made
-    response = post_password_from(world, username, password)
+    response = post_password_from(client, username, password)
     assert (response.status_code == 302) is goes_on
     assert len(CountingMD5Hasher.hashed) == 1
