@@ -15,7 +15,6 @@ urlpatterns = [
     path("step-up/", home.step_up, name="step-up"),
     path("step-up/passkey/options/", passkeys.step_up_options, name="step-up-passkey-options"),
     path("step-up/passkey/", passkeys.step_up, name="step-up-passkey"),
-    path("passkey-required/", passkeys.passkey_required_page, name="passkey-required"),
     path("reconfirm/", reconfirm.review_reconfirm_view, name="review-reconfirm"),
     path("me/", home.my_account, name="my-account"),
     path("sessions/<str:public_id>/end/", home.session_end_own, name="session-end"),

@@ -175,3 +175,29 @@ def test_step_up_for_a_required_role_uses_the_passkey(world, client):
     assert done.status_code == 302
     world.worker.refresh_from_db()
     assert world.worker.status == "suspended"
+
+
+@pytest.mark.django_db
+def test_re_confirmation_for_a_required_role_takes_the_passkey_not_a_code(world, client):
+    from governance.reviews import review_attest
+
+    sign_in(client, world.supervisor)
+    _, authenticator = register(world.supervisor)
+    session = client.session
+    session["_prahari_auth_at"] = (timezone.now() - timedelta(minutes=10)).isoformat()
+    session.save()
+    review_attest(user=world.supervisor, acting_user=world.state_admin, reason="still the DIO")
+    reconfirm = "/accounts/reconfirm/"
+    page = client.get(reconfirm)
+    assert b"Confirm with your passkey" in page.content and b'name="token"' not in page.content
+    app = TOTPDevice.objects.get(user=world.supervisor)
+    refused = client.post(reconfirm, {"accept": "on", "version": 1, "method": "totp", "token": totp_now(app)})
+    assert refused.status_code == 302
+    world.supervisor.refresh_from_db()
+    assert world.supervisor.reconfirm_pending is True  # a code proves nothing for this account
+    options = client.post("/accounts/step-up/passkey/options/").json()
+    proven = client.post(f"/accounts/step-up/passkey/?next={reconfirm}", {"credential": authenticator.get(options)})
+    assert proven.status_code == 302 and proven["Location"] == reconfirm
+    assert client.post(reconfirm, {"accept": "on", "version": 1}).status_code == 302
+    world.supervisor.refresh_from_db()
+    assert world.supervisor.reconfirm_pending is False
