@@ -46,13 +46,17 @@ def code_confirmed(request, form: ReasonCodeForm):
     """For a valid `form`: True when it asked no code or the code is proven (the session key rotates); False with
     the refusal beside the code; or, when wrong codes lock the account, the response that signs the viewer out.
 
-    A wrong code counts toward the lockout as at the step-up page.
+    A wrong code counts toward the lockout as at the step-up page. An account whose only second factor is a
+    passkey is sent to the step-up page to use it (no code is checked).
     """
     if not form.with_code:
         return True
     outcome = step_up_verify(request, method=form.cleaned_data["method"], token=form.cleaned_data["token"])
     if outcome is StepUp.LOCKED:
         return signed_out_for_wrong_codes(request)
+    if outcome is StepUp.PASSKEY_ONLY:  # confirmed on the step-up page with the passkey, then back here
+        messages.warning(request, _("Confirm it is you with your passkey, then repeat the action."))
+        return redirect(f"{reverse('accounts:step-up')}?{urlencode({'next': request.get_full_path()})}")
     if outcome is StepUp.WRONG:
         form.code_error(_("That code is not right, or it has expired."))
         return False

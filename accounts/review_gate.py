@@ -18,7 +18,14 @@ from accounts.services.reviews import reconfirm_required
 
 log = logging.getLogger(__name__)
 
-OPEN_URL_NAMES = ("accounts:review-reconfirm", "accounts:logout", "set_language")
+OPEN_URL_NAMES = (
+    "accounts:review-reconfirm",
+    "accounts:logout",
+    "set_language",
+    # An account whose only second factor is a passkey proves it there, on its way back to re-confirm.
+    "accounts:step-up-passkey-options",
+    "accounts:step-up-passkey",
+)
 
 
 class ReconfirmGateMiddleware:

@@ -20,6 +20,7 @@ SESSION_UA_KEY = "_prahari_ua"
 # Every save rewrites the whole row, so the start time travels inside the session data.
 SESSION_CREATED_KEY = "_prahari_created"
 SESSION_DEVICE_KEY = "_prahari_device"  # the RegisteredDevice this session is bound to
+SESSION_PASSKEY_KEY = "_prahari_passkey"  # the passkey that opened it (revoking the passkey ends the session)
 _LOAD = f"SELECT session_data FROM {TABLE} WHERE session_key = %s AND expire_date > %s LIMIT 1"  # noqa: S608
 
 
@@ -43,6 +44,7 @@ class SessionStore(DBStore):
         except (TypeError, ValueError):
             obj.user_id = None
         obj.device_id = data.get(SESSION_DEVICE_KEY)
+        obj.passkey_id = data.get(SESSION_PASSKEY_KEY)
         obj.ip_address = data.get(SESSION_IP_KEY)
         obj.user_agent = (data.get(SESSION_UA_KEY) or "")[:200]
         return obj

@@ -30,6 +30,7 @@ from accounts.services.enrolment import onboarding_approve, onboarding_reject
 from accounts.services.lifecycle import user_deactivate, user_reinstate, user_suspend
 from accounts.services.lockouts import LockState, lockout_clear
 from accounts.services.onboarding import invitation_resend, invitation_revoke
+from accounts.services.passkeys import passkey_revoke
 from governance.reviews import review_attest
 
 DeviceStatus = RegisteredDevice.Status
@@ -54,6 +55,7 @@ class HubAction:
     on_device: bool = False
     with_reason: bool = True
     danger: bool = False
+    on_passkey: bool = False  # with on_device: the target is one of the account's passkeys
 
     def applies(self, account: User, *, lock: LockState, open_invitation: bool, device=None) -> bool:
         """Whether the action means anything for the account (or its `device`) as it is now."""
@@ -89,6 +91,7 @@ APPLIES = {
     "approve-device": lambda a, lock, inv, d: d is not None and d.status == DeviceStatus.PENDING,
     "reject-device": lambda a, lock, inv, d: d is not None and d.status == DeviceStatus.PENDING,
     "revoke-device": lambda a, lock, inv, d: d is not None and d.status == DeviceStatus.APPROVED,
+    "revoke-passkey": lambda a, lock, inv, d: d is not None and d.confirmed,
 }
 
 _ACTIONS = [
@@ -215,6 +218,27 @@ _ACTIONS = [
         danger=True,
     ),
 ]
-HUB_ACTIONS: dict[str, HubAction] = {action.name: action for action in _ACTIONS}
+# Recovery of a lost passkey (docs/passkeys.md): its owner's governor withdraws it; the owner then signs in with a
+# code on an approved device and registers a new one.
+PASSKEY_ACTIONS = [
+    HubAction(
+        "revoke-passkey",
+        _("Withdraw"),
+        _(
+            "Withdraws this passkey (lost, or no longer trusted) and ends every session it opened. Its owner then "
+            "signs in with a one-time code on an approved device and registers a new passkey."
+        ),
+        _("The passkey %(code)s of %(user)s is withdrawn; its sessions have ended."),
+        can_revoke_device,
+        _fixed("approve_device"),
+        lambda target, acting_user, reason, ip, base_url: passkey_revoke(
+            passkey=target, acting_user=acting_user, reason=reason, ip=ip
+        ),
+        on_device=True,
+        on_passkey=True,
+        danger=True,
+    ),
+]
+HUB_ACTIONS: dict[str, HubAction] = {action.name: action for action in [*_ACTIONS, *PASSKEY_ACTIONS]}
 ACCOUNT_ACTIONS = [a for a in _ACTIONS if not a.on_device]
 DEVICE_ACTIONS = [a for a in _ACTIONS if a.on_device]

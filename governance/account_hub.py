@@ -28,8 +28,9 @@ from accounts.models import (
 )
 from accounts.permissions import refusal
 from accounts.services.lockouts import LockState, lock_state
+from accounts.services.passkeys import passkey_history, passkey_list_for_user, passkey_required
 from accounts.sms import mask_mobile
-from governance.account_actions import ACCOUNT_ACTIONS, DEVICE_ACTIONS, HubAction
+from governance.account_actions import ACCOUNT_ACTIONS, DEVICE_ACTIONS, PASSKEY_ACTIONS, HubAction
 from governance.evidence import rule_title, with_purpose
 from governance.unexplained import explained_shares, share_words
 
@@ -69,6 +70,9 @@ class AccountHub:
     sessions: list[UserSession]
     access_events: list
     alerts: list[Alert]
+    passkeys: list = field(default_factory=list)  # PasskeyRow, each with its `offered` actions
+    passkey_history: list = field(default_factory=list)
+    passkey_required: bool = False
     actions: list[Offered] = field(default_factory=list)
 
 
@@ -195,6 +199,9 @@ def account_hub_read(account: User, *, viewer: User) -> AccountHub:
         sessions=sessions,
         access_events=with_purpose(list(events.order_by("-created_at", "-pk")[:RECENT_EVENTS])),
         alerts=alerts,
+        passkeys=passkey_list_for_user(user=account),
+        passkey_history=passkey_history(user=account, limit=10),
+        passkey_required=passkey_required(account),
     )
     _offer_actions(hub, viewer, open_invitation=invitation is not None)
     return hub
@@ -216,3 +223,11 @@ def _offer_actions(hub: AccountHub, viewer: User, *, open_invitation: bool) -> N
                     decided[action.name] = _offer(viewer, account, action)
                 if decided[action.name] is not None:
                     device.offered.append(decided[action.name])
+    for row in hub.passkeys:
+        row.offered = []
+        for action in PASSKEY_ACTIONS:
+            if action.applies(account, lock=lock, open_invitation=open_invitation, device=row.passkey):
+                if action.name not in decided:
+                    decided[action.name] = _offer(viewer, account, action)
+                if decided[action.name] is not None:
+                    row.offered.append(decided[action.name])

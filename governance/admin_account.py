@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.admin_common import code_confirmed, reason_code_form
 from accounts.exceptions import DomainError
@@ -78,6 +79,12 @@ class AccountHubConsole:
             raise Http404
         if device_id is None:
             return account, None
+        if action.on_passkey:
+            passkey = WebAuthnCredential.objects.filter(pk=device_id, user=account).first()
+            if passkey is None:
+                raise Http404
+            passkey.code, passkey.is_passkey = passkey.name, True  # the action page names it as it names a device
+            return passkey, passkey
         device = RegisteredDevice.objects.filter(pk=device_id, user=account).first()
         if device is None:
             raise Http404

@@ -1,5 +1,6 @@
 """The supervisor console: django-otp's OTP-only admin site, open only to active accounts."""
 
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib.admin import ModelAdmin
@@ -13,6 +14,8 @@ from django_otp.admin import OTPAdminSite
 
 from accounts.admin_guard import console_admin_class
 from accounts.models import District, Role, State, Status
+from accounts.services.passkeys import passkey_overdue
+from accounts.views.passkeys import passkey_required_page
 
 
 def console_header(user) -> str:
@@ -70,6 +73,20 @@ class PrahariAdminSite(OTPAdminSite):
     def password_change(self, request, extra_context=None):
         """The console's "change password" is the portal's own (it ends the other sessions and notifies)."""
         return redirect("accounts:password-change")
+
+    def admin_view(self, view, cacheable=False):
+        """Every console page refuses a role that must have a passkey, past the deadline, while it has none: a
+        page says what to do (register one on the security page). The rest of the portal stays open to them."""
+        inner = super().admin_view(view, cacheable)
+
+        @wraps(inner)
+        def guarded(request, *args, **kwargs):
+            user = request.user
+            if user.is_authenticated and self.has_permission(request) and passkey_overdue(user):
+                return passkey_required_page(request)
+            return inner(request, *args, **kwargs)
+
+        return guarded
 
     def has_permission(self, request) -> bool:
         """Staff, OTP-verified (django-otp) and with an active account."""

@@ -26,6 +26,7 @@ from accounts.services.events import event_record
 from accounts.services.lockouts import login_failure_record, login_failures_reset, login_is_held
 from accounts.services.notifications import notify
 from accounts.services.otp import otp_verify
+from accounts.services.passkeys import codes_refused, passkey_authenticate
 
 PENDING_KEY = "_prahari_login"
 
@@ -135,9 +136,18 @@ def code_finish(request, pending: Pending, *, method: str, token: str, device_to
 
     django-otp's record of the code's use (`last_t`, its throttling) commits with the sign-in it opened.
     """
+    if codes_refused(pending.user):  # a passkey is this account's only second factor
+        return None
     with transaction.atomic():
         device = otp_verify(user=pending.user, method=method, token=token, attempt_id=pending.attempt_id)
         return None if device is None else finish(request, pending, otp_device=device, device_token=device_token)
+
+
+def passkey_finish(request, pending: Pending, *, state: dict | None, data: str, device_token: str | None) -> Outcome:
+    """Verify the passkey's assertion (it stands in for the code), then `finish`. Raises PasskeyError (or
+    PasskeyCloned: that passkey is suspended and alerted, committed although this sign-in fails)."""
+    passkey = passkey_authenticate(user=pending.user, state=state, data=data, ip=client_ip(request))
+    return finish(request, pending, otp_device=passkey, device_token=device_token)
 
 
 @transaction.atomic(savepoint=False)  # called inside code_finish's transaction too: no savepoint of its own

@@ -12,11 +12,12 @@ from django.conf import settings
 from django.contrib.auth import login, logout
 from django.utils import timezone
 from django_otp import login as otp_login
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import AccountEventType, RegisteredDevice, User
 from accounts.request_info import client_ip
 from accounts.services.events import event_record
-from accounts.session_store import SESSION_DEVICE_KEY, SESSION_IP_KEY, SESSION_UA_KEY
+from accounts.session_store import SESSION_DEVICE_KEY, SESSION_IP_KEY, SESSION_PASSKEY_KEY, SESSION_UA_KEY
 
 AUTH_AT_KEY = "_prahari_auth_at"
 SEEN_AT_KEY = "_prahari_seen_at"
@@ -54,6 +55,8 @@ def session_start(request, *, user: User, device: RegisteredDevice, otp_device) 
     request.session[DEVICE_KEY] = device.pk
     request.session[SESSION_IP_KEY] = client_ip(request)
     request.session[SESSION_UA_KEY] = request.META.get("HTTP_USER_AGENT", "")[:200]
+    if isinstance(otp_device, WebAuthnCredential):  # revoking that passkey ends this session
+        request.session[SESSION_PASSKEY_KEY] = otp_device.pk
     return ended
 
 

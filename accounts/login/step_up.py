@@ -21,6 +21,7 @@ from accounts.login.session import session_end, step_up_record
 from accounts.request_info import client_ip
 from accounts.services.lockouts import login_is_held
 from accounts.services.otp import otp_sms_send, otp_verify
+from accounts.services.passkeys import codes_refused
 
 ATTEMPT_KEY = "_prahari_step_up_attempt"
 
@@ -29,6 +30,7 @@ class StepUp(Enum):
     PROVEN = "proven"
     WRONG = "wrong"
     LOCKED = "locked"
+    PASSKEY_ONLY = "passkey_only"  # a code is not accepted from this account: its passkey is
 
 
 def step_up_attempt_id(request) -> str:
@@ -40,11 +42,13 @@ def step_up_attempt_id(request) -> str:
 
 def step_up_verify(request, *, method: str, token: str) -> StepUp:
     """Check `token` of `method` for the signed-in user: PROVEN (session key rotated, STEP_UP_SUCCEEDED),
-    WRONG (counted toward the lockout) or LOCKED (barred before, or by this failure: no code is checked
-    while locked)."""
+    WRONG (counted toward the lockout), LOCKED (barred before, or by this failure: no code is checked
+    while locked) or PASSKEY_ONLY (the account's second factor is its passkey: no code is checked)."""
     user = request.user
     if login_is_barred(request, user):
         return StepUp.LOCKED
+    if codes_refused(user):
+        return StepUp.PASSKEY_ONLY
     if otp_verify(user=user, method=method, token=token, attempt_id=step_up_attempt_id(request)):
         step_up_record(request)
         return StepUp.PROVEN

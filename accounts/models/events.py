@@ -43,6 +43,9 @@ class AccountEventType(models.IntegerChoices):
     OTP_DEVICE_REMOVED = 221, _("OTP device removed")
     BACKUP_CODES_GENERATED = 222, _("Backup codes generated")
     MOBILE_CHANGED = 223, _("Mobile number changed")
+    PASSKEY_REGISTERED = 224, _("Passkey registered")
+    PASSKEY_REVOKED = 225, _("Passkey revoked")
+    PASSKEY_SUSPENDED = 226, _("Passkey suspended (cloned authenticator)")
     LOGGED_OUT = 230, _("Logged out")
 
     DEVICE_REGISTERED = 300, _("Device registered (pending)")

@@ -30,6 +30,14 @@ class UserSession(AbstractBaseSession):
         related_name="sessions",
         verbose_name=_("device"),
     )
+    passkey = models.ForeignKey(  # the passkey that stood in for the code at this sign-in: revoking it ends the session
+        "django_otp_webauthn.WebAuthnCredential",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("passkey"),
+    )
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     user_agent = models.CharField(_("browser"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("started"), default=timezone.now)

@@ -28,21 +28,27 @@ def sessions_end(
     devices: Iterable[int] = (),
     keys: Iterable[str] = (),
     keep_key: str | None = None,
+    passkeys: Iterable[int] = (),
 ) -> dict[int, int]:
     """Delete, in one statement, every session of the accounts `users`, every session opened on the
-    devices `devices` and the sessions named in `keys`, except the session `keep_key`; the next request
-    on any of them is anonymous. Return {owner id: sessions ended} for the owners that had any.
+    devices `devices` or with the passkeys `passkeys`, and the sessions named in `keys`, except the session
+    `keep_key`; the next request on any of them is anonymous. Return {owner id: sessions ended} for the
+    owners that had any.
 
     Called inside the transaction of the service whose change shrinks the access (it records the
     count in its event), or by the session engine for its own key.
     """
-    users, devices, keys = list(users), list(devices), list(keys)
-    if not (users or devices or keys):
+    users, devices, keys, passkeys = list(users), list(devices), list(keys), list(passkeys)
+    if not (users or devices or keys or passkeys):
         return {}
     matched = "s.user_id = ANY(%s::bigint[]) OR s.device_id = ANY(%s::bigint[]) OR s.session_key = ANY(%s::text[])"
+    params = [users, devices, keys]
+    if passkeys:  # its own condition only when asked: the statements of the other callers stay as they were
+        matched += " OR s.passkey_id = ANY(%s::bigint[])"
+        params.append(passkeys)
     sql = sessions_end_sql(where=f"({matched}) AND s.session_key <> %s")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [users, devices, keys, keep_key or ""])
+        cursor.execute(sql, [*params, keep_key or ""])
         owners = Counter(owner for (owner,) in cursor.fetchall() if owner is not None)
     return dict(owners)
 

@@ -41,7 +41,7 @@ from accounts.login.failures import failure_counted, login_is_locked
 from accounts.login.session import fresh_login, session_end
 from accounts.models import AccountEventType, SMSDevice
 from accounts.request_info import client_ip
-from accounts.services import credentials, passwords
+from accounts.services import credentials, passkeys, passwords
 from accounts.services.events import event_record
 from accounts.services.lockouts import login_is_held
 from accounts.services.otp import (
@@ -230,6 +230,10 @@ def _security_context(request, **extra) -> dict:
         "mobile_form": MobileForm(),
         "mobile_code_form": SMSCodeForm(prefix="mobile"),
         "sms_code_form": SMSCodeForm(prefix="sms"),
+        "passkeys": passkeys.passkey_list_for_user(user=user),
+        "passkey_history": passkeys.passkey_history(user=user, limit=10),
+        "passkey_required": passkeys.passkey_required(user),
+        "passkey_deadline": passkeys.passkey_deadline(),
     }
     context.update(extra)
     return context

@@ -3,8 +3,11 @@ revoking a device (the one in use only after a confirmation), step-up. The home 
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -20,6 +23,7 @@ from accounts.models import RegisteredDevice, UserSession
 from accounts.request_info import client_ip
 from accounts.services.devices import device_revoke
 from accounts.services.otp import login_otp_devices
+from accounts.services.passkeys import codes_refused, passkey_count
 from accounts.services.sessions import session_end_by_owner, session_public_id
 from accounts.views.login import _safe_next
 
@@ -100,7 +104,8 @@ def step_up(request):
     user = request.user
     if login_is_barred(request, user):
         return signed_out_for_wrong_codes(request)
-    devices = login_otp_devices(user)
+    passkey_only = codes_refused(user)  # then no code is checked (step_up_verify): only the passkey form shows
+    devices = {} if passkey_only else login_otp_devices(user)
     form = OTPForm(request.POST or None, methods=list(devices))
     if request.method == "POST" and "send_sms" in request.POST:
         step_up_sms_send(request)
@@ -113,4 +118,11 @@ def step_up(request):
         if outcome is StepUp.LOCKED:
             return signed_out_for_wrong_codes(request)
         form.code_error(_("That code is not right, or it has expired."))
-    return render(request, "accounts/step_up.html", {"form": form, "has_sms": "sms" in devices})
+    context = {
+        "form": form,
+        "has_sms": "sms" in devices,
+        "passkey_only": passkey_only,
+        "has_passkey": passkey_only or passkey_count(user) > 0,
+        "passkey_action": f"{reverse('accounts:step-up-passkey')}?{urlencode({'next': request.GET.get('next', '')})}",
+    }
+    return render(request, "accounts/step_up.html", context)

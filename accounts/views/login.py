@@ -32,6 +32,7 @@ from accounts.services.otp import (
     totp_enrol_confirm,
     totp_enrol_start,
 )
+from accounts.services.passkeys import codes_refused, passkey_count
 
 
 def _failure_message() -> str:
@@ -92,12 +93,15 @@ def login_otp(request):
     pending = flow.pending_get(request)
     if pending is None:
         return _restart(request, _("Your sign-in expired. Please start again."))
+    if codes_refused(pending.user):  # a passkey is this account's only second factor: no code is read
+        return _passkey_only(request)
     # A posted code names its method: otp_verify reads that one device, locked, as it verifies (one query).
     # The account's methods are read when the page is shown, or when the code named none of them.
     posted = OTPForm.posted_method(request.POST) if request.method == "POST" else None
     verifying = posted in METHODS
     devices = None if verifying else login_otp_devices(pending.user)
-    if devices is not None and not devices:
+    has_passkey = not verifying and passkey_count(pending.user) > 0
+    if devices is not None and not devices and not has_passkey:
         return redirect("accounts:login-enrol")
     form = OTPForm(request.POST or None, methods=[posted] if verifying else list(devices))
     if request.method == "POST" and "send_email" in request.POST:
@@ -141,8 +145,21 @@ def login_otp(request):
     if wrong_code:
         form.is_valid()
         form.code_error(_("That code is not right, or it has expired."))
-    context = {"form": form, "has_sms": "sms" in devices, "has_email": "email" in devices}
+    context = {
+        "form": form,
+        "has_sms": "sms" in devices,
+        "has_email": "email" in devices,
+        "has_codes": bool(devices),
+        "has_passkey": has_passkey or passkey_count(pending.user) > 0,
+    }
     return render(request, "accounts/login_otp.html", context)
+
+
+def _passkey_only(request):
+    if request.method == "POST":
+        messages.error(request, _("Your account signs in with its passkey only: one-time codes are not accepted."))
+        return redirect("accounts:login-otp")
+    return render(request, "accounts/login_otp.html", {"passkey_only": True, "has_passkey": True})
 
 
 def _respond(request, pending, outcome):

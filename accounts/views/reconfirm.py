@@ -9,9 +9,11 @@ counts toward the lockout like any other failed code.
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -24,6 +26,7 @@ from accounts.login.failures import failure_counted
 from accounts.login.session import session_end, step_up_is_fresh, step_up_record
 from accounts.request_info import client_ip
 from accounts.services.otp import login_otp_devices, otp_sms_send, otp_verify
+from accounts.services.passkeys import codes_refused
 from accounts.services.reviews import reconfirm_required, review_reconfirm
 from accounts.services.undertakings import undertaking_current
 from accounts.views.login import _safe_next
@@ -53,12 +56,18 @@ def review_reconfirm_view(request):
             messages.error(request, str(error))
         return redirect(request.get_full_path())
     with_code = not step_up_is_fresh(request)
+    # A passkey is this account's only second factor: it proves itself on the step-up path, then comes back.
+    passkey_only = with_code and codes_refused(user)
+    with_code = with_code and not passkey_only
     form = ReconfirmForm(
         request.POST or None,
         methods=list(devices),
         with_code=with_code,
         initial={"version": undertaking.version, "method": "totp"},
     )
+    if passkey_only and request.method == "POST":
+        messages.error(request, _("Confirm it is you with your passkey first, then accept."))
+        return redirect(request.get_full_path())
     if request.method == "POST" and with_code and not {"token", "backup_code"} & set(request.POST):
         form.is_valid()  # the page was shown while the login's code was fresh; it no longer is
         form.add_error(None, _("Some minutes have passed since you signed in: confirm with a fresh one-time code."))
@@ -85,10 +94,13 @@ def review_reconfirm_view(request):
         request.session.pop(ATTEMPT_KEY, None)
         messages.success(request, _("Thank you. Your access is confirmed."))
         return redirect(next_url)
-    return _page(request, form, undertaking, devices)
+    return _page(request, form, undertaking, devices, passkey_only=passkey_only)
 
 
-def _page(request, form, undertaking, devices):
+def _page(request, form, undertaking, devices, *, passkey_only: bool = False):
     text = undertaking.text_hi if (get_language() or "").startswith("hi") else undertaking.text
     context = {"form": form, "undertaking": undertaking, "text": text, "has_sms": "sms" in devices and form.with_code}
+    if passkey_only:
+        back = urlencode({"next": request.get_full_path()})
+        context.update(passkey_only=True, passkey_action=f"{reverse('accounts:step-up-passkey')}?{back}")
     return render(request, "accounts/review_reconfirm.html", context)

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "django_otp.plugins.otp_email",  # installed, but codes by e-mail are offered only with PRAHARI_OTP_EMAIL_ENABLED
+    "django_otp_webauthn",  # passkeys: its credential model and WebAuthn helper; the views are ours (docs/passkeys.md)
     "axes",
     "simple_history",
     "django_celery_beat",
@@ -283,6 +284,15 @@ AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT = 200
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "token", "code", "csrfmiddlewaretoken"]
 SIMPLE_HISTORY_REVERT_DISABLED = True
+# Passkeys: the relying party is the site's domain; an assertion from any other origin is refused.
+# The defaults fit `make run` only (a site elsewhere refuses every passkey until both are set for its domain).
+PRAHARI_WEBAUTHN_RP_ID = env_str("PRAHARI_WEBAUTHN_RP_ID", "localhost")
+PRAHARI_WEBAUTHN_ORIGINS = env_list("PRAHARI_WEBAUTHN_ORIGINS", ["http://localhost:8000"])
+OTP_WEBAUTHN_RP_ID = PRAHARI_WEBAUTHN_RP_ID
+OTP_WEBAUTHN_RP_NAME = "Prahari"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = PRAHARI_WEBAUTHN_ORIGINS
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False  # a passkey stands in for the code, never for the password
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.webauthn.PrahariWebAuthnHelper"
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 # --- Celery: Redis with REDIS_URL, otherwise an embedded filesystem broker; two queues (queues.py) ----------

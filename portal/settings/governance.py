@@ -101,3 +101,8 @@ PRAHARI_TRANSPARENCY_DAYS = env_int("PRAHARI_TRANSPARENCY_DAYS", 90)
 PRAHARI_TRANSPARENCY_PER_IP_HOUR = env_int("PRAHARI_TRANSPARENCY_PER_IP_HOUR", 10)
 PRAHARI_TRANSPARENCY_PER_REFERENCE_HOUR = env_int("PRAHARI_TRANSPARENCY_PER_REFERENCE_HOUR", 3)
 PRAHARI_TRANSPARENCY_PER_MOBILE_HOUR = env_int("PRAHARI_TRANSPARENCY_PER_MOBILE_HOUR", 3)
+
+# Passkeys (WebAuthn, django-otp-webauthn): docs/passkeys.md. The roles whose only second factor is a passkey once
+# they have one, and the date (ISO, empty: none) after which the console refuses those roles until they register one.
+PRAHARI_PASSKEY_REQUIRED_ROLES = env_list("PRAHARI_PASSKEY_REQUIRED_ROLES", ["state_admin", "supervisor"])
+PRAHARI_PASSKEY_DEADLINE = env_str("PRAHARI_PASSKEY_DEADLINE", "") or ""
