@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.utils.translation import gettext_lazy as _
 
-from accounts.login.device_cookie import device_token_read
+from accounts.login.device_cookie import device_cookie_migrate, device_token_read
 from accounts.login.session import session_end, session_problem, session_touch
 from accounts.models import Status
 from accounts.services.devices import device_token_hash
@@ -23,6 +23,7 @@ class SessionGuardMiddleware:
     """End a session that is idle, too old, unverified, off its device, or whose account is not active.
 
     Sits after django-otp's OTPMiddleware. Fails closed: anything it cannot confirm ends the session.
+    On the way out it moves a device cookie set under an old name to the current one.
     """
 
     def __init__(self, get_response):
@@ -42,4 +43,6 @@ class SessionGuardMiddleware:
                 messages.warning(request, REASONS[problem])
             else:
                 session_touch(request)
-        return self.get_response(request)
+        response = self.get_response(request)
+        device_cookie_migrate(request, response)  # a device cookie under its pre-`__Host-` name moves over
+        return response
