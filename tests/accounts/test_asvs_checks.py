@@ -1,0 +1,92 @@
+"""Checks that docs/ASVS.md names for items no other test covered directly: passwords taken exactly as typed
+and never expired, logout on every signed-in page and on the server, no login for the system actor, HSTS,
+the session cookies' attributes, and logs written only where docs/operations.md says."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+from freezegun import freeze_time
+
+from accounts.models import AccountEvent, AccountEventType, UserSession
+from tests.accounts.test_login_flow import CODE, post_password
+from tests.conftest import sign_in
+
+pytestmark = pytest.mark.django_db
+
+LONG = "  Correct Horse, battery staple – " + "x" * 90 + "  "  # 126 characters, spaces at both ends
+
+
+def _password_set(user, password: str) -> None:
+    user.set_password(password)
+    user.save(update_fields=["password"])
+
+
+def test_a_password_is_checked_exactly_as_typed(world):
+    _password_set(world.worker, LONG)
+    for wrong in (LONG.strip(), LONG.lower(), LONG[:-1], LONG[:72], LONG + "y"):
+        response = post_password(Client(), world.worker.username, password=wrong)
+        assert response.status_code == 200, repr(wrong)  # the same page again: refused
+    assert post_password(Client(), world.worker.username, password=LONG)["Location"] == CODE
+
+
+def test_a_password_never_expires(world):
+    _password_set(world.worker, LONG)
+    with freeze_time(timezone.now() + timedelta(days=3 * 365)):
+        response = post_password(Client(), world.worker.username, password=LONG)
+    assert response.status_code == 302 and response["Location"] == CODE  # on to the code, no change asked
+
+
+@pytest.mark.parametrize("path", ["/", "/accounts/me/", "/accounts/security/", "/records/", "/admin/"])
+def test_every_signed_in_page_offers_logout(world, path):
+    client = Client()
+    sign_in(client, world.supervisor)
+    body = client.get(path).content.decode()
+    assert 'action="/accounts/logout/"' in body or 'action="/admin/logout/"' in body, path
+
+
+def test_logout_ends_the_session_on_the_server(world):
+    client = Client()
+    sign_in(client, world.worker)
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    client.post("/accounts/logout/")
+    assert not UserSession.objects.filter(session_key=key).exists()
+    replay = Client()
+    replay.cookies[settings.SESSION_COOKIE_NAME] = key
+    replay.cookies[settings.DEVICE_COOKIE_NAME] = client.cookies[settings.DEVICE_COOKIE_NAME].value
+    assert replay.get("/")["Location"].startswith("/accounts/login/")
+    assert AccountEvent.objects.filter(subject=world.worker, type=AccountEventType.LOGGED_OUT).exists()
+
+
+def test_the_system_actor_cannot_sign_in(world):
+    world.system.set_password(LONG)  # even were a password set on it
+    world.system.save(update_fields=["password"])
+    response = post_password(Client(), world.system.username, password=LONG)
+    assert response.status_code == 200 and "Sign-in failed" in response.content.decode()
+
+
+def test_hsts_asks_a_year_with_sub_domains(client):
+    assert settings.SECURE_HSTS_SECONDS >= 365 * 24 * 3600 and settings.SECURE_HSTS_INCLUDE_SUBDOMAINS
+    header = client.get("/accounts/login/", secure=True)["Strict-Transport-Security"]
+    assert header == "max-age=31536000; includeSubDomains; preload"
+
+
+def test_session_and_csrf_cookies_are_secure_httponly_and_lax(world):
+    client = Client()
+    client.get("/accounts/login/")
+    response = post_password(client, world.worker.username)
+    for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
+        morsel = client.cookies[name]
+        assert morsel["secure"] and morsel["httponly"] and morsel["samesite"] == "Lax", name
+    assert response.status_code == 302
+
+
+def test_logs_go_only_to_standard_error():
+    handlers = settings.LOGGING["handlers"]
+    assert list(handlers) == ["console"] and handlers["console"]["class"] == "logging.StreamHandler"
+    assert "stream" not in handlers["console"]  # StreamHandler's default: standard error
+    assert all(not logger.get("handlers") for logger in settings.LOGGING["loggers"].values())
