@@ -15,6 +15,7 @@ from freezegun import freeze_time
 from accounts.models import AccountEvent, AccountEventType, UserSession
 from tests.accounts.test_login_flow import CODE, post_password
 from tests.conftest import sign_in
+from tests.portal.test_logs import log_lines as log_lines  # the fixture, reused
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +91,16 @@ def test_logs_go_only_to_standard_error():
     assert list(handlers) == ["console"] and handlers["console"]["class"] == "logging.StreamHandler"
     assert "stream" not in handlers["console"]  # StreamHandler's default: standard error
     assert all(not logger.get("handlers") for logger in settings.LOGGING["loggers"].values())
+
+
+def test_an_unexpected_error_is_a_generic_page_and_a_logged_traceback(monkeypatch, log_lines):
+    def broken() -> bool:
+        raise RuntimeError("SELECT secret_column FROM internals -- key=XYZZY-123")
+
+    monkeypatch.setattr("portal.views.database_ok", broken)
+    response = Client(raise_request_exception=False).get("/healthz")
+    body = response.content.decode()
+    assert response.status_code == 500
+    assert "XYZZY" not in body and "Traceback" not in body and "secret_column" not in body
+    errors = [line for line in log_lines.parsed() if line["level"] == "ERROR"]
+    assert errors and "XYZZY-123" in errors[0]["exc"] and errors[0]["time"].endswith("+00:00")
