@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -14,13 +15,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.exceptions import DomainError
 from accounts.forms import OTPForm
 from accounts.login.failures import login_is_barred
-from accounts.login.session import DEVICE_KEY, session_end
+from accounts.login.session import DEVICE_KEY, fresh_login, session_end
 from accounts.login.step_up import StepUp, signed_out_for_wrong_codes, step_up_sms_send, step_up_verify
 from accounts.models import RegisteredDevice, UserSession
 from accounts.request_info import client_ip
 from accounts.services.devices import device_revoke
 from accounts.services.otp import login_otp_devices
 from accounts.services.sessions import session_end_by_owner, session_public_id
+from accounts.views.account import _reauthenticate
 from accounts.views.login import _safe_next
 
 
@@ -51,6 +53,10 @@ def my_account(request):
 
 @require_POST
 def session_end_own(request, public_id: str):
+    """End another of one's own sessions; only within the fresh-login window (ASVS V7.5.2), else sign in again
+    (which, one session per account, ends the others anyway)."""
+    if not fresh_login(request):
+        return _reauthenticate(request, reverse("accounts:my-account"))
     ended = session_end_by_owner(
         user=request.user, public_id=public_id, current_key=request.session.session_key, ip=client_ip(request)
     )
