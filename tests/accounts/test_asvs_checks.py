@@ -104,3 +104,13 @@ def test_an_unexpected_error_is_a_generic_page_and_a_logged_traceback(monkeypatc
     assert "XYZZY" not in body and "Traceback" not in body and "secret_column" not in body
     errors = [line for line in log_lines.parsed() if line["level"] == "ERROR"]
     assert errors and "XYZZY-123" in errors[0]["exc"] and errors[0]["time"].endswith("+00:00")
+
+
+@pytest.mark.parametrize("word", ["Supervisor", "ASHA", "health", "CoWIN", "immunisation", "prahari"])
+def test_role_and_programme_words_are_refused_in_passwords(world, word):
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="a word others can guess"):
+        validate_password(f"the {word} of kalpi village 2026", world.colleague)
+    validate_password("the river of kalpi village 2026", world.colleague)
