@@ -7,6 +7,8 @@ jurisdiction of `accounts.scoping` and separation of duties (never oneself). The
 
 from __future__ import annotations
 
+import logging
+
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -29,6 +31,8 @@ ACTIONS = {
     "invite_user": gettext_lazy("manage this account's invitation"),
 }
 NAMED = 3  # at most this many people named as able to act
+
+log = logging.getLogger("prahari.security")  # refused governance actions: who, which right, on which account
 
 
 def _has(actor: User, codename: str) -> bool:
@@ -85,6 +89,9 @@ def ensure_may(
     """Raise NotPermitted unless `actor` governs `target` with the permission `codename` (or, given, `allowed`:
     a predicate's own answer), saying why (`why`, when the rule is the caller's) and naming who can (`refusal`)."""
     if not (_governs_with(actor, target, codename) if allowed is None else allowed):
+        log.warning(
+            "refused %s by user %s on account %s", codename, getattr(actor, "pk", None), getattr(target, "pk", None)
+        )
         raise NotPermitted(refusal(actor, target, codename, why=why))
 
 

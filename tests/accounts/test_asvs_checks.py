@@ -4,6 +4,7 @@ the session cookies' attributes, and logs written only where docs/operations.md 
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -114,3 +115,13 @@ def test_role_and_programme_words_are_refused_in_passwords(world, word):
     with pytest.raises(ValidationError, match="a word others can guess"):
         validate_password(f"the {word} of kalpi village 2026", world.colleague)
     validate_password("the river of kalpi village 2026", world.colleague)
+
+
+def test_a_refused_governance_action_is_logged(world, caplog):
+    from accounts.exceptions import NotPermitted
+    from accounts.services.sessions import user_sessions_end
+
+    with caplog.at_level(logging.WARNING, logger="prahari.security"), pytest.raises(NotPermitted):
+        user_sessions_end(user=world.worker, acting_user=world.far_supervisor, reason="not mine to end")
+    [record] = [r for r in caplog.records if r.name == "prahari.security"]
+    assert record.getMessage() == f"refused suspend_user by user {world.far_supervisor.pk} on account {world.worker.pk}"
