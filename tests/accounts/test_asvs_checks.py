@@ -103,6 +103,7 @@ def test_an_unexpected_error_is_a_generic_page_and_a_logged_traceback(monkeypatc
     body = response.content.decode()
     assert response.status_code == 500
     assert "XYZZY" not in body and "Traceback" not in body and "secret_column" not in body
+    assert "Something went wrong" in body and 'href="/"' in body  # Prahari's own page, a way back
     errors = [line for line in log_lines.parsed() if line["level"] == "ERROR"]
     assert errors and "XYZZY-123" in errors[0]["exc"] and errors[0]["time"].endswith("+00:00")
 
@@ -125,3 +126,14 @@ def test_a_refused_governance_action_is_logged(world, caplog):
         user_sessions_end(user=world.worker, acting_user=world.far_supervisor, reason="not mine to end")
     [record] = [r for r in caplog.records if r.name == "prahari.security"]
     assert record.getMessage() == f"refused suspend_user by user {world.far_supervisor.pk} on account {world.worker.pk}"
+
+
+def test_the_error_page_speaks_hindi(monkeypatch):
+    def broken() -> bool:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("portal.views.database_ok", broken)
+    client = Client(raise_request_exception=False)
+    client.cookies["django_language"] = "hi"
+    response = client.get("/healthz")
+    assert response.status_code == 500 and "कुछ गड़बड़ हो गई" in response.content.decode()
