@@ -137,3 +137,12 @@ def test_the_error_page_speaks_hindi(monkeypatch):
     client.cookies["django_language"] = "hi"
     response = client.get("/healthz")
     assert response.status_code == 500 and "कुछ गड़बड़ हो गई" in response.content.decode()
+
+
+def test_a_signed_in_response_without_its_own_cache_header_is_no_store(world):
+    client = Client()
+    sign_in(client, world.worker)
+    response = client.post("/i18n/setlang/", {"language": "hi", "next": "/"})  # a view that sets no header
+    assert response.status_code == 302 and "no-store" in response["Cache-Control"]
+    anonymous = Client().post("/i18n/setlang/", {"language": "hi", "next": "/"})
+    assert not anonymous.has_header("Cache-Control")  # nothing of a person's in it: left alone
