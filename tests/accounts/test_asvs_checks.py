@@ -146,3 +146,20 @@ def test_a_signed_in_response_without_its_own_cache_header_is_no_store(world):
     assert response.status_code == 302 and "no-store" in response["Cache-Control"]
     anonymous = Client().post("/i18n/setlang/", {"language": "hi", "next": "/"})
     assert not anonymous.has_header("Cache-Control")  # nothing of a person's in it: left alone
+
+
+def test_a_step_up_rotates_the_session_key_and_ends_the_old_one(world):
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    client = Client()
+    sign_in(client, world.worker)
+    before = client.cookies[settings.SESSION_COOKIE_NAME].value
+    device = TOTPDevice.objects.get(user=world.worker, confirmed=True)
+    code = f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():06d}"
+    response = client.post("/accounts/step-up/?next=/records/", {"method": "totp", "token": code})
+    assert response.status_code == 302 and response["Location"] == "/records/"
+    after = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert after != before and not UserSession.objects.filter(session_key=before).exists()
+    assert UserSession.objects.filter(session_key=after, user=world.worker).exists()
+    assert AccountEvent.objects.filter(subject=world.worker, type=AccountEventType.STEP_UP_SUCCEEDED).exists()
