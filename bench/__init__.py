@@ -26,6 +26,7 @@ import importlib
 import math
 import os
 import pkgutil
+import re
 import secrets
 import shutil
 import subprocess
@@ -141,7 +142,7 @@ def figure(
     floor: float | None = None,
     ceiling: float | None = None,
 ):
-    """Register `run(size) -> Result` as figure `figure_id` (P1 … P8, as the issues name them).
+    """Register `run(size) -> Result` as figure `figure_id` (P1 … P8 and P7sweep, as the issues name them).
 
     `goal`: the ratio to the baseline the issue asks for (a ceiling, or a floor for a rate); `floor`: for a
     rate, the value it must reach; `ceiling`: for an amount with an absolute limit (memory in MB), the most
@@ -176,8 +177,9 @@ def discover() -> dict[str, Figure]:
 
 
 def figure_sort_key(figure_id: str):
-    digits = figure_id.lstrip("P")
-    return (0, int(digits), figure_id) if digits.isdigit() else (1, 0, figure_id)
+    """P1 < P2 < … < P7 < P7sweep < P8 < P10: by number, then a figure's suffix; ids of another form last."""
+    match = re.fullmatch(r"P(\d+)(\w*)", figure_id)
+    return (0, int(match[1]), match[2]) if match else (1, 0, figure_id)
 
 
 # --- Provenance: where and when a figure was measured ----------------------------------------------

@@ -159,14 +159,23 @@ class P3Data:
     account_hi: int
     workers: list[int] = field(default_factory=list)
     cases: dict[str, list[int]] = field(default_factory=dict)
+    per_worker: int = 0
 
     @property
     def scored(self) -> int:
         return self.hi - self.wm
 
 
-def p3_make(workers: int, per_worker: int, *, day: date | None = None, prefix: str = "bench.p3") -> P3Data:
-    """Make `workers` workers and their 31 days of access and account events (module docstring)."""
+def p3_make(
+    workers: int, per_worker: int, *, day: date | None = None, prefix: str = "bench.p3", series: str = "7"
+) -> P3Data:
+    """Make `workers` workers and their 31 days of access and account events (module docstring).
+
+    `series`: the first digit of the records' reference ids (the canary's too), so that a second set made in
+    the same database (another `prefix` and `series`) does not collide with the first.
+    """
+    if len(series) != 1 or not series.isdigit():
+        raise ValueError(f"series must be one digit, not {series!r}")
     from django.conf import settings
     from django.db import connection, transaction
     from django.utils import timezone
@@ -177,9 +186,9 @@ def p3_make(workers: int, per_worker: int, *, day: date | None = None, prefix: s
     ids = workers_make(workers, prefix=prefix)
     facility = _facility_of(ids[0])
     pool = max(200, workers // 5)
-    bens = _records(pool, facility, day)
+    bens = _records(pool, facility, series)
     canary = Beneficiary.objects.create(
-        reference_id="79999999999999",
+        reference_id=series + "9" * 13,
         name="Canary",
         year_of_birth=1990,
         gender="F",
@@ -234,7 +243,34 @@ def p3_make(workers: int, per_worker: int, *, day: date | None = None, prefix: s
         for table in ("records_accessevent", "records_accessexplanation", "accounts_accountevent"):
             cursor.execute(f"ANALYZE {table}")
     cases = {name: [pk for k, pk in enumerate(ids, start=1) if k % 50 == c] for name, c in CASES.items()}
-    return P3Data(day, before, wm, hi, account_wm, account_hi, ids, cases)
+    return P3Data(day, before, wm, hi, account_wm, account_hi, ids, cases, per_worker)
+
+
+_MADE: list[P3Data] = []  # the sets p3_data made in this process's bench database, in order
+
+
+def p3_data(workers: int, per_worker: int) -> P3Data:
+    """The P3 data of this size for a figure (P3, P7sweep): the set made last, when it is of this size and both
+    logs still end where it ended them (nothing was logged since, so a run scores exactly its events), with its
+    watermarks put back; else a new set (its own accounts and records) on top of whatever the database holds."""
+    from django.db import connection
+
+    last = _MADE[-1] if _MADE else None
+    if last is not None and (len(last.workers), last.per_worker) == (workers, per_worker):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT (SELECT COALESCE(MAX(id), 0) FROM records_accessevent), "
+                "(SELECT COALESCE(MAX(id), 0) FROM accounts_accountevent)"
+            )
+            if cursor.fetchone() == (last.hi, last.account_hi):
+                _watermarks(wm=last.wm, account_wm=last.account_wm, hi=last.hi)
+                return last
+    made = len(_MADE)
+    if made >= 5:
+        raise RuntimeError("five P3 sets are enough for one bench database")
+    data = p3_make(workers, per_worker, prefix="bench.p3" if not made else f"bench.p3set{made}", series=str(7 - made))
+    _MADE.append(data)
+    return data
 
 
 def _with_workers(sql: str) -> str:
@@ -256,15 +292,15 @@ def _local(day: date, seconds: int):
     return timezone.make_aware(datetime.combine(day, time()) + timedelta(seconds=seconds))
 
 
-def _records(pool: int, facility: int, day: date) -> list[int]:
-    """`pool` records of the facility (reference ids 7…), their ids in order."""
+def _records(pool: int, facility: int, series: str) -> list[int]:
+    """`pool` records of the facility (reference ids `series`…), their ids in order."""
     from records.models import Beneficiary
 
     insert_series(
         Beneficiary,
         pool,
         {
-            "reference_id": "'7' || lpad(s::text, 13, '0')",
+            "reference_id": f"'{series}' || lpad(s::text, 13, '0')",
             "name": "'Bench record ' || s",
             "year_of_birth": "1990 + s %% 30",
             "gender": "'F'",
@@ -275,7 +311,9 @@ def _records(pool: int, facility: int, day: date) -> list[int]:
         {"facility": facility},
         label="records",
     )
-    made = Beneficiary.objects.filter(name__startswith="Bench record ", reference_id__startswith="7", is_canary=False)
+    made = Beneficiary.objects.filter(
+        name__startswith="Bench record ", reference_id__startswith=series, is_canary=False
+    )
     return list(made.order_by("reference_id").values_list("pk", flat=True))
 
 

@@ -55,7 +55,7 @@ def _baseline_summary(rows: list[tuple]) -> dict:
     }
 
 
-@figure("P3", "anomalies job vs plain SQL finding the same hits", goal=2.0)
+@figure("P3", "anomalies job vs plain SQL, same hits", goal=2.0)
 def anomaly_sweep(size: str) -> Result:
     rounds = repetitions(size, small=5, full=3)
     django_setup()
@@ -64,11 +64,11 @@ def anomaly_sweep(size: str) -> Result:
     from django.utils import timezone
 
     from bench._p3_baseline import baseline_hits
-    from bench._p3_data import p3_make
+    from bench._p3_data import p3_data
     from governance.jobs import job_run
 
     workers, per_worker = SIZES[size]
-    data = p3_make(workers, per_worker)
+    data = p3_data(workers, per_worker)
     times: dict[str, list[float]] = {"job": [], "baseline": []}
     found: dict[str, dict] = {}
     captured = None

@@ -76,7 +76,7 @@ def _baseline(now, sql: dict, actor_id: int):
         cursor.execute(sql["suspension"], params)
 
 
-@figure("P4", "dormancy job vs the same changes in plain SQL", goal=2.0)
+@figure("P4", "dormancy job vs plain SQL, same changes", goal=2.0)
 def dormancy_sweep(size: str) -> Result:
     reps = repetitions(size, small=3, full=1)
     django_setup()

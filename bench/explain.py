@@ -159,7 +159,7 @@ def _data(size: str) -> int:
         return cursor.fetchone()[0]
 
 
-@figure("P8", "explain job vs one SQL join of the same explained set", goal=2.0)
+@figure("P8", "explain job vs one SQL join, same set", goal=2.0)
 def explain_job(size: str) -> Result:
     reps = repetitions(size, small=3, full=1)
     django_setup()

@@ -170,7 +170,7 @@ def _timed(clock, call) -> tuple[float, object]:
     return clock() - started, result
 
 
-@figure("P2", "governed record page vs the same page ungoverned", goal=1.5)
+@figure("P2", "record page governed vs ungoverned", goal=1.5)
 def governed_view(size: str) -> Result:
     django_setup()
     from django.conf import settings

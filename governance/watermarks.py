@@ -51,11 +51,16 @@ def log_ends() -> tuple[int, int, datetime]:
 
 
 def older_writers_gone(read_at: datetime) -> bool:
-    """Wait until no other transaction begun before `read_at` holds a write lock on either log."""
+    """Wait until no other transaction begun before `read_at` holds a write lock on either log.
+
+    pg_locks lists the locks of every database of the server, and a relation's oid is unique only within
+    its database (a copy made from this one as a template has the same oids): only this database's count.
+    """
     tables = ", ".join(f"'{m._meta.db_table}'::regclass" for m in (AccessEvent, AccountEvent))
     sql = f"""
         SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE l.locktype = 'relation' AND l.relation IN ({tables}) AND l.mode = 'RowExclusiveLock'
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
           AND l.granted AND l.pid <> pg_backend_pid() AND a.xact_start <= %s
     """
     deadline = time.monotonic() + settings.PRAHARI_ANOMALY_WRITER_WAIT_SECONDS

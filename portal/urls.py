@@ -6,6 +6,7 @@ from portal import metrics, views
 from portal.home import home
 
 handler403 = "portal.views.permission_denied"
+handler500 = "portal.views.server_error"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),

@@ -4,3 +4,7 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.base")
 application = get_wsgi_application()
+
+from portal.web_db import statement_timeout_enable  # noqa: E402 (settings are loaded by now)
+
+statement_timeout_enable()  # web processes only (portal/web_db.py)

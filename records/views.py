@@ -43,7 +43,10 @@ def _refused(request, error: DomainError):
     template, status = REFUSALS[type(error)]
     if isinstance(error, AccessInterrupted):
         session_end(request, reason="account")
-    return render(request, template, {"message": str(error)}, status=status)
+    response = render(request, template, {"message": str(error)}, status=status)
+    if status == 503:  # the access log could not be written (the database away): nothing was shown or kept
+        response["Retry-After"] = "30"
+    return response
 
 
 def _record_url(reference_id: str, purpose: str) -> str:

@@ -95,17 +95,19 @@ def session_touch(request) -> None:
 
 
 def fresh_login(request, *, minutes: int | None = None) -> bool:
-    """True when the password and OTP were proven within `minutes` (default PRAHARI_FRESH_LOGIN_MINUTES)."""
+    """True when the password and OTP were proven less than `minutes` ago (default PRAHARI_FRESH_LOGIN_MINUTES):
+    a login exactly that old is no longer fresh."""
     auth_at = _read(request, AUTH_AT_KEY)
     limit = timedelta(minutes=minutes or settings.PRAHARI_FRESH_LOGIN_MINUTES)
-    return auth_at is not None and timezone.now() - auth_at <= limit
+    return auth_at is not None and timezone.now() - auth_at < limit
 
 
 def step_up_is_fresh(request) -> bool:
-    """True when an OTP was proven (at login or step-up) within PRAHARI_STEP_UP_MINUTES."""
+    """True when an OTP was proven (at login or step-up) less than PRAHARI_STEP_UP_MINUTES ago: the window
+    ends at exactly that age (SECURITY.md: a fresh OTP within 5 minutes)."""
     stamps = [t for t in (_read(request, STEP_UP_AT_KEY), _read(request, AUTH_AT_KEY)) if t is not None]
     limit = timedelta(minutes=settings.PRAHARI_STEP_UP_MINUTES)
-    return bool(stamps) and timezone.now() - max(stamps) <= limit
+    return bool(stamps) and timezone.now() - max(stamps) < limit
 
 
 def step_up_record(request) -> None:

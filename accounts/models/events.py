@@ -56,8 +56,24 @@ class AccountEventType(models.IntegerChoices):
     REVIEW_REMINDED = 403, _("Re-verification reminder sent")
 
 
+class AccountEventQuerySet(models.QuerySet):
+    """Refuses the bulk paths past save() and delete(): `update()`, `bulk_update()` and `delete()` of a
+    queryset, on `AccountEvent.objects` and on every related manager."""
+
+    def update(self, **kwargs):
+        raise ValueError("Account events are append-only: events cannot be updated.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        # Refused before Django opens its atomic block: raising inside it would spoil the caller's transaction.
+        raise ValueError("Account events are append-only: events cannot be updated.")
+
+    def delete(self):
+        raise ValueError("Account events are append-only: events cannot be deleted.")
+
+
 class AccountEvent(models.Model):
-    """One governance event. Rows are only ever added: the ORM refuses to change or delete them."""
+    """One governance event. Rows are only ever added: the ORM refuses to change or delete them, alone or in
+    bulk."""
 
     type = models.PositiveSmallIntegerField(_("event"), choices=AccountEventType.choices)
     actor = models.ForeignKey(
@@ -81,6 +97,8 @@ class AccountEvent(models.Model):
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     data = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    objects = AccountEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -140,6 +140,11 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 # A later error in a request must never roll back a logged read (STYLE.md, PITFALLS.md).
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].update(DATABASE_POOLER_OPTIONS[PRAHARI_DB_POOLER])
+# Web processes only (portal/wsgi.py, portal/asgi.py): each statement of a request is cut after this many
+# milliseconds (0: off; off through a transaction-mode pooler). portal/web_db.py.
+PRAHARI_WEB_STATEMENT_TIMEOUT_MS = env_int("PRAHARI_WEB_STATEMENT_TIMEOUT_MS", 20000)
+if PRAHARI_WEB_STATEMENT_TIMEOUT_MS < 0:
+    raise ImproperlyConfigured("PRAHARI_WEB_STATEMENT_TIMEOUT_MS must be 0 (off) or a number of milliseconds.")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker and cache, nothing more -----------------------------------------------------

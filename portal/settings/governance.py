@@ -75,7 +75,9 @@ PRAHARI_AUDIT_CHECKPOINT_SYSLOG = env_str("PRAHARI_AUDIT_CHECKPOINT_SYSLOG") or 
 # SECURITY.md asks for at least 400 days online. The `partitions` job keeps this many months made ahead.
 PRAHARI_ACCESS_LOG_RETENTION_DAYS = env_int("PRAHARI_ACCESS_LOG_RETENTION_DAYS", 400)
 PRAHARI_ACCESS_LOG_PARTITIONS_AHEAD = env_int("PRAHARI_ACCESS_LOG_PARTITIONS_AHEAD", 3)
-PRAHARI_HISTORY_RETENTION_DAYS = env_int("PRAHARI_HISTORY_RETENTION_DAYS", 6 * 365)
+# History of approvals and reviews: SECURITY.md asks for 6 years. Six calendar years hold one or two 29 Februaries,
+# so 6 × 365 days would prune a row up to two days early; 6 × 365 + 2 never does (at most two days late).
+PRAHARI_HISTORY_RETENTION_DAYS = env_int("PRAHARI_HISTORY_RETENTION_DAYS", 6 * 365 + 2)
 
 # The beneficiary's consent to a look-up ("asked in person"), a code to the record's mobile: records/consent.py.
 PRAHARI_CONSENT_CODE_MINUTES = env_int("PRAHARI_CONSENT_CODE_MINUTES", 5)

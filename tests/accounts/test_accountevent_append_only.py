@@ -1,10 +1,11 @@
-"""Account events are append-only in PostgreSQL itself (migration 0017), not only through the ORM's save and
-delete: a queryset's update() or delete() and raw SQL are refused by the trigger."""
+"""Account events are append-only in PostgreSQL itself (migration 0017), not only through the ORM (its save and
+delete, and its querysets: tests/accounts/test_account_events_append_only.py): SQL that goes past the ORM, and an
+UPDATE the ORM's guard is skipped for, are refused by the trigger."""
 
 from __future__ import annotations
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 
 from accounts.models import AccountEvent, AccountEventType
 from accounts.services.events import event_record
@@ -29,12 +30,12 @@ def test_the_orm_refuses_a_change_and_a_delete(event):
 @pytest.mark.parametrize(
     "change",
     [
-        lambda pk: AccountEvent.objects.filter(pk=pk).update(reason="rewritten"),
-        lambda pk: AccountEvent.objects.filter(pk=pk).delete(),
+        lambda pk: models.QuerySet(AccountEvent).filter(pk=pk).update(reason="rewritten"),  # the plain QuerySet
+        lambda pk: models.QuerySet(AccountEvent).filter(pk=pk)._raw_delete(connection.alias),
         lambda pk: connection.cursor().execute("UPDATE accounts_accountevent SET reason = 'x' WHERE id = %s", [pk]),
         lambda pk: connection.cursor().execute("DELETE FROM accounts_accountevent WHERE id = %s", [pk]),
     ],
-    ids=["queryset-update", "queryset-delete", "sql-update", "sql-delete"],
+    ids=["plain-queryset-update", "raw-delete", "sql-update", "sql-delete"],
 )
 def test_postgresql_refuses_an_update_or_delete_past_the_orm(event, change):
     with pytest.raises(DatabaseError, match="accounts_accountevent is append-only"), transaction.atomic():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 import pytest
@@ -9,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-from records.audit import access_event_append
+from records.audit import access_event_append, canonical
 from records.models import AccessChainHead, AccessEvent, Beneficiary
 from records.verification import verify
 
@@ -279,3 +280,25 @@ def test_with_a_transaction_pooler_the_append_statements_are_not_prepared(world,
         db.update(saved)
     assert list(AccessEvent.objects.order_by("actor_seq").values_list("actor_seq", flat=True)) == [1, 2, 3]
     assert verify().problem is None
+
+
+@pytest.mark.django_db
+def test_a_chain_relinked_with_plain_sha256_is_caught(world, log):
+    """An attacker with database access but not the audit key edits an event, then re-links the rest of its
+    chain the only way open to them: plain SHA-256 over the same canonical text, the head moved to match.
+    Every link then agrees with the next; only the key tells the forgery apart."""
+    edited, later = AccessEvent.objects.get(pk=log[2].pk), AccessEvent.objects.get(pk=log[4].pk)
+    edited.purpose = "curiosity"
+    prev = edited.prev_hash  # the first event stays as written: its link is whatever the database holds
+    with transaction.atomic():
+        for event in (edited, later):
+            digest = hashlib.sha256(f"{prev}\n{canonical(event)}".encode()).hexdigest()
+            raw(
+                f"UPDATE {TABLE} SET purpose = %s, prev_hash = %s, hash = %s WHERE id = %s",
+                [event.purpose, prev, digest, event.pk],
+            )
+            prev = digest
+        raw(f"UPDATE {AccessChainHead._meta.db_table} SET hash = %s WHERE actor_id = %s", [prev, world.worker.pk])
+    assert AccessEvent.objects.get(pk=later.pk).prev_hash == AccessEvent.objects.get(pk=edited.pk).hash
+    with pytest.raises(CommandError, match=f"event {edited.pk}: its content does not match its hash"):
+        call_command("verify_audit")
