@@ -18,6 +18,7 @@ from accounts.permissions import (
     can_approve_device,
     can_attest,
     can_deactivate,
+    can_end_sessions,
     can_reinstate,
     can_revoke_device,
     can_suspend,
@@ -169,8 +170,8 @@ _ACTIONS = [
         _("End sessions"),
         _("Signs the account out everywhere at once: every open session ends; the account stays active."),
         _("Every session of %(user)s has ended."),
-        can_suspend,  # the right to suspend covers the lesser step
-        _fixed("suspend_user"),
+        can_end_sessions,
+        _fixed("end_sessions"),
         _user_service(user_sessions_end),
         danger=True,
     ),

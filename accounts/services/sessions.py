@@ -86,7 +86,7 @@ def user_sessions_end(*, user: User, acting_user: User, reason: str, ip: str | N
 
     Raises NotPermitted (role, jurisdiction, self) or DomainError (no reason)."""
     reason = clean_reason(reason)
-    ensure_may(acting_user, user, "suspend_user")
+    ensure_may(acting_user, user, "end_sessions")
     ended = sessions_end(users=[user.pk]).get(user.pk, 0)
     event_record(
         type=AccountEventType.SESSIONS_ENDED,

@@ -125,7 +125,7 @@ def test_a_refused_governance_action_is_logged(world, caplog):
     with caplog.at_level(logging.WARNING, logger="prahari.security"), pytest.raises(NotPermitted):
         user_sessions_end(user=world.worker, acting_user=world.far_supervisor, reason="not mine to end")
     [record] = [r for r in caplog.records if r.name == "prahari.security"]
-    assert record.getMessage() == f"refused suspend_user by user {world.far_supervisor.pk} on account {world.worker.pk}"
+    assert record.getMessage() == f"refused end_sessions by user {world.far_supervisor.pk} on account {world.worker.pk}"
 
 
 def test_the_error_page_speaks_hindi(monkeypatch):

@@ -56,6 +56,8 @@ def test_ending_sessions_needs_the_right_over_the_account_and_a_reason(world):
     assert not AccountEvent.objects.filter(type=AccountEventType.SESSIONS_ENDED).exists()
     refused = console_for(world.far_supervisor).post(act_url(world.worker, "end-sessions"), {"reason": "x" * 8})
     assert refused.status_code in (302, 404) and still_signed_in(worker)
+    with pytest.raises(NotPermitted, match="You may not end this account's sessions: it is your own account"):
+        user_sessions_end(user=world.supervisor, acting_user=world.supervisor, reason="testing myself")
 
 
 def test_the_command_ends_one_accounts_sessions_as_the_system_actor(world, capsys):
