@@ -16,8 +16,19 @@ OTP_METHOD_LABELS = {
 
 
 class PasswordForm(forms.Form):
-    username = forms.CharField(label=_("Username"), max_length=150, widget=forms.TextInput(attrs={"autofocus": True}))
-    password = forms.CharField(label=_("Password"), max_length=PASSWORD_MAX, strip=False, widget=forms.PasswordInput)
+    """The login's first step. The autocomplete hints let password managers fill both fields (ASVS V6.2.7)."""
+
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "autocapitalize": "none"}),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        max_length=PASSWORD_MAX,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
 
 CODE_DIGITS = 6  # every code sent or shown by an authenticator (SECURITY.md §OTP)

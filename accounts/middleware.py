@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 
-from accounts.login.device_cookie import device_token_read
+from accounts.login.device_cookie import device_cookie_migrate, device_token_read
 from accounts.login.session import session_end, session_problem, session_touch
 from accounts.models import Status
 from accounts.services.devices import device_token_hash
@@ -23,6 +24,8 @@ class SessionGuardMiddleware:
     """End a session that is idle, too old, unverified, off its device, or whose account is not active.
 
     Sits after django-otp's OTPMiddleware. Fails closed: anything it cannot confirm ends the session.
+    On the way out it marks a signed-in person's response `no-store` when its view set no Cache-Control, and moves
+    a device cookie set under an old name to the current one.
     """
 
     def __init__(self, get_response):
@@ -42,4 +45,8 @@ class SessionGuardMiddleware:
                 messages.warning(request, REASONS[problem])
             else:
                 session_touch(request)
-        return self.get_response(request)
+        response = self.get_response(request)
+        if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)  # what a signed-in person sees is never kept by a cache (ASVS V14.3.2)
+        device_cookie_migrate(request, response)  # a device cookie under its pre-`__Host-` name moves over
+        return response

@@ -9,6 +9,21 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 PRODUCT_WORDS = ("prahari",)
+# The documented list of docs/ASVS.md (V6.1.2): the roles and the programme's and department's words that a
+# guesser tries first, beside each person's own names and places (`_context_words`).
+ROLE_AND_PROGRAMME_WORDS = (
+    "supervisor",
+    "administrator",
+    "asha",
+    "anganwadi",
+    "health",
+    "vaccine",
+    "vaccination",
+    "immunisation",
+    "immunization",
+    "cowin",
+    "uwin",
+)
 _MIN_WORD = 4
 
 
@@ -35,7 +50,7 @@ class MaximumLengthValidator:
 
 
 def _context_words(user) -> set[str]:
-    words = set(PRODUCT_WORDS)
+    words = {*PRODUCT_WORDS, *ROLE_AND_PROGRAMME_WORDS}
     if user is None:
         return words
     values = [

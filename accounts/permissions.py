@@ -7,6 +7,8 @@ jurisdiction of `accounts.scoping` and separation of duties (never oneself). The
 
 from __future__ import annotations
 
+import logging
+
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -27,12 +29,17 @@ ACTIONS = {
     "approve_device": gettext_lazy("decide on this device"),
     "decide_alert": gettext_lazy("decide on this alert"),
     "invite_user": gettext_lazy("manage this account's invitation"),
+    "end_sessions": gettext_lazy("end this account's sessions"),
 }
+# Actions without a Django permission of their own: the permission that carries them.
+PERMISSION_OF = {"end_sessions": "suspend_user"}
 NAMED = 3  # at most this many people named as able to act
+
+log = logging.getLogger("prahari.security")  # refused governance actions: who, which right, on which account
 
 
 def _has(actor: User, codename: str) -> bool:
-    return bool(actor.is_system or actor.has_perm(f"accounts.{codename}"))
+    return bool(actor.is_system or actor.has_perm(f"accounts.{PERMISSION_OF.get(codename, codename)}"))
 
 
 def _governs_with(actor: User, target: User, codename: str) -> bool:
@@ -45,6 +52,11 @@ def _governs_with(actor: User, target: User, codename: str) -> bool:
 
 def can_suspend(actor: User, target: User) -> bool:
     return _governs_with(actor, target, "suspend_user")
+
+
+def can_end_sessions(actor: User, target: User) -> bool:
+    """End every session of `target`: whoever may suspend them (the lesser step), never oneself."""
+    return _governs_with(actor, target, "end_sessions")
 
 
 def reinstate_codename(target: User) -> str:
@@ -85,6 +97,9 @@ def ensure_may(
     """Raise NotPermitted unless `actor` governs `target` with the permission `codename` (or, given, `allowed`:
     a predicate's own answer), saying why (`why`, when the rule is the caller's) and naming who can (`refusal`)."""
     if not (_governs_with(actor, target, codename) if allowed is None else allowed):
+        log.warning(
+            "refused %s by user %s on account %s", codename, getattr(actor, "pk", None), getattr(target, "pk", None)
+        )
         raise NotPermitted(refusal(actor, target, codename, why=why))
 
 

@@ -18,6 +18,7 @@ from accounts.permissions import (
     can_approve_device,
     can_attest,
     can_deactivate,
+    can_end_sessions,
     can_reinstate,
     can_revoke_device,
     can_suspend,
@@ -31,6 +32,7 @@ from accounts.services.lifecycle import user_deactivate, user_reinstate, user_su
 from accounts.services.lockouts import LockState, lockout_clear
 from accounts.services.onboarding import invitation_resend, invitation_revoke
 from accounts.services.passkeys import passkey_revoke
+from accounts.services.sessions import user_sessions_end
 from governance.reviews import review_attest
 
 DeviceStatus = RegisteredDevice.Status
@@ -88,6 +90,7 @@ APPLIES = {
     "resend-invitation": lambda a, lock, inv, d: a.status == Status.INVITED,
     "revoke-invitation": lambda a, lock, inv, d: a.status == Status.INVITED and inv,
     "deactivate": lambda a, lock, inv, d: a.status in OPEN_STATUSES,
+    "end-sessions": lambda a, lock, inv, d: a.status == Status.ACTIVE,
     "approve-device": lambda a, lock, inv, d: d is not None and d.status == DeviceStatus.PENDING,
     "reject-device": lambda a, lock, inv, d: d is not None and d.status == DeviceStatus.PENDING,
     "revoke-device": lambda a, lock, inv, d: d is not None and d.status == DeviceStatus.APPROVED,
@@ -163,6 +166,16 @@ _ACTIONS = [
         _may_invite,
         None,
         _user_service(invitation_revoke),
+        danger=True,
+    ),
+    HubAction(
+        "end-sessions",
+        _("End sessions"),
+        _("Signs the account out everywhere at once: every open session ends; the account stays active."),
+        _("Every session of %(user)s has ended."),
+        can_end_sessions,
+        _fixed("end_sessions"),
+        _user_service(user_sessions_end),
         danger=True,
     ),
     HubAction(

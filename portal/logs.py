@@ -120,13 +120,31 @@ class ContextFilter(logging.Filter):
         return True
 
 
+# Characters that would end or disguise a log line: C0 and C1 controls, DEL, and the Unicode line and paragraph
+# separators. The text format writes each as an escape; the JSON format's encoder escapes them itself.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def log_escape(text: str) -> str:
+    """`text` on one line: every control character written as an escape (\\n, \\r, \\t, \\x1b, \\u2028),
+    so a value a client chose (a username, a header) cannot start a forged line (log injection)."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), m.group().encode("unicode_escape").decode("ascii")), text)
+
+
+def utc_time(record: logging.LogRecord) -> str:
+    """The record's moment in UTC with its offset: `2026-12-04T06:30:00.123+00:00`."""
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC), level, logger, message, the context fields that are set, the
     record's own scalar extras (e.g. status_code, duration_ms) and the exception's traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": utc_time(record),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -141,19 +159,41 @@ class JsonFormatter(logging.Formatter):
             entry["exc"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        # json escapes C0 controls; the rest (DEL, C1, U+2028/9) as \\uXXXX too: the same string, one line for
+        # every reader (Python's splitlines breaks at U+0085 and U+2028).
+        line = json.dumps(entry, ensure_ascii=False, default=str)
+        return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
 
 
 class TextFormatter(logging.Formatter):
-    """The plain development format, with the request id and user id when there are any."""
+    """The plain development format, with the request id and user id when there are any: the time in UTC with
+    its offset, and the message on one line (`log_escape`); a traceback follows on its own lines."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return utc_time(record)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        message = record.message
+        record.message = log_escape(message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
+
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        tags = [f"{key}={getattr(record, key)}" for key in _CONTEXT_FIELDS if getattr(record, key, None) is not None]
-        return f"{line} [{' '.join(tags)}]" if tags else line
+        tags = [
+            f"{key}={log_escape(str(getattr(record, key)))}"
+            for key in _CONTEXT_FIELDS
+            if getattr(record, key, None) is not None
+        ]
+        if not tags:
+            return line
+        first, newline, rest = line.partition("\n")  # the tags close the message's line, before any traceback
+        return f"{first} [{' '.join(tags)}]{newline}{rest}"
 
 
 # --- Celery: the request id travels with the task -------------------------------------------------------

@@ -10,9 +10,12 @@ from collections.abc import Iterable
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import AccountEventType, User, UserSession
+from accounts.permissions import ensure, ensure_may
 from accounts.services.events import event_record
+from accounts.services.reasons import clean_reason
 
 TABLE = UserSession._meta.db_table
 
@@ -79,3 +82,44 @@ def session_end_by_owner(*, user: User, public_id: str, current_key: str | None,
             )
             return True
     return False
+
+
+@transaction.atomic
+def user_sessions_end(*, user: User, acting_user: User, reason: str, ip: str | None = None) -> int:
+    """End every session of `user` at once, as `acting_user` (a governor with the right to suspend them, never
+    themselves): the account stays as it is, its owner signs in again. Records SESSIONS_ENDED with the reason
+    and the count; return the count (0 when there was none: still recorded, the decision was taken).
+
+    Raises NotPermitted (role, jurisdiction, self) or DomainError (no reason)."""
+    reason = clean_reason(reason)
+    ensure_may(acting_user, user, "end_sessions")
+    ended = sessions_end(users=[user.pk]).get(user.pk, 0)
+    event_record(
+        type=AccountEventType.SESSIONS_ENDED,
+        actor=acting_user,
+        subject=user,
+        reason=reason,
+        ip=ip,
+        data={"reason": "ended_by_governor", "sessions_ended": ended},
+    )
+    return ended
+
+
+@transaction.atomic
+def sessions_end_everyone(*, acting_user: User, reason: str) -> int:
+    """End every session of every account (an operations command's emergency step, as the system actor): one
+    statement, one SESSIONS_ENDED event without a subject that holds the reason and the counts."""
+    reason = clean_reason(reason)
+    ensure(acting_user is not None and acting_user.is_system, _("Only the system actor ends everyone's sessions."))
+    with connection.cursor() as cursor:
+        cursor.execute(sessions_end_sql(where="TRUE"))
+        owners = Counter(owner for (owner,) in cursor.fetchall() if owner is not None)
+    ended = sum(owners.values())
+    event_record(
+        type=AccountEventType.SESSIONS_ENDED,
+        actor=acting_user,
+        subject=None,
+        reason=reason,
+        data={"reason": "ended_for_everyone", "sessions_ended": ended, "accounts": len(owners)},
+    )
+    return ended

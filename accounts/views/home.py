@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.exceptions import DomainError
 from accounts.forms import OTPForm
 from accounts.login.failures import login_is_barred
-from accounts.login.session import DEVICE_KEY, session_end
+from accounts.login.session import DEVICE_KEY, fresh_login, session_end
 from accounts.login.step_up import StepUp, signed_out_for_wrong_codes, step_up_sms_send, step_up_verify
 from accounts.models import RegisteredDevice, UserSession
 from accounts.request_info import client_ip
@@ -25,6 +25,7 @@ from accounts.services.devices import device_revoke
 from accounts.services.otp import login_otp_devices
 from accounts.services.passkeys import codes_refused, passkey_count
 from accounts.services.sessions import session_end_by_owner, session_public_id
+from accounts.views.account import _reauthenticate
 from accounts.views.login import _safe_next
 
 
@@ -55,6 +56,10 @@ def my_account(request):
 
 @require_POST
 def session_end_own(request, public_id: str):
+    """End another of one's own sessions; only within the fresh-login window (ASVS V7.5.2), else sign in again
+    (which, one session per account, ends the others anyway)."""
+    if not fresh_login(request):
+        return _reauthenticate(request, reverse("accounts:my-account"))
     ended = session_end_by_owner(
         user=request.user, public_id=public_id, current_key=request.session.session_key, ip=client_ip(request)
     )

@@ -184,6 +184,12 @@ LOGIN_REDIRECT_URL = "/"
 
 # --- Sessions and cookies (SECURITY.md §Sessions) -----------------------------------------------
 SESSION_ENGINE = "accounts.session_store"
+# With DEBUG off the cookies that matter carry the `__Host-` prefix (ASVS 5.0 V3.3.1): the browser takes them only
+# when Secure, for Path=/ and without a Domain, so neither a sibling sub-domain nor plain HTTP can plant or
+# overwrite one. Development over http://localhost keeps the plain names.
+COOKIE_PREFIX = "" if DEBUG else "__Host-"
+SESSION_COOKIE_NAME = f"{COOKIE_PREFIX}sessionid"
+CSRF_COOKIE_NAME = f"{COOKIE_PREFIX}csrftoken"
 SESSION_COOKIE_AGE = PRAHARI_SESSION_ABSOLUTE_HOURS * 3600  # noqa: F405
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -265,7 +271,10 @@ OTP_TOTP_TOLERANCE = 1  # one 30-second step of clock drift either way (SECURITY
 PRAHARI_OTP_EMAIL_ENABLED = env_bool("PRAHARI_OTP_EMAIL_ENABLED", default=False)  # 63B rev 4: off
 OTP_EMAIL_SUBJECT = "Prahari one-time code"
 OTP_EMAIL_TOKEN_VALIDITY = 5 * 60
-DEVICE_COOKIE_NAME = "prahari_device"
+DEVICE_COOKIE_NAME = f"{COOKIE_PREFIX}prahari_device"
+# Device cookies set under an earlier name: read once more and moved to DEVICE_COOKIE_NAME on the next request
+# (accounts/login/device_cookie.py), so an approved browser stays approved across the rename.
+DEVICE_COOKIE_OLD_NAMES = [name for name in ("prahari_device",) if name != DEVICE_COOKIE_NAME]
 DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600
 PASSWORD_RESET_TIMEOUT = 30 * 60
 AXES_ENABLED = env_bool("AXES_ENABLED", default=True)

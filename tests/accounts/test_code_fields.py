@@ -43,6 +43,15 @@ def phone(world):
 
 
 @pytest.mark.django_db
+def test_the_login_page_tells_password_managers_what_each_field_is(client):
+    html = client.get("/accounts/login/").content.decode()
+    username, password = attributes(html, "username"), attributes(html, "password")
+    assert username["autocomplete"] == "username" and username["type"] == "text"
+    assert password["autocomplete"] == "current-password" and password["type"] == "password"
+    assert "onpaste" not in html and "value" not in password  # pasting is allowed; nothing typed comes back
+
+
+@pytest.mark.django_db
 def test_the_login_code_is_numeric_and_a_backup_code_has_its_own_text_field(world, client, phone):
     post_password(client, world.worker.username)
     html = client.get(CODE).content.decode()

@@ -346,6 +346,17 @@ def test_the_security_page_itself_shows_without_a_fresh_login(worker, client):
     assert OLD_MOBILE not in body and "+91******3210" in body
 
 
+@pytest.mark.parametrize(("language", "words"), [("en", "SMS codes are the weaker way"), ("hi", "कमज़ोर तरीका")])
+def test_the_security_page_says_sms_codes_are_the_weaker_factor(worker, client, language, words):
+    SMSDevice.objects.filter(user=worker).delete()
+    sign_in(client, worker)
+    client.cookies["django_language"] = language
+    assert words in client.get(SECURITY).content.decode()  # SMS off: the page says so before it is turned on
+    SMSDevice.objects.create(user=worker, name="sms", number=worker.mobile, confirmed=True)
+    body = client.get(SECURITY).content.decode()
+    assert words in body and 'id="sms-weaker"' in body  # and while it is on
+
+
 # --- OTP devices -------------------------------------------------------------------------------------
 
 

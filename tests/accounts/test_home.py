@@ -53,6 +53,24 @@ def test_my_account_lists_sessions_and_ends_another_one(world, client):
 
 
 @pytest.mark.django_db
+def test_ending_another_session_needs_a_fresh_login(world, client):
+    from accounts.login.session import AUTH_AT_KEY
+
+    sign_in(client, world.worker)
+    other = Client()
+    sign_in(other, world.worker)
+    session = client.session
+    session[AUTH_AT_KEY] = (timezone.now() - timedelta(minutes=6)).isoformat()
+    session.save()
+    others = [s for s in UserSession.objects.filter(user=world.worker) if s.session_key != client.session.session_key]
+    response = client.post(f"/accounts/sessions/{session_public_id(others[0].session_key)}/end/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/?next=/accounts/me/"
+    assert UserSession.objects.filter(session_key=others[0].session_key).exists()  # not ended by this POST
+    assert not AccountEvent.objects.filter(subject=world.worker, data__reason="ended_by_owner").exists()
+    assert not UserSession.objects.filter(session_key=client.session.session_key).exists()  # this one must sign in
+
+
+@pytest.mark.django_db
 def test_revoking_the_device_in_use_asks_first_and_changes_nothing_until_confirmed(world, client):
     device = sign_in(client, world.worker)
     html = client.get(MINE).content.decode()

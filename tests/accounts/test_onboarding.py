@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.test import Client
 from django.utils import timezone
@@ -208,7 +209,7 @@ def test_enrolment_sets_everything_at_once_and_the_link_works_only_once(world):
     assert TOTPDevice.objects.get(user=user).confirmed
     device = RegisteredDevice.objects.get(user=user)
     assert device.status == RegisteredDevice.Status.PENDING and device.code.encode() in response.content
-    assert "prahari_device" in response.cookies and response.cookies["prahari_device"]["httponly"]
+    assert settings.DEVICE_COOKIE_NAME in response.cookies and response.cookies[settings.DEVICE_COOKIE_NAME]["httponly"]
     assert UndertakingAcceptance.objects.get(user=user).undertaking.version == 1
     sent.invitation.refresh_from_db()
     assert sent.invitation.state == Invitation.State.USED and sent.invitation.used_at is not None

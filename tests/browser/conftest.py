@@ -46,3 +46,29 @@ def screenshot(page):
         return path
 
     return take
+
+
+def cookies_give(context, base_url: str, cookies: dict[str, str]) -> None:
+    """Put `cookies` ({name: value}) into the browser `context` as the live server would have set them.
+
+    Through the DevTools protocol with the server's URL and no Domain: a `__Host-` cookie (the names when DEBUG
+    is off, portal/settings/base.py) must be host-only, Secure and for Path=/, which Playwright's add_cookies
+    cannot express (it always sends a Domain). Chromium takes Secure cookies from http://localhost."""
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    for name, value in cookies.items():
+        result = cdp.send(
+            "Network.setCookie",
+            {
+                "name": name,
+                "value": value,
+                "url": f"{base_url}/",
+                "path": "/",
+                "secure": True,
+                "httpOnly": True,
+                "sameSite": "Lax",
+            },
+        )
+        assert result["success"], name
+    cdp.detach()
+    page.close()

@@ -17,6 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from accounts.models import AccountEvent, AccountEventType
+from tests.browser.conftest import cookies_give
 from tests.browser.test_console_journeys import console_signed_in_earlier, named_supervisor, shoot
 from tests.browser.test_login_device_approval import fresh_totp, log_in, watch_csp
 from tests.conftest import sign_in
@@ -31,9 +32,8 @@ def worker_browser(new_context, base_url: str, worker, size: str):
     client = Client()
     sign_in(client, worker)  # its session stays in the client: only the device cookie goes to the browser
     context = new_context(viewport=SIZES[size], is_mobile=size == "phone", has_touch=size == "phone")
-    host = urlparse(base_url).hostname
     cookie = client.cookies[settings.DEVICE_COOKIE_NAME]
-    context.add_cookies([{"name": cookie.key, "value": cookie.value, "domain": host, "path": "/"}])
+    cookies_give(context, base_url, {cookie.key: cookie.value})
     return context.new_page()
 
 

@@ -26,6 +26,7 @@ from accounts.login.device_cookie import SALT
 from accounts.login.session import AUTH_AT_KEY, STEP_UP_AT_KEY
 from accounts.models import Alert, RegisteredDevice, Status
 from accounts.services.devices import device_token_hash, device_token_new
+from tests.browser.conftest import cookies_give
 from tests.browser.test_login_device_approval import fresh_totp, log_in, watch_csp
 from tests.governance.test_alert_timeline import device, read
 from tests.governance.test_anomalies import NIGHT, log, run, times
@@ -52,7 +53,7 @@ def approved_browser(context, base_url: str, user) -> None:
     )
     name = settings.DEVICE_COOKIE_NAME
     value = signing.get_cookie_signer(salt=name + SALT).sign(token)
-    context.add_cookies([{"name": name, "value": value, "domain": urlparse(base_url).hostname, "path": "/"}])
+    cookies_give(context, base_url, {name: value})
 
 
 def age_the_code(context) -> None:

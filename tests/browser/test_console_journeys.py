@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from django.test import Client
@@ -24,6 +23,7 @@ from accounts.login.session import AUTH_AT_KEY
 from accounts.models import RegisteredDevice, Status, User
 from accounts.services.devices import device_register, device_token_new
 from accounts.services.lifecycle import user_suspend
+from tests.browser.conftest import cookies_give
 from tests.browser.test_login_device_approval import fresh_totp, watch_csp
 from tests.conftest import sign_in
 
@@ -47,10 +47,7 @@ def console_signed_in_earlier(new_context, base_url: str, user, *, minutes: int 
     session[AUTH_AT_KEY] = (timezone.now() - timedelta(minutes=minutes)).isoformat()
     session.save()
     context = new_context()
-    host = urlparse(base_url).hostname
-    context.add_cookies(
-        [{"name": c.key, "value": c.value, "domain": host, "path": "/"} for c in client.cookies.values()]
-    )
+    cookies_give(context, base_url, {c.key: c.value for c in client.cookies.values()})
     return context.new_page()
 
 

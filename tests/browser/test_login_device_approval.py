@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.conf import settings
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
@@ -75,7 +76,7 @@ def test_worker_device_is_approved_in_the_console_then_she_gets_in(world, live_s
     code = page.locator("#device-code").inner_text().strip()
     assert code == pending.code
     expect(page.get_by_role("heading", name="This device is waiting for approval")).to_be_visible()
-    assert any(c["name"] == "prahari_device" and c["httpOnly"] for c in page.context.cookies())
+    assert any(c["name"] == settings.DEVICE_COOKIE_NAME and c["httpOnly"] for c in page.context.cookies())
     screenshot("device-pending")
 
     # 2. The supervisor, in a browser of his own: first login leaves his device pending too; the state

@@ -8,15 +8,13 @@ real pages, with real TOTP codes.
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 import pytest
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from accounts.models import Notification, RegisteredDevice, Status, User
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, cookies_give
 from tests.browser.test_login_device_approval import fresh_totp, watch_csp
 from tests.conftest import sign_in
 
@@ -34,10 +32,7 @@ def console_for(new_context, base_url: str, user):
     client = Client()
     sign_in(client, user)
     context = new_context()
-    host = urlparse(base_url).hostname
-    context.add_cookies(
-        [{"name": c.key, "value": c.value, "domain": host, "path": "/"} for c in client.cookies.values()]
-    )
+    cookies_give(context, base_url, {c.key: c.value for c in client.cookies.values()})
     return context.new_page()
 
 

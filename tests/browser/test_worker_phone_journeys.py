@@ -8,8 +8,6 @@ cookies, except in the code-field journey, which goes through the real password 
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 import pytest
 from django.test import Client
 from playwright.sync_api import expect
@@ -17,7 +15,7 @@ from playwright.sync_api import expect
 from accounts.models import RegisteredDevice
 from accounts.services.devices import device_register
 from accounts.services.otp import backup_codes_generate
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, cookies_give
 from tests.browser.test_login_device_approval import PASSWORD
 from tests.conftest import sign_in
 from tests.records.conftest import make_record
@@ -38,9 +36,7 @@ def signed_in_page(new_context, base_url: str, user, size: str):
     device = sign_in(client, user)
     RegisteredDevice.objects.filter(pk=device.pk).update(label="Chrome on Android")
     context = context_for(new_context, size)
-    host = urlparse(base_url).hostname
-    cookies = [{"name": c.key, "value": c.value, "domain": host, "path": "/"} for c in client.cookies.values()]
-    context.add_cookies(cookies)
+    cookies_give(context, base_url, {c.key: c.value for c in client.cookies.values()})
     return context.new_page(), device
 
 

@@ -6,14 +6,12 @@ session the login creates (tests.conftest.sign_in), copied into Chromium as cook
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 import pytest
 from django.test import Client
 from playwright.sync_api import expect
 
 from records.models import AccessEvent
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, cookies_give
 from tests.conftest import sign_in
 from tests.records.conftest import make_record
 
@@ -26,10 +24,7 @@ def signed_in_context(new_context, base_url: str, user):
     client = Client()
     sign_in(client, user)
     context = new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    host = urlparse(base_url).hostname
-    context.add_cookies(
-        [{"name": c.key, "value": c.value, "domain": host, "path": "/"} for c in client.cookies.values()]
-    )
+    cookies_give(context, base_url, {c.key: c.value for c in client.cookies.values()})
     return context
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from celery import Celery
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -46,7 +47,7 @@ class Browser:
         return response
 
     def post(self, path: str, data: dict) -> requests.Response:
-        headers = {"X-CSRFToken": self.session.cookies.get("csrftoken", "")}
+        headers = {"X-CSRFToken": self.session.cookies.get(settings.CSRF_COOKIE_NAME, "")}
         response = self.session.post(f"{self.web.base}{path}", data=data, headers=headers, timeout=60,
                                      allow_redirects=False)  # fmt: skip
         self._plain()
