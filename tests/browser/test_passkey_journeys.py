@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 from accounts.login.device_cookie import SALT
 from accounts.models import AccountEvent, AccountEventType, Alert, RegisteredDevice, UserSession
 from accounts.services.devices import device_token_hash, device_token_new
+from tests.browser.conftest import cookies_give
 from tests.browser.test_login_device_approval import PASSWORD, fresh_totp, watch_csp
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -66,7 +67,7 @@ def approved_browser(page, base: str, user) -> None:
     )
     name = django_settings.DEVICE_COOKIE_NAME
     value = signing.get_cookie_signer(salt=name + SALT).sign(token)
-    page.context.add_cookies([{"name": name, "value": value, "url": base, "httpOnly": True}])
+    cookies_give(page.context, base, {name: value})
 
 
 def password_step(page, base: str, username: str) -> None:
