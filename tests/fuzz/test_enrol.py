@@ -1,0 +1,104 @@
+"""Enrolment under fuzzed input: the invitation link itself, the enrolment form (password set, authenticator or
+SMS code, the undertaking), and adding an authenticator app from the security page. Never a 500; a refused
+input leaves the invited account invited, with no password, no confirmed authenticator and no device."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from hypothesis import given
+from hypothesis import strategies as st
+
+from accounts import sms
+from accounts.models import RegisteredDevice, Status, User
+from accounts.services.onboarding import invitation_create
+from tests.conftest import sign_in
+from tests.fuzz.harness import (
+    FAILURE_LOG,
+    NASTY,
+    OTP_THROTTLE,
+    SESSIONS,
+    assert_not_500,
+    changed,
+    form_data,
+    post_raw,
+    raw_query,
+    snapshot,
+)
+
+pytestmark = pytest.mark.django_db
+REFUSAL_WRITES = FAILURE_LOG | OTP_THROTTLE | SESSIONS
+ENROL_FIELDS = {
+    "password1": st.one_of(NASTY, st.just("a long and unusual passphrase 42")),
+    "password2": st.one_of(NASTY, st.just("a long and unusual passphrase 42")),
+    "method": st.sampled_from(["totp", "sms", "email", ""]),
+    "token": st.from_regex(r"[0-9 ]{1,8}", fullmatch=True),
+    "undertaking_version": st.one_of(st.integers().map(str), st.just("1"), st.just("99999999999999999999999")),
+    "accept": st.sampled_from(["on", "off", "", "1"]),
+}
+
+
+@pytest.fixture
+def invited(world, settings):
+    settings.SMS_BACKEND = "locmem"
+    sms.outbox.clear()
+    sent = invitation_create(
+        acting_user=world.supervisor,
+        first_name="Sunita",
+        last_name="Devi",
+        mobile="98765 43210",
+        facility=world.facility,
+        base_url="https://prahari.example/",
+    )
+    yield sent.user, sent.url.rstrip("/").rsplit("/", 1)[-1]
+    sms.outbox.clear()
+
+
+@given(body=st.one_of(form_data(ENROL_FIELDS), raw_query(list(ENROL_FIELDS))))
+def test_the_enrolment_form_refuses_bad_input_and_changes_nothing(invited, body):
+    user, token = invited
+    path = f"/accounts/enrol/{token}/"
+    client = Client()
+    assert client.get(path).status_code == 200  # the page creates the unconfirmed authenticator once
+    if isinstance(body, dict):
+        body.pop("send_sms", None)  # sending a code is taken, not refused (tests/accounts/test_onboarding.py)
+    before = snapshot(REFUSAL_WRITES)
+    response = post_raw(client, path, body) if isinstance(body, str) else client.post(path, body)
+    assert_not_500(response)
+    assert response.status_code in (200, 400)
+    assert changed(before, snapshot(REFUSAL_WRITES)) == []
+    account = User.objects.get(pk=user.pk)
+    assert account.status == Status.INVITED and not account.has_usable_password()
+    assert not RegisteredDevice.objects.filter(user=user).exists()
+
+
+@given(
+    token=st.one_of(NASTY.map(lambda s: s.replace("/", "")[:300]), st.from_regex(r"[A-Za-z0-9_-]{20,60}")),
+    method=st.sampled_from(["GET", "POST"]),
+)
+def test_a_wrong_link_is_a_410_whatever_it_holds(invited, token, method):
+    client = Client()
+    before = snapshot(SESSIONS)
+    response = client.generic(method, f"/accounts/enrol/{token}/") if token else client.get("/accounts/enrol//")
+    assert_not_500(response)
+    assert response.status_code in (404, 410)
+    assert changed(before, snapshot(SESSIONS)) == []
+
+
+@given(
+    body=st.one_of(
+        form_data({"totp-token": st.from_regex(r"[0-9 ]{1,8}", fullmatch=True)}), raw_query(["totp-token", "token"])
+    )
+)
+def test_adding_an_authenticator_refuses_a_wrong_code(client, world, body):
+    sign_in(client, world.worker)
+    TOTPDevice.objects.filter(user=world.worker).delete()
+    assert client.post("/accounts/security/app/add/").status_code == 302
+    before = snapshot(REFUSAL_WRITES)
+    path = "/accounts/security/app/"
+    response = post_raw(client, path, body) if isinstance(body, str) else client.post(path, body)
+    assert_not_500(response)
+    assert response.status_code == 200  # the page again, with the error beside the code
+    assert changed(before, snapshot(REFUSAL_WRITES)) == []
+    assert not TOTPDevice.objects.filter(user=world.worker, confirmed=True).exists()

@@ -1,0 +1,108 @@
+"""The record pages under fuzzed input: search, a record's page (its id and query string), and reveal.
+
+Never a 500. A refused input (a form error, a missing purpose) reads nothing and logs nothing: the database is
+as it was. An input the pages take is answered (a record, "not found", a refusal) and only the access log grows,
+as it must for every look-up (docs/records-and-access-log.md)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from records.forms import PurposeForm, RevealForm, SearchForm
+from records.keys import Purpose
+from tests.conftest import sign_in
+from tests.fuzz.harness import (
+    NASTY,
+    SESSIONS,
+    VALUE,
+    assert_not_500,
+    changed,
+    form_data,
+    post_raw,
+    raw_query,
+    snapshot,
+)
+from tests.records.conftest import make_record
+
+pytestmark = pytest.mark.django_db
+# What a look-up that was taken writes: the access event, its chain's head.
+ACCESS_LOG = frozenset({"records_accessevent", "records_accesschainhead"})
+PURPOSES = st.sampled_from([value for value, _label in Purpose.choices])
+IDS = st.one_of(
+    st.just("10000000000001"),
+    st.from_regex(r"[0-9]{1,20}", fullmatch=True),
+    NASTY.map(lambda s: s[:500]),
+)
+
+
+def _exempt(form_class, response, data=None) -> frozenset[str]:
+    """The tables this request may have written: its session; the access log too if the page's form took the
+    input (the look-up happened, whatever it found); nothing else."""
+    form = form_class(response.wsgi_request.POST if data is None else data)
+    return SESSIONS | ACCESS_LOG if form.is_valid() else SESSIONS
+
+
+@pytest.fixture
+def worker_client(client, world):
+    make_record("10000000000001", world.facility)
+    make_record("10000000000003", world.far_facility, mobile="+919876500003")
+    sign_in(client, world.worker)
+    return client
+
+
+@given(
+    body=st.one_of(
+        form_data(
+            {
+                "purpose": PURPOSES,
+                "reference_id": st.one_of(st.just("10000000000001"), st.from_regex(r"[0-9 ]{1,20}", fullmatch=True)),
+                "mobile": st.from_regex(r"\+?[0-9 ]{1,15}", fullmatch=True),
+                "name": st.text(max_size=40),
+            }
+        ),
+        raw_query(["purpose", "reference_id", "mobile", "name"]),
+    )
+)
+def test_search_refuses_bad_input_and_logs_only_what_it_looks_up(worker_client, body):
+    before = snapshot(SESSIONS)
+    path = "/records/"
+    response = post_raw(worker_client, path, body) if isinstance(body, str) else worker_client.post(path, body)
+    assert_not_500(response)
+    assert response.status_code in (200, 400, 403, 404, 429)
+    assert changed(before, snapshot(_exempt(SearchForm, response))) == []
+
+
+@given(
+    reference_id=IDS,
+    query=st.one_of(
+        st.dictionaries(st.sampled_from(["purpose", "code", "send"]), VALUE), raw_query(["purpose", "code", "send"])
+    ),
+)
+def test_a_record_page_answers_any_id_and_query(worker_client, reference_id, query):
+    path = f"/records/{reference_id}/"
+    before = snapshot(SESSIONS)
+    if isinstance(query, str):
+        response = worker_client.generic("GET", f"{path}?{query}")
+    else:
+        response = worker_client.get(path, query)
+    assert_not_500(response)
+    assert response.status_code in (200, 301, 302, 400, 403, 404, 429)
+    assert changed(before, snapshot(_exempt(PurposeForm, response, data=response.wsgi_request.GET))) == []
+
+
+@given(
+    reference_id=IDS,
+    body=st.one_of(
+        form_data({"purpose": PURPOSES, "field": st.sampled_from(["id_number", "mobile", "name"]), "reason": NASTY}),
+        raw_query(["purpose", "field", "reason"]),
+    ),
+)
+def test_reveal_refuses_bad_input_and_logs_only_what_it_looks_up(worker_client, reference_id, body):
+    path = f"/records/{reference_id}/reveal/"
+    before = snapshot(SESSIONS)
+    response = post_raw(worker_client, path, body) if isinstance(body, str) else worker_client.post(path, body)
+    assert_not_500(response)
+    assert response.status_code in (200, 400, 403, 404, 429)
+    assert changed(before, snapshot(_exempt(RevealForm, response))) == []
