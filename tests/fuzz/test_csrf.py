@@ -40,7 +40,8 @@ TOKEN = st.one_of(st.none(), NASTY.map(lambda s: s[:200]), st.from_regex(r"[A-Za
 def _post(client: Client, path: str, body: dict, token, cookie):
     assume(token is None or token != cookie)  # the same value twice would be a right token (of nobody's session)
     if cookie is not None:
-        client.cookies[settings.CSRF_COOKIE_NAME] = cookie.replace("\x00", "")[:200]
+        # A server hands the application a header's bytes as Latin-1 text: what a browser's UTF-8 cookie becomes.
+        client.cookies[settings.CSRF_COOKIE_NAME] = cookie.encode()[:200].decode("latin-1")
     if token is not None:
         body = {**body, "csrfmiddlewaretoken": token}
     return client.post(path, body)

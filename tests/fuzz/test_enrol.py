@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import given
 from hypothesis import strategies as st
 
 from accounts import sms
-from accounts.models import RegisteredDevice, Status, User
+from accounts.models import RegisteredDevice, SMSDevice, Status, User
 from accounts.services.onboarding import invitation_create
 from tests.conftest import sign_in
 from tests.fuzz.harness import (
@@ -91,10 +92,17 @@ def test_a_wrong_link_is_a_410_whatever_it_holds(invited, token, method):
         form_data({"totp-token": st.from_regex(r"[0-9 ]{1,8}", fullmatch=True)}), raw_query(["totp-token", "token"])
     )
 )
-def test_adding_an_authenticator_refuses_a_wrong_code(client, world, body):
+def test_adding_an_authenticator_refuses_a_wrong_code(world, body):
+    client = Client()  # a fresh sign-in each time: the page is open only within minutes of a login
+    by_sms = SMSDevice.objects.get_or_create(
+        user=world.worker, name="mobile", defaults={"number": "+919876543210", "confirmed": True}
+    )[0]
     sign_in(client, world.worker)
-    TOTPDevice.objects.filter(user=world.worker).delete()
-    assert client.post("/accounts/security/app/add/").status_code == 302
+    TOTPDevice.objects.filter(user=world.worker).delete()  # the app sign_in made: as if signed in by SMS
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = by_sms.persistent_id
+    session.save()
+    assert client.post("/accounts/security/app/add/")["Location"] == "/accounts/security/app/"
     before = snapshot(REFUSAL_WRITES)
     path = "/accounts/security/app/"
     response = post_raw(client, path, body) if isinstance(body, str) else client.post(path, body)
