@@ -181,7 +181,14 @@ def test_account_hub_actions_refuse_bad_input(console, world, data):
     name = data.draw(
         st.one_of(st.sampled_from(sorted(HUB_ACTIONS)), st.from_regex(r"[-a-zA-Z0-9_]{1,30}", fullmatch=True))
     )
-    device = data.draw(st.one_of(st.none(), st.integers(min_value=0, max_value=10**20)), label="device")
+    from accounts.models import RegisteredDevice
+
+    pending = RegisteredDevice.objects.get_or_create(  # a device the supervisor may decide on: approval's page
+        user=world.worker, code="PENDNGDV", defaults={"token_hash": "e" * 64, "status": "pending"}
+    )[0]
+    device = data.draw(
+        st.one_of(st.none(), st.just(pending.pk), st.integers(min_value=0, max_value=10**20)), label="device"
+    )
     path = f"/admin/accounts/user/{account}/act/{name}/" + (f"{device}/" if device is not None else "")
     body = data.draw(
         st.fixed_dictionaries(
