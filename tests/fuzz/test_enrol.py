@@ -110,3 +110,76 @@ def test_adding_an_authenticator_refuses_a_wrong_code(world, body):
     assert response.status_code == 200  # the page again, with the error beside the code
     assert changed(before, snapshot(REFUSAL_WRITES)) == []
     assert not TOTPDevice.objects.filter(user=world.worker, confirmed=True).exists()
+
+
+# --- The invitation itself, from the console ---------------------------------------------------------------
+
+
+def _taken(response) -> bool:
+    """The console reported invitations sent (one from the form, or rows from a file)."""
+    from django.contrib import messages
+
+    added = getattr(response.wsgi_request._messages, "_queued_messages", [])
+    return any(m.level == messages.SUCCESS for m in added)
+
+
+@given(
+    body=st.one_of(
+        form_data(
+            {
+                "first_name": NASTY,
+                "last_name": NASTY,
+                "mobile": st.one_of(NASTY, st.from_regex(r"\+?[0-9 ]{1,20}", fullmatch=True)),
+                "email": NASTY,
+                "role": st.sampled_from(["worker", "supervisor", "state_admin", "system", ""]),
+                "facility": st.one_of(st.integers().map(str), NASTY),
+                "district": st.one_of(st.integers().map(str), NASTY),
+            }
+        ),
+        raw_query(["first_name", "last_name", "mobile", "email", "role", "facility", "district"]),
+    )
+)
+def test_the_invitation_form_refuses_bad_input_and_changes_nothing(client, world, settings, body):
+    settings.SMS_BACKEND = "locmem"
+    sign_in(client, world.supervisor)
+    path = "/admin/accounts/user/invite/"
+    before = snapshot(SESSIONS)
+    response = post_raw(client, path, body) if isinstance(body, str) else client.post(path, body)
+    assert_not_500(response)
+    assert response.status_code in (200, 302, 400, 403)
+    if not _taken(response):
+        assert changed(before, snapshot(SESSIONS)) == []
+    sms.outbox.clear()
+
+
+@given(
+    content=st.one_of(
+        st.binary(max_size=400),
+        st.lists(st.lists(NASTY.map(lambda s: s[:60]), min_size=1, max_size=7), max_size=5).map(
+            lambda rows: "\n".join(",".join(row) for row in [["first_name", "last_name", "mobile"], *rows]).encode(
+                "utf-8", "surrogatepass"
+            )
+        ),
+    ),
+    facility=st.one_of(st.just("own"), st.integers().map(str), NASTY),
+    import_valid=st.sampled_from(["", "on", "1", "false"]),
+)
+def test_a_file_of_invitations_refuses_bad_rows_and_changes_nothing(
+    client, world, settings, content, facility, import_valid
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.SMS_BACKEND = "locmem"
+    sign_in(client, world.supervisor)
+    body = {
+        "facility": str(world.facility.pk) if facility == "own" else facility,
+        "file": SimpleUploadedFile("workers.csv", content, content_type="text/csv"),
+        "import_valid_rows": import_valid,
+    }
+    before = snapshot(SESSIONS)
+    response = client.post("/admin/accounts/user/invite-file/", body)
+    assert_not_500(response)
+    assert response.status_code in (200, 302, 400, 403)
+    if not _taken(response):
+        assert changed(before, snapshot(SESSIONS)) == []
+    sms.outbox.clear()
