@@ -75,15 +75,6 @@ def assert_not_500(response) -> None:
     assert response.status_code < 500, f"{response.status_code} for {response.request}"
 
 
-def refused(response) -> bool:
-    """A form error (the page shown again with errors) or a 4xx: the input was not taken."""
-    if 400 <= response.status_code < 500:
-        return True
-    context = getattr(response, "context", None)
-    form = context.get("form") if context is not None else None
-    return response.status_code == 200 and form is not None and form.is_bound and bool(form.errors)
-
-
 # --- Inputs -------------------------------------------------------------------------------------------------
 
 DEVANAGARI = st.characters(min_codepoint=0x0900, max_codepoint=0x097F)
