@@ -123,3 +123,64 @@ def test_reveal_refuses_bad_input_and_logs_only_what_it_looks_up(worker_client, 
     assert_not_500(response)
     assert response.status_code in (200, 400, 403, 404, 429)
     assert changed(before, snapshot(_exempt(RevealForm, response))) == []
+
+
+# --- The beneficiary's own look at the record (/my-record/, no login) ---------------------------------------
+
+
+@pytest.fixture
+def beneficiary(world):
+    return make_record("10000000000001", world.facility)  # mobile +919876500001
+
+
+@given(
+    body=st.one_of(
+        form_data(
+            {
+                "reference_id": st.one_of(st.just("10000000000001"), st.from_regex(r"[0-9 ]{1,20}", fullmatch=True)),
+                "mobile": st.one_of(st.just("9876500001"), st.from_regex(r"\+?[0-9 ]{1,15}", fullmatch=True)),
+            }
+        ),
+        raw_query(["reference_id", "mobile"]),
+    )
+)
+@example(body={"reference_id": "1000000000000", "mobile": "9876500001"})  # refused by the form: nothing written
+def test_a_beneficiary_asking_for_a_code_with_bad_input_changes_nothing(beneficiary, settings, body):
+    from django.test import Client
+
+    from accounts import sms
+    from records.forms_transparency import TransparencyAskForm
+
+    settings.SMS_BACKEND = "locmem"
+    client = Client()
+    before = snapshot(SESSIONS)
+    response = post_raw(client, "/my-record/", body) if isinstance(body, str) else client.post("/my-record/", body)
+    assert_not_500(response)
+    assert response.status_code in (200, 302, 400, 429)
+    if not TransparencyAskForm(response.wsgi_request.POST).is_valid():
+        assert response.status_code in (200, 400)  # an empty POST is the blank form again
+        assert changed(before, snapshot(SESSIONS)) == []
+    sms.outbox.clear()
+
+
+@given(
+    body=st.one_of(form_data({"code": st.from_regex(r"[0-9 ]{1,10}", fullmatch=True)}), raw_query(["code"])),
+    page=st.one_of(st.none(), NASTY.map(lambda s: s[:100])),
+)
+def test_the_beneficiarys_code_and_history_pages_answer_any_input(beneficiary, settings, body, page):
+    from django.test import Client
+
+    from accounts import sms
+
+    settings.SMS_BACKEND = "locmem"
+    client = Client()
+    client.post("/my-record/", {"reference_id": "10000000000001", "mobile": "9876500001"})
+    response = (
+        post_raw(client, "/my-record/code/", body) if isinstance(body, str) else client.post("/my-record/code/", body)
+    )
+    assert_not_500(response)
+    assert response.status_code in (200, 302, 400, 429)
+    response = client.get("/my-record/history/", {} if page is None else {"page": page})
+    assert_not_500(response)
+    assert response.status_code in (200, 302, 404)
+    sms.outbox.clear()
