@@ -42,6 +42,8 @@ SESSIONS = frozenset(
         "accounts_usersession",
     }
 )
+# What a refused form may write: the failure counted, django-otp's back-off, the request's own session.
+REFUSAL_WRITES = FAILURE_LOG | OTP_THROTTLE | SESSIONS
 
 
 def tables(exclude: frozenset[str] = frozenset()) -> list[str]:

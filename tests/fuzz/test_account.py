@@ -14,9 +14,8 @@ from hypothesis import strategies as st
 from accounts import sms
 from tests.conftest import sign_in
 from tests.fuzz.harness import (
-    FAILURE_LOG,
     NASTY,
-    OTP_THROTTLE,
+    REFUSAL_WRITES,
     SESSIONS,
     assert_not_500,
     changed,
@@ -27,7 +26,6 @@ from tests.fuzz.harness import (
 )
 
 pytestmark = pytest.mark.django_db
-REFUSAL_WRITES = FAILURE_LOG | OTP_THROTTLE | SESSIONS
 PASSWORD = "correct horse battery staple"
 BAD_NEW = st.one_of(NASTY, st.just("short"), st.just("password"))  # a new password the validators refuse
 

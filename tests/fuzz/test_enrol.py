@@ -16,9 +16,8 @@ from accounts.models import RegisteredDevice, SMSDevice, Status, User
 from accounts.services.onboarding import invitation_create
 from tests.conftest import sign_in
 from tests.fuzz.harness import (
-    FAILURE_LOG,
     NASTY,
-    OTP_THROTTLE,
+    REFUSAL_WRITES,
     SESSIONS,
     assert_not_500,
     changed,
@@ -29,7 +28,6 @@ from tests.fuzz.harness import (
 )
 
 pytestmark = pytest.mark.django_db
-REFUSAL_WRITES = FAILURE_LOG | OTP_THROTTLE | SESSIONS
 ENROL_FIELDS = {
     "password1": st.one_of(NASTY, st.just("a long and unusual passphrase 42")),
     "password2": st.one_of(NASTY, st.just("a long and unusual passphrase 42")),
