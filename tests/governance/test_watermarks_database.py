@@ -4,9 +4,11 @@ make the jobs wait for nothing and give up their run."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
+import psutil
 import psycopg
 import pytest
 from django.db import connection
@@ -25,6 +27,17 @@ def _connect(dbname: str) -> psycopg.Connection:
     )  # fmt: skip
 
 
+def _end_this_process_other_sessions(admin: psycopg.Connection, name: str) -> None:
+    """End the sessions this test process still holds on `name` in other threads (a browser test's live
+    server keeps one); Django opens a new one at their next request. Nobody else's session is touched."""
+    ports = [c.laddr.port for c in psutil.Process().net_connections(kind="tcp") if c.raddr]
+    admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = %s AND pid <> pg_backend_pid() AND client_port = ANY(%s)",
+        [name, ports],
+    )
+
+
 @pytest.fixture
 def copy_of_this_database() -> Iterator[str]:
     """A database made from the test database as its template: the same relation oids."""
@@ -33,7 +46,15 @@ def copy_of_this_database() -> Iterator[str]:
     connection.close()  # CREATE DATABASE … TEMPLATE needs the template without sessions
     with _connect("postgres") as admin:
         admin.autocommit = True
-        admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
+        _end_this_process_other_sessions(admin, name)
+        for attempt in range(50):  # a terminated session takes a moment to leave
+            try:
+                admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
+                break
+            except psycopg.errors.ObjectInUse:
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
     yield copy
     with _connect("postgres") as admin:
         admin.autocommit = True
