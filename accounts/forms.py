@@ -33,7 +33,7 @@ class PasswordForm(forms.Form):
 
 CODE_DIGITS = 6  # every code sent or shown by an authenticator (SECURITY.md §OTP)
 NUMERIC_METHODS = ("totp", "sms", "email")
-BACKUP_CODE_MAX = 24  # 16 letters and digits, in groups of four; spaces or dashes as typed
+BACKUP_CODE_MAX = 40  # 24 letters and digits, in groups of six; spaces or dashes as typed
 
 
 class CodeInput(forms.TextInput):

@@ -423,7 +423,7 @@ def test_an_authenticator_app_is_added_with_a_code_from_it(worker, client):
 
 # --- Backup codes ------------------------------------------------------------------------------------
 
-BACKUP_CODE = re.compile(r"<code>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})</code>")
+BACKUP_CODE = re.compile(r"<code>([a-z2-7]{6}(?:-[a-z2-7]{6}){3})</code>")
 
 
 def backup_login(client, user, code):

@@ -238,14 +238,14 @@ def test_the_sms_holds_the_code_but_no_event_log_or_attempt_record_does(world, a
 
 
 @pytest.mark.django_db
-def test_backup_codes_are_ten_of_at_least_64_bits_and_only_their_hashes_are_stored(world):
+def test_backup_codes_are_ten_of_at_least_112_bits_and_only_their_hashes_are_stored(world):
     codes = backup_codes_generate(user=world.worker)
     assert len(codes) == settings.PRAHARI_BACKUP_CODES == 10
     assert len(set(codes)) == 10
     for code in codes:
         symbols = code.replace("-", "")
         assert re.fullmatch(r"[a-z2-7]+", symbols), code  # base32: 5 bits per symbol
-        assert len(symbols) * 5 >= 64
+        assert len(symbols) * 5 >= 112  # ASVS V6.5.2: a fast hash needs 112 bits or more
     stored = list(StaticToken.objects.filter(device__user=world.worker).values_list("token", flat=True))
     assert sorted(stored) == sorted(backup_code_hash(code) for code in codes)
     for code in codes:
