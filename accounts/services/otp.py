@@ -26,6 +26,7 @@ from accounts.exceptions import DomainError
 from accounts.models import AccountEvent, AccountEventType, SMSDevice, User
 from accounts.services.events import event_record
 from accounts.services.notifications import notify
+from accounts.services.passkeys import codes_refused
 from accounts.services.setsql import queryset_sql
 from accounts.sms import SMSDeliveryError, send_sms
 
@@ -81,7 +82,7 @@ def otp_verify(
     (or e-mail) device only once: locked, in the transaction that verifies the code.
     """
     token = "".join((token or "").split())
-    if not token:
+    if not token or codes_refused(user):  # a passkey is this account's only second factor: no code counts
         return None
     if devices is not None or method in ("sms", "backup"):
         device = devices.get(method) if devices is not None else login_otp_device(user, method)

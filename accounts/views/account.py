@@ -139,6 +139,8 @@ def password_reset_confirm(request, uidb64: str, token: str):
     user = passwords.password_reset_user(uidb64=uidb64, token=token)
     if user is None:
         return render(request, template, {"validlink": False}, status=400)
+    if passkeys.codes_refused(user):  # a passkey is the only second factor: its governor's withdrawal comes first
+        return render(request, template, {"validlink": True, "passkey_only": True}, status=403)
     devices = login_otp_devices(user)
     if not devices:
         return render(request, template, {"validlink": True, "no_devices": True}, status=403)
