@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.conf import settings as django_settings
 from django.test import Client
 from django.utils import timezone
 from freezegun import freeze_time
@@ -134,7 +135,7 @@ def test_the_error_page_speaks_hindi(monkeypatch):
 
     monkeypatch.setattr("portal.views.database_ok", broken)
     client = Client(raise_request_exception=False)
-    client.cookies["django_language"] = "hi"
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "hi"
     response = client.get("/healthz")
     assert response.status_code == 500 and "कुछ गड़बड़ हो गई" in response.content.decode()
 

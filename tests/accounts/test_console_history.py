@@ -7,6 +7,7 @@ import html
 import re
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -50,7 +51,7 @@ def test_a_suspension_shows_when_who_why_and_each_changed_field(client, world):
 def test_the_page_speaks_the_viewers_language(client, world):
     user_suspend(user=world.worker, acting_user=world.supervisor, reason="जाँच")
     sign_in(client, world.supervisor)
-    client.cookies["django_language"] = "hi"
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "hi"
     page = text(client.get(history_url(world.worker)))
     assert "स्थिति: सक्रिय → निलंबित" in page
     assert "निलंबन का कारण: — → पर्यवेक्षक द्वारा निलंबित" in page

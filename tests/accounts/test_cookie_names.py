@@ -25,9 +25,10 @@ def test_production_names_carry_the_host_prefix():
     assert settings.SESSION_COOKIE_NAME == "__Host-sessionid"
     assert settings.CSRF_COOKIE_NAME == "__Host-csrftoken"
     assert settings.DEVICE_COOKIE_NAME == "__Host-prahari_device"
+    assert settings.LANGUAGE_COOKIE_NAME == "__Host-django_language"
     assert settings.DEVICE_COOKIE_OLD_NAMES == [OLD]
     # The prefix binds the browser only with Secure, Path=/ and no Domain.
-    assert settings.SESSION_COOKIE_SECURE and settings.CSRF_COOKIE_SECURE
+    assert settings.SESSION_COOKIE_SECURE and settings.CSRF_COOKIE_SECURE and settings.LANGUAGE_COOKIE_SECURE
     assert settings.SESSION_COOKIE_PATH == settings.CSRF_COOKIE_PATH == "/"
     assert settings.SESSION_COOKIE_DOMAIN is None and settings.CSRF_COOKIE_DOMAIN is None
 

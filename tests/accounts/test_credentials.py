@@ -9,6 +9,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.hashers import check_password
 from django.core import mail
 from django.test import Client
@@ -350,7 +351,7 @@ def test_the_security_page_itself_shows_without_a_fresh_login(worker, client):
 def test_the_security_page_says_sms_codes_are_the_weaker_factor(worker, client, language, words):
     SMSDevice.objects.filter(user=worker).delete()
     sign_in(client, worker)
-    client.cookies["django_language"] = language
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = language
     assert words in client.get(SECURITY).content.decode()  # SMS off: the page says so before it is turned on
     SMSDevice.objects.create(user=worker, name="sms", number=worker.mobile, confirmed=True)
     body = client.get(SECURITY).content.decode()

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.conf import settings as django_settings
 from django.test import Client
 from django.utils import timezone
 from freezegun import freeze_time
@@ -110,7 +111,7 @@ def test_ten_wrong_step_up_codes_lock_the_account_and_end_all_its_sessions(world
 def test_the_signed_out_page_speaks_hindi(world, phone):
     stolen = signed_in(world)
     wrong_step_ups(stolen, phone, settings.AXES_FAILURE_LIMIT - 1)
-    stolen.cookies["django_language"] = "hi"
+    stolen.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "hi"
     response = step_up(stolen, wrong_code(phone))
     assert response.status_code == 302 and response["Location"] == LOGIN
     page = stolen.get(LOGIN).content.decode()

@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -50,7 +51,7 @@ def device(user, code: str) -> RegisteredDevice:
 
 
 def page(client, alert, language: str = "en") -> str:
-    client.cookies["django_language"] = language
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = language
     response = client.get(reverse("admin:accounts_alert_change", args=[alert.pk]))
     assert response.status_code == 200
     return response.content.decode()

@@ -11,6 +11,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -244,7 +245,7 @@ def test_the_budget_alert_lists_the_days_refusals(world, records, client, settin
 def test_the_evidence_reads_in_hindi(world, records, client):  # noqa: F811
     burst(world, records)
     sign_in(client, world.supervisor)
-    client.cookies["django_language"] = "hi"
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "hi"
     words = text(page(client, only("volume_burst")))
     assert "10 मिनट में 61 रिकॉर्ड देखे गए" in words, words
     assert "record views within" not in words and "साक्ष्य" in words and "चेतावनी" in words

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -85,5 +86,5 @@ def test_the_console_index_shows_the_dashboard_with_links(client, busy_district)
     assert "1 enrolment waiting for approval" in page
     assert 'href="/admin/accounts/user/?status__exact=pending_approval"' in page
     assert page.count("<rect ") == 30 and "Record views per day, last 30 days" in page
-    client.cookies["django_language"] = "hi"
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "hi"
     assert "स्वीकृति" in client.get("/admin/").content.decode()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
@@ -125,7 +126,7 @@ def test_an_empty_to_do_list_says_nothing_waits(client, world):
     sign_in(client, world.supervisor)
     page = client.get("/admin/").content.decode()
     assert "Nothing waiting." in page and 'class="todo"' not in page
-    client.cookies["django_language"] = "hi"
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "hi"
     assert "कुछ भी प्रतीक्षा में नहीं है।" in client.get("/admin/").content.decode()
 
 

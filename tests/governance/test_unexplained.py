@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from freezegun import freeze_time
 
 from accounts.exceptions import DomainError, NotPermitted
@@ -116,7 +117,7 @@ def test_the_share_is_said_on_the_account_page_the_review_and_the_dashboard(worl
     with freeze_time(NOW + timedelta(minutes=5)):
         quiet = client.get(f"/admin/accounts/user/{world.district_worker.pk}/change/").content.decode()
     assert "No record opened in the last seven days has been checked yet." in quiet
-    client.cookies["django_language"] = "hi"
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "hi"
     with freeze_time(NOW + timedelta(minutes=5)):
         hindi = client.get(f"/admin/accounts/user/{world.worker.pk}/change/").content.decode()
     assert "कारण सहित: सात दिनों में खोले गए 4 रिकॉर्ड में से 25%; आज 4 में से 25%।" in hindi

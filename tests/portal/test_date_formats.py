@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib import admin
 from django.utils import timezone
 
@@ -111,7 +112,7 @@ def test_every_console_page_writes_dates_one_way(client, world, language):
     world.worker.save(update_fields=["last_login"])
     pages = _console_pages(world)
     sign_in(client, world.state_admin)
-    client.cookies["django_language"] = language
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = language
     wrong, seen = {}, 0
     for url in pages:
         response = client.get(url)
@@ -127,7 +128,7 @@ def test_every_console_page_writes_dates_one_way(client, world, language):
 @pytest.mark.parametrize("language", ["en", "hi"])
 def test_the_workers_pages_write_dates_one_way(client, world, records, language):  # noqa: F811 (the fixture)
     sign_in(client, world.worker)
-    client.cookies["django_language"] = language
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = language
     type(world.worker).objects.filter(pk=world.worker.pk).update(preferred_language=language)
     client.post("/records/", {"purpose": "due_dose", "reference_id": records.own.reference_id})
     pages = ["/", "/records/", f"/records/{records.own.reference_id}/?purpose=due_dose", "/accounts/security/"]

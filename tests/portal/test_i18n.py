@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polib
 import pytest
+from django.conf import settings as django_settings
 from django.utils import translation
 
 from accounts.exceptions import IllegalTransition
@@ -14,7 +15,7 @@ from accounts.services.lifecycle import user_reinstate
 
 @pytest.mark.django_db
 def test_login_page_in_hindi(client):
-    client.cookies["django_language"] = "hi"
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "hi"
     page = client.get("/accounts/login/").content.decode()
     assert '<html lang="hi">' in page
     assert "प्रहरी" in page
@@ -78,7 +79,7 @@ def test_record_search_in_hindi(client, world):
     from tests.conftest import sign_in
 
     sign_in(client, world.worker)
-    client.cookies["django_language"] = "hi"
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "hi"
     page = client.get("/records/").content.decode()
     assert "रिकॉर्ड खोजें" in page and "उद्देश्य" in page  # glossary: purpose
 
@@ -91,8 +92,10 @@ def test_the_language_switch_remembers_the_choice_on_the_account(client, world):
     User = type(world.worker)
     User.objects.filter(pk=world.worker.pk).update(preferred_language="en")
     response = client.post("/i18n/setlang/", {"language": "hi", "next": "/"})
-    assert response.status_code == 302 and response.cookies["django_language"].value == "hi"
-    assert response.cookies["django_language"]["max-age"] == 365 * 24 * 60 * 60  # kept after the browser closes
+    assert response.status_code == 302 and response.cookies[django_settings.LANGUAGE_COOKIE_NAME].value == "hi"
+    assert (
+        response.cookies[django_settings.LANGUAGE_COOKIE_NAME]["max-age"] == 365 * 24 * 60 * 60
+    )  # kept after the browser closes
     world.worker.refresh_from_db()
     assert world.worker.preferred_language == "hi"
     history = world.worker.history.latest("history_date")

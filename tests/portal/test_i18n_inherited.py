@@ -28,6 +28,7 @@ import django
 import polib
 import pytest
 from django.apps import apps
+from django.conf import settings as django_settings
 from django.utils import translation
 from django.utils.translation import trans_real
 from django.utils.translation.trans_real import DjangoTranslation
@@ -245,7 +246,7 @@ def test_the_page_check_sees_english():
 @pytest.mark.parametrize("path", ["/admin/", "/admin/accounts/user/", "account", "/admin/accounts/user/?q=asha"])
 def test_console_pages_in_hindi_show_no_inherited_english(client, world, path):
     sign_in(client, world.supervisor)
-    client.cookies["django_language"] = "hi"
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "hi"
     path = f"/admin/accounts/user/{world.worker.pk}/change/" if path == "account" else path
     response = client.get(path)
     assert response.status_code == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -49,7 +50,7 @@ def test_the_page_says_when_a_look_up_will_count_as_unexplained(world, records, 
     assert page.status_code == 200 and WARNING in page.content.decode()
     Appointment.objects.create(beneficiary=records.own, facility=world.facility, date=timezone.localdate())
     assert WARNING not in client.get(url).content.decode()
-    client.cookies["django_language"] = "hi"
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "hi"
     page = client.get(f"/records/{records.own.reference_id}/?purpose={Purpose.ADVERSE_EVENT}").content.decode()
     assert "इस रिकॉर्ड को देखने का अभी कोई कारण दर्ज नहीं है" in page
 

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -86,13 +87,13 @@ def test_the_code_opens_who_looked_by_role_and_place_never_by_name(client, world
 
 def test_the_page_speaks_hindi(client, world, record):
     look(world.worker, record)
-    client.cookies["django_language"] = "hi"
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "hi"
     unlock(client)
     html = history(client).content.decode()
     assert "किसने" in html and "स्वास्थ्यकर्मी" in html and "PHC Chinhat" in html
     assert ours("hi").search(read(html)) and other_formats(read(html)) == {}
     other = Client()
-    other.cookies["django_language"] = "hi"
+    other.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "hi"
     assert "कोड" in other.get(ASK).content.decode()
 
 
