@@ -1,4 +1,4 @@
-"""Account events are append-only in PostgreSQL itself (migration 0017), not only through the ORM (its save and
+"""Account events are append-only in PostgreSQL itself (migration 0018), not only through the ORM (its save and
 delete, and its querysets: tests/accounts/test_account_events_append_only.py): SQL that goes past the ORM, and an
 UPDATE the ORM's guard is skipped for, are refused by the trigger."""
 
