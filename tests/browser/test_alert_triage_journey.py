@@ -13,7 +13,6 @@ from datetime import timedelta
 from importlib import import_module
 from itertools import pairwise
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
@@ -149,9 +148,7 @@ def test_supervisor_triages_an_alert_confirms_it_and_suspends_the_worker(world, 
     page.reload()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shoot(page, "alert-triage-phone")
-    page.context.add_cookies(
-        [{"name": settings.LANGUAGE_COOKIE_NAME, "value": "hi", "domain": urlparse(base).hostname, "path": "/"}]
-    )
+    cookies_give(page.context, base, {settings.LANGUAGE_COOKIE_NAME: "hi"})
     page.reload()
     expect(page.locator(".triage")).to_contain_text("साक्ष्य")
     shoot(page, "alert-triage-phone-hi")
@@ -177,9 +174,7 @@ def test_a_burst_alert_shows_its_timeline_and_figures_on_a_desktop_and_a_phone(w
         "hi": ("अवधि एक नज़र में", "इस अवधि में पढ़े गए सभी 63 रिकॉर्ड एक ही रिकॉर्ड, 10000000000001, के थे।"),
     }
     for language, (heading, one_record) in words.items():
-        page.context.add_cookies(
-            [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "domain": urlparse(base).hostname, "path": "/"}]
-        )
+        cookies_give(page.context, base, {settings.LANGUAGE_COOKIE_NAME: language})
         for size, viewport in SIZES.items():
             page.set_viewport_size(viewport)
             page.goto(f"{base}/admin/accounts/alert/{alert.pk}/change/")

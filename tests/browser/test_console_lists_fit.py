@@ -24,6 +24,7 @@ from accounts.services.system import system_user
 from governance.jobs import job_run
 from governance.models import AccessReview
 from records.models import Beneficiary
+from tests.browser.conftest import cookies_give
 from tests.browser.test_console_journeys import console_signed_in_earlier
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -115,9 +116,7 @@ def test_every_console_list_fits_a_desktop_and_a_phone(live_server, new_context,
     problems: dict[str, list[str]] = {}
     RESULTS.mkdir(parents=True, exist_ok=True)
     for language in ("en", "hi"):
-        page.context.add_cookies(
-            [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "domain": urlparse(base).hostname, "path": "/"}]
-        )
+        cookies_give(page.context, base, {settings.LANGUAGE_COOKIE_NAME: language})
         for size, viewport in SIZES.items():
             page.set_viewport_size(viewport)
             for url in lists:
