@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-requirements
 CHROMIUM ?= /usr/bin/chromium
 PGBOUNCER ?= /usr/sbin/pgbouncer
 SIZE ?= full
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2  # two pytest-xdist workers, one a core (docs/operations.md, "Tests and CI")
 
 .PHONY: run serve load test bench install chromium lint format messages clean
 
